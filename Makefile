@@ -1,0 +1,49 @@
+# gharchive-pipeline: every target sets up what it needs (a fresh machine has only Python 3.11 + Java 17).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+HOME_DIR ?= .home
+SAMPLES  := data/gharchive
+DEMO_START ?= 2015-01-01T00
+DEMO_END   ?= 2015-01-01T05
+
+.PHONY: setup demo test test-fast lint typecheck bench package clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,spark]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv with the package, test and Spark dependencies
+
+demo: setup  ## run the whole local pipeline on the bundled real sample hours
+	$(BIN)/gharchive run $(DEMO_START) $(DEMO_END) --source $(SAMPLES) --home $(HOME_DIR)
+	$(BIN)/gharchive status --home $(HOME_DIR)
+	$(BIN)/gharchive stats --home $(HOME_DIR) --by type
+
+test: setup  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check src functions spark tests
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -x -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check src functions spark tests
+	$(BIN)/ruff format --check src functions spark tests
+
+typecheck: setup
+	$(BIN)/mypy
+
+bench: setup  ## normalizer vs the pandas seed and a DuckDB reference on a 200k-event hour
+	$(PY) bench/run_bench.py
+
+package: setup  ## zip each Cloud Function with the core package (what Terraform uploads)
+	$(PY) tools/package_functions.py
+
+clean:
+	rm -rf $(HOME_DIR) .bench build dist

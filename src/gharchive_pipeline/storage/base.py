@@ -1,0 +1,73 @@
+"""The storage interface every stage uses.
+
+Two implementations: `gcs.GCSStorage` (google-cloud-storage) and `local.LocalStorage` (a directory,
+the embedded default). Writes are atomic: an object is either absent or complete under its name.
+`if_generation_match=0` means "only if absent", as in GCS; generations increase on every overwrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+class StorageError(RuntimeError):
+    """A bucket that cannot be reached or used (names the bucket)."""
+
+
+class PreconditionFailed(StorageError):
+    """A generation precondition did not hold (e.g. the object already exists)."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    size: int
+    generation: int
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+class Storage(Protocol):
+    #: `gs://bucket` or the local directory path; used in messages and CloudEvent sources.
+    url: str
+
+    def stat(self, name: str) -> ObjectInfo | None: ...
+
+    def open_read(self, name: str) -> BinaryIO: ...
+
+    def read_bytes(self, name: str) -> bytes: ...
+
+    def put_file(
+        self,
+        name: str,
+        path: Path,
+        *,
+        metadata: dict[str, str] | None = None,
+        if_generation_match: int | None = None,
+    ) -> ObjectInfo: ...
+
+    def put_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        metadata: dict[str, str] | None = None,
+        if_generation_match: int | None = None,
+    ) -> ObjectInfo: ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+
+    def delete(self, name: str) -> None: ...
+
+
+def open_storage(url: str) -> Storage:
+    """`gs://bucket` -> GCS; anything else is a local directory (created if missing)."""
+    if url.startswith("gs://"):
+        from .gcs import GCSStorage
+
+        return GCSStorage(url)
+    from .local import LocalStorage
+
+    return LocalStorage(Path(url))

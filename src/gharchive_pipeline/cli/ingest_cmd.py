@@ -1,7 +1,167 @@
-"""Placeholder: commands of this group are being built (see the issues)."""
+"""`gharchive ingest` and `gharchive backfill`: get GH Archive hours into the raw bucket.
+
+Locally the raw bucket is `HOME/raw` (or `--raw gs://bucket`); with `backfill --topic` the hours
+are published as messages for the ingest Cloud Function instead of being downloaded here.
+"""
 
 from __future__ import annotations
 
-import click
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..hours import DEFAULT_BASE_URL, Hour, HourError, hour_range
+from ..ingest import Outcome, ingest_hour
+from ..publish import PublishError, PubSubPublisher, check_topic
+from ..settings import ENV_SOURCE
+from ..storage.base import Storage, StorageError, open_storage
+
+_SUCCESS = {Outcome.STORED, Outcome.ALREADY_PRESENT}
+
+
+class HourParam(click.ParamType):
+    """A GH Archive hour on the command line (`2015-01-01T15`, `2015-01-01-15`, ISO 8601)."""
+
+    name = "HOUR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Hour:
+        if isinstance(value, Hour):
+            return value
+        try:
+            return Hour.parse(str(value))
+        except HourError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+HOUR = HourParam()
+
+source_option = click.option(
+    "--source",
+    default=lambda: os.environ.get(ENV_SOURCE, DEFAULT_BASE_URL),
+    show_default=DEFAULT_BASE_URL,
+    help="Base URL or local directory of GH Archive files.",
+)
+home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".home"),
+    show_default=True,
+    help="Local pipeline home; raw hours go to HOME/raw.",
+)
+raw_option = click.option(
+    "--raw", "raw_url", default=None, help="Raw bucket (gs://BUCKET or a directory); default HOME/raw."
+)
+
+
+def _raw(home: Path, raw_url: str | None) -> Storage:
+    try:
+        return open_storage(raw_url or str(home / "raw"))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@click.command("ingest")
+@click.argument("hour", type=HOUR)
+@source_option
+@home_option
+@raw_option
+def ingest_command(hour: Hour, source: str, home: Path, raw_url: str | None) -> None:
+    """Download one GH Archive HOUR into the raw bucket (skipped if already there).
+
+    Exit status 0 when the hour is stored (or already was), 1 otherwise; every outcome is logged
+    as a JSON line on stderr and recorded in the hour's ledger.
+    """
+    raw = _raw(home, raw_url)
+    try:
+        result = ingest_hour(hour, raw, source)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    where = f" -> {raw.url}/{result.object}" if result.object else ""
+    detail = f" ({result.detail})" if result.detail else ""
+    click.echo(f"{hour.key}: {result.outcome.value}{where}{detail}")
+    if result.outcome not in _SUCCESS:
+        raise SystemExit(1)
+
+
+@click.command("backfill")
+@click.argument("start", type=HOUR)
+@click.argument("end", type=HOUR)
+@click.option("--topic", default=None, help="Publish one message per hour to projects/P/topics/T instead.")
+@source_option
+@home_option
+@raw_option
+def backfill_command(
+    start: Hour, end: Hour, topic: str | None, source: str, home: Path, raw_url: str | None
+) -> None:
+    """Ingest every hour from START to END (both included).
+
+    \b
+    With --topic: publish {"hour": ...} messages for the ingest Cloud Function (Pub/Sub).
+    Without:      download here, hour by hour, into HOME/raw (or --raw) and print counts per outcome.
+    Exit status 1 if any hour should be retried later (transient, not yet published).
+    """
+    if end < start:
+        raise click.BadParameter(f"END {end.key} is before START {start.key}", param_hint="END")
+    total = start.hours_until(end) + 1
+    console = Console(stderr=True)
+    if topic:
+        _publish(start, end, total, topic, console)
+        return
+    raw = _raw(home, raw_url)
+    counts: Counter[str] = Counter()
+    with _progress(console) as progress:
+        task = progress.add_task(f"ingest {start.key}..{end.key}", total=total)
+        for hour in hour_range(start, end):
+            try:
+                result = ingest_hour(hour, raw, source)
+            except StorageError as exc:
+                raise click.ClickException(f"{hour.key}: {exc}") from exc
+            counts[result.outcome.value] += 1
+            progress.advance(task)
+    out = Console()
+    out.print(f"backfill {start.key}..{end.key} into {raw.url}: {total} hour(s)")
+    table = Table("outcome", "hours")
+    for outcome in Outcome:
+        if counts[outcome.value]:
+            table.add_row(outcome.value, str(counts[outcome.value]))
+    out.print(table)
+    retry = counts[Outcome.TRANSIENT.value] + counts[Outcome.NOT_YET_PUBLISHED.value]
+    if retry:
+        click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)
+        raise SystemExit(1)
+
+
+def _publish(start: Hour, end: Hour, total: int, topic: str, console: Console) -> None:
+    try:
+        check_topic(topic)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--topic") from exc
+    publisher = PubSubPublisher()
+    with _progress(console) as progress:
+        task = progress.add_task(f"publish to {topic}", total=total)
+        try:
+            count = publisher.publish_hours(
+                topic, hour_range(start, end), on_published=lambda _h: progress.advance(task)
+            )
+        except PublishError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"published {count} hour messages ({start.key}..{end.key}) to {topic}")
+
+
+COMMANDS: list[click.Command] = [ingest_command, backfill_command]

@@ -1,0 +1,386 @@
+"""Ingest: get one GH Archive hour into the raw bucket, or record why it is not there.
+
+`ingest_hour` is the core every entry point calls (the Cloud Function, `gharchive ingest`,
+`gharchive backfill --home`, the local event chain). `handle_message` holds the Pub/Sub message
+logic of the ingest function: empty -> the latest complete hour, `{"hour"}` -> that hour,
+`{"start", "end"}` -> fan out one message per hour. Every outcome is logged as one JSON line and
+appended to the hour's ledger. Only retryable outcomes raise (TransientIngestError), so Pub/Sub
+redelivers those and acknowledges everything permanent.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from .download import Fetched, FetchKind, RetryPolicy, fetch_hour
+from .hours import Hour, HourError, hour_range, latest_complete_hour
+from .layout import quarantine_object, raw_object
+from .ledger import LedgerEntry, append_entry
+from .logs import log_event
+from .publish import Publisher, PublishError
+from .settings import ENV_RAW_BUCKET, ENV_TOPIC, Settings
+from .storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, open_storage
+
+STAGE = "ingest"
+#: A 404 for an hour that ended less than this long ago means "not published yet", not "missing".
+DEFAULT_NOT_YET_WINDOW = timedelta(hours=24)
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    ALREADY_PRESENT = "already_present"
+    NOT_YET_PUBLISHED = "not_yet_published"
+    MISSING = "missing"
+    CORRUPT = "corrupt"
+    TRANSIENT = "transient"
+
+
+#: Outcomes that a later attempt may change (Pub/Sub should redeliver).
+RETRYABLE: frozenset[Outcome] = frozenset({Outcome.NOT_YET_PUBLISHED, Outcome.TRANSIENT})
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one hour: also the ledger entry's details and the log line's fields."""
+
+    hour: Hour
+    outcome: Outcome
+    bytes: int = 0
+    generation: int = 0
+    attempts: int = 0
+    seconds: float = 0.0
+    detail: str = ""
+    object: str = ""  # raw (or quarantine) object name holding the bytes, if any
+    sha256: str = ""
+    source: str = ""
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome in RETRYABLE
+
+    def details(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "bytes": self.bytes,
+            "generation": self.generation,
+            "attempts": self.attempts,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+            "object": self.object,
+            "sha256": self.sha256,
+            "source": self.source,
+        }
+        return {k: v for k, v in d.items() if v not in ("", None)}
+
+
+class MalformedMessage(ValueError):
+    """A message that can never succeed: logged once and acknowledged."""
+
+
+class TransientIngestError(RuntimeError):
+    """Raised so Pub/Sub redelivers: the hour may succeed later (5xx, not yet published...)."""
+
+    def __init__(self, message: str, outcomes: tuple[IngestOutcome, ...] = ()) -> None:
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
+# ---- one hour -------------------------------------------------------------------------------------
+def _from_fetch(
+    hour: Hour, fetched: Fetched, raw: Storage, now: datetime, window: timedelta
+) -> IngestOutcome:
+    common: dict[str, Any] = {"attempts": fetched.attempts, "source": fetched.url, "detail": fetched.detail}
+    check = fetched.check
+    if fetched.kind is FetchKind.OK and check is not None and fetched.path is not None:
+        name = raw_object(hour)
+        metadata = {
+            "sha256": check.sha256,
+            "source": fetched.url,
+            "uncompressed_bytes": str(check.uncompressed),
+        }
+        try:
+            info = raw.put_file(name, fetched.path, metadata=metadata, if_generation_match=0)
+        except PreconditionFailed:
+            # a concurrent duplicate delivery stored it first: the raw file is immutable, keep theirs
+            theirs = raw.stat(name)
+            return IngestOutcome(
+                hour,
+                Outcome.ALREADY_PRESENT,
+                bytes=theirs.size if theirs else check.size,
+                generation=theirs.generation if theirs else 0,
+                object=name,
+                sha256=(theirs.metadata.get("sha256", "") if theirs else ""),
+                **{**common, "detail": "stored concurrently by another delivery"},
+            )
+        return IngestOutcome(
+            hour,
+            Outcome.STORED,
+            bytes=info.size,
+            generation=info.generation,
+            object=name,
+            sha256=check.sha256,
+            **common,
+        )
+    if fetched.kind is FetchKind.NOT_FOUND:
+        recent = now - hour.end < window
+        outcome = Outcome.NOT_YET_PUBLISHED if recent else Outcome.MISSING
+        return IngestOutcome(hour, outcome, **common)
+    if fetched.kind is FetchKind.CORRUPT and check is not None and fetched.path is not None:
+        name = quarantine_object(hour)
+        metadata = {"sha256": check.sha256, "source": fetched.url, "error": (check.error or "")[:500]}
+        info = raw.put_file(name, fetched.path, metadata=metadata)
+        return IngestOutcome(
+            hour,
+            Outcome.CORRUPT,
+            bytes=info.size,
+            generation=info.generation,
+            object=name,
+            sha256=check.sha256,
+            **common,
+        )
+    return IngestOutcome(hour, Outcome.TRANSIENT, **common)
+
+
+def record(raw: Storage, result: IngestOutcome, *, now: datetime | None = None) -> None:
+    """Log the outcome as one JSON line and append it to the hour's ledger."""
+    details = result.details()
+    log_event(STAGE, result.hour, result.outcome.value, bucket=raw.url, **details)
+    append_entry(
+        raw, result.hour, LedgerEntry(STAGE, result.outcome.value, now or datetime.now(UTC), details)
+    )
+
+
+def ingest_hour(
+    hour: Hour,
+    raw: Storage,
+    source: str,
+    *,
+    now: datetime | None = None,
+    policy: RetryPolicy | None = None,
+    not_yet_window: timedelta = DEFAULT_NOT_YET_WINDOW,
+    sleep: Callable[[float], None] = time.sleep,
+    session: requests.Session | None = None,
+) -> IngestOutcome:
+    """Store `hour` from `source` (base URL or directory) into `raw`, log it and ledger it.
+
+    Idempotent: an hour already in the raw bucket is not downloaded again (`already_present`).
+    Source problems never raise (they are outcomes); StorageError does (the bucket is unusable).
+    """
+    now = now or datetime.now(UTC)
+    started = time.monotonic()
+    existing: ObjectInfo | None = raw.stat(raw_object(hour))
+    if existing is not None:
+        result = IngestOutcome(
+            hour,
+            Outcome.ALREADY_PRESENT,
+            bytes=existing.size,
+            generation=existing.generation,
+            object=existing.name,
+            sha256=existing.metadata.get("sha256", ""),
+        )
+    elif hour.end > now:
+        result = IngestOutcome(
+            hour,
+            Outcome.NOT_YET_PUBLISHED,
+            detail=f"hour {hour.key} has not ended yet (now {now.isoformat()})",
+        )
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.file_stem}-") as tmp:
+            fetched = fetch_hour(
+                hour, source, Path(tmp) / hour.file_name, policy=policy, sleep=sleep, session=session
+            )
+            result = _from_fetch(hour, fetched, raw, now, not_yet_window)
+    result = IngestOutcome(**{**result.__dict__, "seconds": time.monotonic() - started})
+    record(raw, result, now=now)
+    return result
+
+
+# ---- messages -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IngestRequest:
+    """A parsed message: `scheduled` (latest complete hour), one `hour`, or a `range` to fan out."""
+
+    kind: str
+    start: Hour
+    end: Hour
+
+    @property
+    def hours(self) -> list[Hour]:
+        return list(hour_range(self.start, self.end))
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    request: IngestRequest | None  # None when the message was rejected
+    outcomes: tuple[IngestOutcome, ...] = ()
+    published: int = 0
+    rejected: str = ""  # why, when the message was malformed
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours: int) -> IngestRequest:
+    """The request a message body asks for, or MalformedMessage saying exactly what is wrong."""
+    try:
+        text = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise MalformedMessage("message is not UTF-8 text") from None
+    if not text:
+        latest = latest_complete_hour(now, lag)
+        return IngestRequest("scheduled", latest, latest)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise MalformedMessage(f"message is not JSON: {text[:100]!r}") from None
+    if not isinstance(doc, dict):
+        raise MalformedMessage(f"message must be a JSON object, got {type(doc).__name__}")
+    keys = set(doc)
+    if not keys:
+        latest = latest_complete_hour(now, lag)
+        return IngestRequest("scheduled", latest, latest)
+    if keys not in ({"hour"}, {"start", "end"}):
+        raise MalformedMessage(
+            f'unexpected fields {sorted(keys)}: expected {{}} , {{"hour"}} or {{"start", "end"}}'
+        )
+    bad = [k for k in sorted(keys) if not isinstance(doc[k], str)]
+    if bad:
+        raise MalformedMessage(f'field(s) {bad} must be strings like "2015-01-01T15"')
+    try:
+        if keys == {"hour"}:
+            hour = Hour.parse(doc["hour"], now=now)
+            return IngestRequest("hour", hour, hour)
+        start, end = Hour.parse(doc["start"], now=now), Hour.parse(doc["end"], now=now)
+    except HourError as exc:
+        raise MalformedMessage(str(exc)) from None
+    if end < start:
+        raise MalformedMessage(f"range end {end.key} is before its start {start.key}")
+    count = start.hours_until(end) + 1
+    if count > max_range_hours:
+        raise MalformedMessage(
+            f"range {start.key}..{end.key} has {count} hours, over the maximum of {max_range_hours} "
+            "(split it, or use `gharchive backfill --topic`)"
+        )
+    return IngestRequest("range", start, end)
+
+
+def pubsub_payload(event_data: Any) -> bytes:
+    """The message body of a Pub/Sub CloudEvent (`data.message.data`, base64); b"" if it has none."""
+    if isinstance(event_data, (bytes, str)):
+        try:
+            event_data = json.loads(event_data or "{}")
+        except ValueError:
+            raise MalformedMessage("CloudEvent data is not a Pub/Sub message envelope") from None
+    if not isinstance(event_data, dict) or not isinstance(event_data.get("message"), dict):
+        raise MalformedMessage("CloudEvent data has no Pub/Sub `message` object")
+    encoded = event_data["message"].get("data") or ""
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        raise MalformedMessage("Pub/Sub message data is not valid base64") from None
+
+
+def handle_message(
+    data: bytes,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    publisher: Publisher | None = None,
+    raw: Storage | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> MessageResult:
+    """Act on one ingest message (see module docstring); raises TransientIngestError to be retried."""
+    now = now or datetime.now(UTC)
+    try:
+        request = parse_message(
+            data,
+            now=now,
+            lag=timedelta(minutes=settings.publication_lag_minutes),
+            max_range_hours=settings.max_range_hours,
+        )
+    except MalformedMessage as exc:
+        log_event(
+            STAGE,
+            None,
+            "rejected",
+            severity="ERROR",
+            message=f"ingest message rejected (acknowledged, not retried): {exc}",
+            reason=str(exc),
+            data=data[:200].decode("utf-8", "replace"),
+        )
+        return MessageResult(None, rejected=str(exc))
+
+    if request.kind == "range":
+        return _fan_out(request, settings, publisher)
+
+    if raw is None:
+        if not settings.raw_bucket:
+            raise StorageError(f"{ENV_RAW_BUCKET} is not set: nowhere to store hour {request.start.key}")
+        raw = open_storage(settings.raw_bucket)
+    try:
+        result = ingest_hour(request.start, raw, settings.source, now=now, policy=policy, sleep=sleep)
+    except StorageError as exc:
+        log_event(
+            STAGE, request.start, "transient", severity="ERROR", message=f"ingest {request.start}: {exc}"
+        )
+        raise TransientIngestError(f"hour {request.start.key}: {exc}") from exc
+    if result.retryable:
+        raise TransientIngestError(
+            f"hour {result.hour.key} is {result.outcome.value}: {result.detail} (will be retried)", (result,)
+        )
+    return MessageResult(request, (result,))
+
+
+def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | None) -> MessageResult:
+    hours = request.hours
+    if not settings.topic:
+        reason = f"{ENV_TOPIC} is not set: cannot fan out {request.start.key}..{request.end.key}"
+        log_event(STAGE, None, "rejected", severity="ERROR", message=reason, reason=reason)
+        return MessageResult(request, rejected=reason)
+    if publisher is None:
+        from .publish import PubSubPublisher
+
+        publisher = PubSubPublisher()
+    try:
+        published = publisher.publish_hours(settings.topic, hours)
+    except PublishError as exc:
+        log_event(STAGE, None, "transient", severity="ERROR", message=str(exc))
+        raise TransientIngestError(str(exc)) from exc
+    log_event(
+        STAGE,
+        None,
+        "fanned_out",
+        message=f"ingest: published {published} hour messages to {settings.topic}",
+        start=request.start.key,
+        end=request.end.key,
+        hours=published,
+        topic=settings.topic,
+    )
+    return MessageResult(request, published=published)
+
+
+def handle_cloud_event(event_data: Any, settings: Settings, **kwargs: Any) -> MessageResult:
+    """The ingest function's body: unwrap the Pub/Sub CloudEvent and handle its message."""
+    try:
+        payload = pubsub_payload(event_data)
+    except MalformedMessage as exc:
+        log_event(
+            STAGE,
+            None,
+            "rejected",
+            severity="ERROR",
+            message=f"ingest event rejected (acknowledged, not retried): {exc}",
+            reason=str(exc),
+        )
+        return MessageResult(None, rejected=str(exc))
+    return handle_message(payload, settings, **kwargs)

@@ -1,7 +1,103 @@
-"""Placeholder: commands of this group are being built (see the issues)."""
+"""`gharchive run` and `gharchive status`: the whole chain on one machine, and what happened per hour."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..hours import DEFAULT_BASE_URL, Hour, HourError
+
+HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
+
+
+def _hour(value: str) -> Hour:
+    try:
+        return Hour.parse(value)
+    except HourError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("run")
+@click.argument("start")
+@click.argument("end", required=False)
+@click.option("--source", default=DEFAULT_BASE_URL, show_default=True,
+              help="GH Archive base URL or a local directory of hour files.")
+@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
+              show_default=True, help=HOME_HELP)
+def run_command(start: str, end: str | None, source: str, home: Path) -> None:
+    """Download, normalize and load every hour from START to END (inclusive) through the local event chain.
+
+    \b
+    The same Cloud Function entry points as in the cloud receive the same CloudEvents; storage is
+    local directories and the load runs with local PySpark. Idempotent: running a range again changes
+    nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..local.runner import run_hours
+    from ..local.status import HourStatus, render_table
+
+    first = _hour(start)
+    last = _hour(end) if end else first
+    if last < first:
+        raise click.BadParameter(f"END {last.key} is before START {first.key}")
+    if "://" not in source and not Path(source).is_dir():
+        raise click.BadParameter(f"source {source!r} is neither a URL nor a directory", param_hint="--source")
+    console = Console(stderr=False)
+    total = first.hours_until(last) + 1
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("hours", total=total, last="")
+
+        def advanced(row: HourStatus) -> None:
+            progress.update(task, advance=1, last=f"{row.hour.key}: {row.raw}/{row.normalized}/{row.loaded}")
+
+        report = run_hours(first, last, home=home, source=source, on_hour=advanced)
+    console.print(render_table(report.rows, title=f"gharchive run {first.key}..{last.key} ({home})"))
+    console.print(f"log: {report.log_file}")
+    for failure in report.failures:
+        console.print(f"[red]{failure.function} failed on {failure.subject} after {failure.attempts} "
+                      f"attempts: {failure.error}[/red]")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("status")
+@click.argument("start", required=False)
+@click.argument("end", required=False)
+@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
+              show_default=True, help=HOME_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per hour instead of a table.")
+def status_command(start: str | None, end: str | None, home: Path, as_json: bool) -> None:
+    """For each hour: raw stored / missing / corrupt, events normalized, rejects, loaded, and timings.
+
+    Without START/END: every hour the home knows about.
+    """
+    from rich.console import Console
+
+    from ..hours import hour_range
+    from ..local.runner import Home
+    from ..local.status import collect_status, render_table
+
+    if not home.is_dir():
+        raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
+    raw, curated = Home(home).buckets()
+    hours = None
+    if start:
+        first = _hour(start)
+        hours = list(hour_range(first, _hour(end) if end else first))
+    rows = collect_status(raw, curated, hours)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.to_json()))
+        return
+    Console().print(render_table(rows, title=f"gharchive status ({home})"))
+
+
+COMMANDS: list[click.Command] = [run_command, status_command]

@@ -1,0 +1,198 @@
+"""The CloudEvents the pipeline exchanges, built and parsed in one place.
+
+Eventarc delivers GCS notifications as `google.cloud.storage.object.v1.finalized` events and Pub/Sub
+messages as `google.cloud.pubsub.topic.v1.messagePublished`; the local bus builds exactly the same
+events, so the function entry points cannot tell the difference.
+
+Buckets: a CloudEvent names a bucket (`my-raw`), a Storage has a URL (`gs://my-raw` or a local
+directory). GCS bucket names never contain `/`, so a "bucket" containing `/` is a local directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cloudevents.http import CloudEvent
+
+from .storage.base import ObjectInfo
+
+GCS_FINALIZED = "google.cloud.storage.object.v1.finalized"
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+GCS_SOURCE_PREFIX = "//storage.googleapis.com/projects/_/buckets/"
+PUBSUB_SOURCE_PREFIX = "//pubsub.googleapis.com/"
+
+
+class EventError(ValueError):
+    """A CloudEvent that is not what a function expects (wrong type or missing fields)."""
+
+
+@dataclass(frozen=True)
+class StorageObjectEvent:
+    """What a finalize notification says about one object version."""
+
+    bucket: str
+    name: str
+    generation: int
+    size: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    event_id: str = ""
+
+    @property
+    def storage_url(self) -> str:
+        return storage_url(self.bucket)
+
+    @property
+    def uri(self) -> str:
+        """`gs://bucket/name` (or `dir/name` locally), for messages and ledgers."""
+        return f"{self.storage_url.rstrip('/')}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PubSubMessage:
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""
+    topic: str = ""
+
+    def json(self) -> Any:
+        """The message body parsed as JSON (the pipeline's messages are JSON objects)."""
+        try:
+            return json.loads(self.data)
+        except ValueError as exc:
+            raise EventError(f"Pub/Sub message {self.message_id or '?'} is not JSON: {exc}") from None
+
+
+# ---- buckets ------------------------------------------------------------------------------------
+def bucket_name(url: str) -> str:
+    """The bucket a CloudEvent names for a Storage URL: `gs://b` -> `b`, a directory -> its absolute path."""
+    if url.startswith("gs://"):
+        return url[len("gs://") :].strip("/")
+    return str(Path(url).resolve())
+
+
+def storage_url(bucket: str) -> str:
+    """Inverse of `bucket_name`: the URL `open_storage` takes for a bucket named in an event."""
+    if bucket.startswith("gs://"):
+        return bucket
+    return bucket if "/" in bucket else f"gs://{bucket}"
+
+
+# ---- GCS finalize -------------------------------------------------------------------------------
+def finalized_event(bucket: str, info: ObjectInfo, *, time: datetime | None = None) -> CloudEvent:
+    """A finalize event for one object version, as Eventarc sends it.
+
+    The id is derived from bucket, name and generation, so a redelivery carries the same id, as
+    it does in GCS.
+    """
+    when = (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    digest = hashlib.sha256(f"{bucket}\n{info.name}\n{info.generation}".encode()).hexdigest()[:20]
+    attributes = {
+        "type": GCS_FINALIZED,
+        "source": f"{GCS_SOURCE_PREFIX}{bucket}",
+        "subject": f"objects/{info.name}",
+        "id": digest,
+        "time": when,
+    }
+    data = {
+        "kind": "storage#object",
+        "bucket": bucket,
+        "name": info.name,
+        # the JSON API spells int64 as strings
+        "generation": str(info.generation),
+        "metageneration": "1",
+        "size": str(info.size),
+        "metadata": dict(info.metadata),
+        "timeCreated": when,
+        "updated": when,
+    }
+    return CloudEvent(attributes, data)
+
+
+def parse_storage_event(event: CloudEvent) -> StorageObjectEvent:
+    """The object version a finalize event is about; EventError for anything else."""
+    if event["type"] != GCS_FINALIZED:
+        raise EventError(f"expected a {GCS_FINALIZED} event, got {event['type']!r} (id {event['id']})")
+    data = _data_dict(event)
+    try:
+        bucket = str(data.get("bucket") or _bucket_from_source(str(event["source"])))
+        name = str(data["name"])
+        generation = int(data["generation"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise EventError(f"finalize event {event['id']} lacks bucket/name/generation: {exc}") from None
+    metadata = data.get("metadata") or {}
+    return StorageObjectEvent(
+        bucket=bucket,
+        name=name,
+        generation=generation,
+        size=int(data.get("size") or 0),
+        metadata={str(k): str(v) for k, v in metadata.items()},
+        event_id=str(event["id"]),
+    )
+
+
+def _bucket_from_source(source: str) -> str:
+    if not source.startswith(GCS_SOURCE_PREFIX):
+        raise ValueError(f"source {source!r} is not a GCS bucket")
+    return source[len(GCS_SOURCE_PREFIX) :]
+
+
+# ---- Pub/Sub ------------------------------------------------------------------------------------
+def published_event(
+    topic: str,
+    data: bytes,
+    *,
+    attributes: Mapping[str, str] | None = None,
+    message_id: str | None = None,
+    time: datetime | None = None,
+) -> CloudEvent:
+    """A messagePublished event as Eventarc delivers a Pub/Sub message (`topic` = projects/P/topics/T)."""
+    when = (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    mid = message_id or hashlib.sha256(data + when.encode()).hexdigest()[:16]
+    message = {
+        "data": base64.b64encode(data).decode("ascii"),
+        "attributes": dict(attributes or {}),
+        "messageId": mid,
+        "publishTime": when,
+    }
+    return CloudEvent(
+        {"type": PUBSUB_PUBLISHED, "source": f"{PUBSUB_SOURCE_PREFIX}{topic}", "id": mid, "time": when},
+        {"message": message, "subscription": f"{topic.replace('/topics/', '/subscriptions/')}-local"},
+    )
+
+
+def parse_pubsub_event(event: CloudEvent) -> PubSubMessage:
+    if event["type"] != PUBSUB_PUBLISHED:
+        raise EventError(f"expected a {PUBSUB_PUBLISHED} event, got {event['type']!r} (id {event['id']})")
+    message = _data_dict(event).get("message")
+    if not isinstance(message, dict):
+        raise EventError(f"Pub/Sub event {event['id']} has no message")
+    try:
+        data = base64.b64decode(message.get("data") or b"", validate=True)
+    except ValueError as exc:
+        raise EventError(f"Pub/Sub event {event['id']}: message data is not base64: {exc}") from None
+    source = str(event["source"])
+    return PubSubMessage(
+        data=data,
+        attributes={str(k): str(v) for k, v in (message.get("attributes") or {}).items()},
+        message_id=str(message.get("messageId") or event["id"]),
+        topic=source[len(PUBSUB_SOURCE_PREFIX) :] if source.startswith(PUBSUB_SOURCE_PREFIX) else source,
+    )
+
+
+def _data_dict(event: CloudEvent) -> dict[str, Any]:
+    data = event.get_data()
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise EventError(f"event {event['id']} data is not JSON") from None
+    if not isinstance(data, dict):
+        raise EventError(f"event {event['id']} data is not a JSON object")
+    return data

@@ -1,0 +1,152 @@
+"""The Spark transformation: curated hour files -> one row per (source hour, DEDUP_KEY).
+
+Pure DataFrame functions (no sink I/O), shared by the local chain and the Dataproc job. pyspark is
+imported lazily so the core package stays importable without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import layout
+from ..hours import Hour
+from ..schema import COLUMN_NAMES, DEDUP_KEY, FIELDS
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Helper column: the hour key (`2015-01-01T15`) of the curated file a row was read from.
+HOUR_COL = "_load_hour"
+_RANK_COL = "_dup_rank"
+#: Curated object names carry the hour; this pulls it out of Spark's input_file_name().
+_FILE_HOUR_RE = r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/events\.parquet$"
+
+#: Within an hour, which copy of a duplicated event survives: newest normalization first, then every
+#: other column, so the choice is a pure function of the rows (never of file order or partitioning).
+TIE_BREAK: tuple[tuple[str, bool], ...] = (
+    ("ingested_at", False),
+    *((f.name, True) for f in FIELDS if f.name not in (*DEDUP_KEY, "ingested_at")),
+)
+
+
+class SchemaMismatch(ValueError):
+    """A curated file lacks columns of schema.FIELDS (names the files and columns)."""
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """What the transformation saw for one hour."""
+
+    hour: str
+    input_rows: int
+    rows: int
+    foreign_rows: int  # rows whose source_hour column is not the file's hour (a normalizer bug)
+
+    @property
+    def duplicates(self) -> int:
+        return self.input_rows - self.rows
+
+
+def session_conf(*, local: bool) -> dict[str, str]:
+    """Spark settings the job relies on: UTC everywhere, parquet timestamps as TIMESTAMP_MICROS
+    (BigQuery and DuckDB read them as UTC instants), and a small shuffle for hour-sized inputs."""
+    conf = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.shuffle.partitions": "4" if local else "64",
+    }
+    if local:
+        conf |= {
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+            "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+            "spark.sql.adaptive.enabled": "true",
+        }
+    return conf
+
+
+def build_session(app_name: str = "gharchive-load", *, master: str | None = None) -> SparkSession:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    for key, value in session_conf(local=bool(master and master.startswith("local"))).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def curated_path(curated_base: str, hour: Hour) -> str:
+    return f"{curated_base.rstrip('/')}/{layout.curated_object(hour)}"
+
+
+def existing(spark: SparkSession, paths: Sequence[str]) -> list[str]:
+    """The paths that exist, checked through Hadoop's FileSystem (local dirs and gs:// alike)."""
+    jvm: Any = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    found = []
+    for p in paths:
+        jpath = jvm.org.apache.hadoop.fs.Path(p)
+        if jpath.getFileSystem(conf).exists(jpath):
+            found.append(p)
+    return found
+
+
+def read_curated(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
+    """The curated rows of `paths`, cast to schema.FIELDS, plus HOUR_COL taken from each file name."""
+    from pyspark.sql import functions as F
+
+    from ..schema import spark_schema
+
+    df = spark.read.parquet(*paths)
+    missing = [c for c in COLUMN_NAMES if c not in df.columns]
+    if missing:
+        raise SchemaMismatch(f"curated files {list(paths)[:3]}... lack columns {missing}")
+    types = {f.name: f.dataType for f in spark_schema().fields}
+    file_hour = F.regexp_extract(F.input_file_name(), _FILE_HOUR_RE, 1)
+    clock = F.regexp_extract(F.input_file_name(), _FILE_HOUR_RE, 2)
+    return df.select(
+        *[F.col(c).cast(types[c]).alias(c) for c in COLUMN_NAMES],
+        F.concat(file_hour, F.lit("T"), clock).alias(HOUR_COL),
+    )
+
+
+def rank_duplicates(df: DataFrame) -> DataFrame:
+    """Number the copies of each (file hour, DEDUP_KEY); rank 1 is the deterministic survivor."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = [F.col(c).asc_nulls_last() if asc else F.col(c).desc_nulls_last() for c, asc in TIE_BREAK]
+    window = Window.partitionBy(HOUR_COL, *DEDUP_KEY).orderBy(*order)
+    return df.withColumn(_RANK_COL, F.row_number().over(window))
+
+
+def count_hours(ranked: DataFrame) -> dict[str, HourCounts]:
+    """Input rows, surviving rows and rows claiming another source_hour, per file hour (one action)."""
+    from pyspark.sql import functions as F
+
+    own = F.date_format(F.col("source_hour"), "yyyy-MM-dd'T'HH") == F.col(HOUR_COL)
+    rows = (
+        ranked.groupBy(HOUR_COL)
+        .agg(
+            F.count(F.lit(1)).alias("input_rows"),
+            F.sum(F.when(F.col(_RANK_COL) == 1, 1).otherwise(0)).alias("rows"),
+            F.sum(F.when(own, 0).otherwise(1)).alias("foreign_rows"),
+        )
+        .collect()
+    )
+    return {
+        r[HOUR_COL]: HourCounts(r[HOUR_COL], int(r["input_rows"]), int(r["rows"]), int(r["foreign_rows"]))
+        for r in rows
+    }
+
+
+def unique_rows(ranked: DataFrame) -> DataFrame:
+    """The survivors, in schema column order, still carrying HOUR_COL for partitioned writes."""
+    return ranked.where(ranked[_RANK_COL] == 1).select(*COLUMN_NAMES, HOUR_COL)

@@ -1,0 +1,130 @@
+"""Inline SVG charts: no JavaScript, no CDN, so the report is one self-contained file.
+
+Pure functions from numbers to SVG text. Every bar and point carries a <title> (hover tooltip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
+           "#bab0ac")
+WIDTH, HEIGHT = 760, 300
+LEFT, RIGHT, TOP, BOTTOM = 60, 20, 34, 48
+
+
+def _fmt(value: float, percent: bool = False) -> str:
+    if percent:
+        return f"{value * 100:.1f}%"
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    step = 10 ** (len(str(int(value))) - 1)
+    return float(((int(value) // step) + 1) * step)
+
+
+def _frame(title: str, body: list[str], legend: Sequence[str] = (), height: int = HEIGHT) -> str:
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f'<text x="{LEFT}" y="20" class="title">{escape(title)}</text>',
+        *body,
+    ]
+    x = WIDTH - RIGHT
+    for i, name in reversed(list(enumerate(legend))):
+        x -= 8 * len(name) + 26
+        parts.append(f'<rect x="{x}" y="10" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                     f'<text x="{x + 14}" y="19" class="legend">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _axes(top: float, labels: Sequence[str], percent: bool, height: int = HEIGHT) -> list[str]:
+    plot_h = height - TOP - BOTTOM
+    out = []
+    for i in range(5):
+        v = top * i / 4
+        y = height - BOTTOM - plot_h * i / 4
+        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
+                   f"{_fmt(v, percent)}</text>")
+    n = max(len(labels), 1)
+    step = max(1, n // 8)
+    slot = (WIDTH - LEFT - RIGHT) / n
+    for i in range(0, len(labels), step):
+        x = LEFT + slot * (i + 0.5)
+        out.append(f'<text x="{x:.1f}" y="{height - BOTTOM + 16}" class="tick" text-anchor="middle">'
+                   f"{escape(labels[i])}</text>")
+    return out
+
+
+def stacked_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> str:
+    """One bar per label, stacked by series (e.g. events per hour by type)."""
+    totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
+    top = _nice_max(max(totals, default=0))
+    plot_h = HEIGHT - TOP - BOTTOM
+    slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    body = _axes(top, labels, False)
+    for i, label in enumerate(labels):
+        y = HEIGHT - BOTTOM
+        for k, (name, values) in enumerate(series.items()):
+            h = plot_h * values[i] / top
+            if h <= 0:
+                continue
+            y -= h
+            body.append(
+                f'<rect class="bar" x="{LEFT + slot * i + slot * 0.1:.1f}" y="{y:.1f}" '
+                f'width="{slot * 0.8:.1f}" height="{h:.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
+                f"<title>{escape(label)} {escape(name)}: {values[i]:,.0f}</title></rect>"
+            )
+    return _frame(title, body, list(series))
+
+
+def bars(labels: Sequence[str], values: Sequence[float], title: str, color: str = PALETTE[2]) -> str:
+    return stacked_bars(labels, {title: values}, title).replace(PALETTE[0], color)
+
+
+def lines(labels: Sequence[str], series: dict[str, Sequence[float]], title: str, *,
+          percent: bool = False) -> str:
+    """One polyline per series with a dot per point (e.g. bot share per hour)."""
+    top = _nice_max(max((v for s in series.values() for v in s), default=0) * (100 if percent else 1))
+    top = top / 100 if percent else top
+    plot_h = HEIGHT - TOP - BOTTOM
+    slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    body = _axes(top, labels, percent)
+    for k, (name, values) in enumerate(series.items()):
+        color = PALETTE[k % len(PALETTE)]
+        pts = [(LEFT + slot * (i + 0.5), HEIGHT - BOTTOM - plot_h * v / top) for i, v in enumerate(values)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+        body.append(f'<polyline class="line" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        body += [
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(labels[i])} '
+            f"{escape(name)}: {_fmt(values[i], percent)}</title></circle>"
+            for i, (x, y) in enumerate(pts)
+        ]
+    return _frame(title, body, list(series))
+
+
+def hbars(labels: Sequence[str], values: Sequence[float], title: str, color: str = PALETTE[0]) -> str:
+    """Horizontal bars, largest first (top repositories, top actors)."""
+    row, label_w = 22, 260
+    height = TOP + row * max(len(labels), 1) + 10
+    top = float(max(values, default=0) or 1)
+    width = WIDTH - label_w - RIGHT - 60
+    body = []
+    for i, (label, v) in enumerate(zip(labels, values, strict=True)):
+        y = TOP + row * i
+        w = width * v / top
+        body.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" class="tick" text-anchor="end">{escape(label[:40])}</text>'
+            f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" fill="{color}">'
+            f"<title>{escape(label)}: {v:,.0f}</title></rect>"
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}" class="tick">{_fmt(v)}</text>'
+        )
+    return _frame(title, body, height=height)

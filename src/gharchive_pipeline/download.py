@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -171,6 +172,13 @@ def source_location(hour: Hour, source: str) -> str:
     return str(Path(source.removeprefix("file://")) / hour.file_name)
 
 
+def _error_summary(resp: requests.Response) -> str:
+    """The S3 error code (`NoSuchKey`) when the body is S3's XML, else the start of the body."""
+    body = resp.text[:_ERROR_BODY_CHARS]
+    m = re.search(r"<Code>([^<]+)</Code>", body)
+    return m.group(1) if m else " ".join(body.split())
+
+
 def _http_chunks(session: requests.Session, url: str, policy: RetryPolicy) -> Iterator[bytes]:
     try:
         resp = session.get(
@@ -183,11 +191,9 @@ def _http_chunks(session: requests.Session, url: str, policy: RetryPolicy) -> It
         raise _Transient(f"GET {url}: {type(exc).__name__}: {exc}") from exc
     with resp:
         if resp.status_code in (404, 410):
-            body = resp.text[:_ERROR_BODY_CHARS].replace("\n", " ")
-            raise _NotFound(f"HTTP {resp.status_code} for {url}: {body}")
+            raise _NotFound(f"HTTP {resp.status_code} for {url}: {_error_summary(resp)}")
         if resp.status_code != 200:
-            body = resp.text[:_ERROR_BODY_CHARS].replace("\n", " ")
-            raise _Transient(f"HTTP {resp.status_code} for {url}: {body}")
+            raise _Transient(f"HTTP {resp.status_code} for {url}: {_error_summary(resp)}")
         expected = resp.headers.get("Content-Length")
         got = 0
         try:

@@ -35,12 +35,13 @@ class Hour:
 
     def __post_init__(self) -> None:
         s = self.start
-        if s.tzinfo is None or s.utcoffset() != timedelta(0):
-            raise HourError(f"hour start must be UTC-aware, got {s!r}")
+        if s.tzinfo is None or s.utcoffset() is None:
+            raise HourError(f"hour start must be timezone-aware (UTC), got {s!r}")
+        if s.tzinfo is not UTC:  # any aware time is accepted and kept in UTC
+            s = s.astimezone(UTC)
+            object.__setattr__(self, "start", s)
         if (s.minute, s.second, s.microsecond) != (0, 0, 0):
             raise HourError(f"hour start must be on the hour, got {s.isoformat()}")
-        if s.tzinfo is not UTC:
-            object.__setattr__(self, "start", s.astimezone(UTC))
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

@@ -1,0 +1,1 @@
+"""Reusable test helpers (local stand-ins for remote services)."""

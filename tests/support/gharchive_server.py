@@ -43,6 +43,7 @@ class Fault:
     code: int = 200
     body: bytes = b""
     keep: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
     def status(code: int, body: bytes = b"") -> Fault:
@@ -60,9 +61,9 @@ class Fault:
         return Fault("truncate", keep=keep)
 
     @staticmethod
-    def serve(body: bytes, status: int = 200) -> Fault:
+    def serve(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Fault:
         """A complete, well-formed response with this body (a truncated gzip, zero bytes...)."""
-        return Fault("body", code=status, body=body)
+        return Fault("body", code=status, body=body, headers=tuple((headers or {}).items()))
 
 
 class GHArchiveServer:
@@ -162,9 +163,18 @@ def _handler_for(owner: GHArchiveServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
 
-        def _send(self, status: int, body: bytes, content_type: str, length: int | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str,
+            length: int | None = None,
+            headers: tuple[tuple[str, str], ...] = (),
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for key, value in headers:
+                self.send_header(key, value)
             self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
             self.wfile.write(body)
@@ -180,7 +190,7 @@ def _handler_for(owner: GHArchiveServer) -> type[BaseHTTPRequestHandler]:
                 return
             if fault.kind in ("status", "body"):
                 ctype = "application/gzip" if fault.code == 200 else "application/xml"
-                self._send(fault.code, fault.body, ctype)
+                self._send(fault.code, fault.body, ctype, headers=fault.headers)
                 return
             full = data or b""
             if fault.kind == "truncate":

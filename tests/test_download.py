@@ -1,0 +1,180 @@
+"""The downloader against a local GH Archive server (real files, scripted faults) and directories."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gharchive_pipeline.download import FetchKind, RetryPolicy, fetch_hour, verify_chunks, verify_file
+from gharchive_pipeline.hours import Hour
+from tests.conftest import COMPLETE_HOURS, DATA
+from tests.support.gharchive_server import Fault, GHArchiveServer
+
+FAST = RetryPolicy(attempts=4, corrupt_attempts=2, base_delay=0.001, max_delay=0.002, read_timeout=5)
+HOUR = Hour.parse("2015-01-01T00")
+NAME = HOUR.file_name
+REAL = (DATA / NAME).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[GHArchiveServer]:
+    with GHArchiveServer(DATA) as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counts(server: GHArchiveServer) -> None:
+    server.reset_counts()
+
+
+def fetch(source: str, dest: Path, hour: Hour = HOUR, policy: RetryPolicy = FAST):  # type: ignore[no-untyped-def]
+    sleeps: list[float] = []
+    result = fetch_hour(hour, source, dest, policy=policy, sleep=sleeps.append)
+    return result, sleeps
+
+
+# ---- verification --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(COMPLETE_HOURS))
+def test_every_real_hour_verifies(name: str) -> None:
+    check = verify_file(DATA / name)
+    assert check.error is None
+    assert check.members == 1
+    assert check.sha256 == hashlib.sha256((DATA / name).read_bytes()).hexdigest()
+    assert check.uncompressed == len(gzip.decompress((DATA / name).read_bytes()))
+
+
+def test_verifier_catches_every_kind_of_damage() -> None:
+    assert "zero-byte" in (verify_chunks([]).error or "")
+    assert "truncated" in (verify_chunks([REAL[: len(REAL) // 2]]).error or "")
+    assert "truncated" in (verify_chunks([REAL[:-4]]).error or "")  # missing the ISIZE trailer
+    flipped = bytearray(REAL)
+    flipped[len(REAL) // 2] ^= 0x55
+    assert verify_chunks([bytes(flipped)]).error
+    assert verify_chunks([b"AASDSADSDFFSD" + REAL[13:]]).error  # the corrupted copy seen in the wild
+    assert "trailing garbage" in (verify_chunks([REAL, b"<html>"]).error or "")
+    assert verify_chunks([b'<?xml version="1.0"?><Error/>']).error  # an error page saved as the file
+
+
+def test_verifier_accepts_members_padding_and_any_chunking() -> None:
+    assert verify_chunks([REAL, REAL]).members == 2
+    assert verify_chunks([REAL, b"\0" * 10]).error is None
+    small = (DATA / "2011-02-15-0.json.gz").read_bytes()
+    assert verify_chunks(small[i : i + 997] for i in range(0, len(small), 997)).error is None
+    empty_gzip = gzip.compress(b"")  # a real GH Archive hour can be a valid, empty gzip (2012-03-10-15)
+    check = verify_chunks([empty_gzip])
+    assert check.error is None and check.uncompressed == 0
+
+
+# ---- HTTP -------------------------------------------------------------------------------------------
+def test_http_success_stores_the_exact_bytes(server: GHArchiveServer, tmp_path: Path) -> None:
+    result, sleeps = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.OK and result.attempts == 1 and not sleeps
+    assert (tmp_path / "f").read_bytes() == REAL
+    assert result.check is not None and result.check.size == len(REAL)
+    assert result.url == f"{server.url}/{NAME}"
+
+
+def test_404_with_s3_body_is_not_found_and_not_retried(server: GHArchiveServer, tmp_path: Path) -> None:
+    missing = Hour.parse("2016-01-28T01")
+    result, sleeps = fetch(server.url, tmp_path / "f", missing)
+    assert result.kind is FetchKind.NOT_FOUND
+    assert "NoSuchKey" in result.detail and "2016-01-28-1.json.gz" in result.detail
+    assert server.hits("2016-01-28-1.json.gz") == 1 and not sleeps
+
+
+def test_500_then_200_is_retried_with_backoff(server: GHArchiveServer, tmp_path: Path) -> None:
+    server.script(NAME, Fault.status(500), Fault.status(503))
+    result, sleeps = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.OK and result.attempts == 3
+    assert server.hits(NAME) == 3 and len(sleeps) == 2
+    assert (tmp_path / "f").read_bytes() == REAL
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.reset(0), Fault.reset(100_000), Fault.truncate(1000), Fault.status(429)],
+    ids=["reset-at-start", "reset-mid-body", "short-read", "rate-limited"],
+)
+def test_connection_faults_are_transient_and_retried(
+    server: GHArchiveServer, tmp_path: Path, fault: Fault
+) -> None:
+    server.script(NAME, fault)
+    result, _ = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.OK and result.attempts == 2
+    assert (tmp_path / "f").read_bytes() == REAL
+
+
+def test_persistent_5xx_gives_up_as_transient(server: GHArchiveServer, tmp_path: Path) -> None:
+    server.script(NAME, *[Fault.status(502)] * FAST.attempts)
+    result, sleeps = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.TRANSIENT and result.attempts == FAST.attempts
+    assert "HTTP 502" in result.detail and len(sleeps) == FAST.attempts - 1
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [(REAL[:50_000], "truncated"), (b"", "zero-byte")],
+    ids=["truncated-gzip", "zero-byte"],
+)
+def test_bad_gzip_served_completely_is_corrupt(
+    server: GHArchiveServer, tmp_path: Path, body: bytes, says: str
+) -> None:
+    server.script(NAME, *[Fault.serve(body)] * FAST.corrupt_attempts)
+    result, _ = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.CORRUPT and says in result.detail
+    assert result.attempts == FAST.corrupt_attempts
+    assert result.path is not None and result.path.read_bytes() == body  # kept for quarantine
+
+
+def test_corrupt_once_then_good_is_ok(server: GHArchiveServer, tmp_path: Path) -> None:
+    server.script(NAME, Fault.serve(REAL[:1000]))
+    result, _ = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.OK and result.attempts == 2
+
+
+def test_content_encoding_is_never_decoded(server: GHArchiveServer, tmp_path: Path) -> None:
+    # the stored object must be the served gzip file, byte for byte, whatever the headers say
+    server.script(NAME, Fault.serve(REAL, headers={"Content-Encoding": "gzip"}))
+    result, _ = fetch(server.url, tmp_path / "f")
+    assert result.kind is FetchKind.OK
+    assert (tmp_path / "f").read_bytes() == REAL
+
+
+def test_unreachable_server_is_transient(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound but not listening: connection refused
+        result, _ = fetch(f"http://127.0.0.1:{port}", tmp_path / "f")
+    assert result.kind is FetchKind.TRANSIENT and "ConnectionError" in result.detail
+
+
+# ---- local directory sources ----------------------------------------------------------------------
+def test_directory_source(tmp_path: Path) -> None:
+    result, _ = fetch(str(DATA), tmp_path / "f")
+    assert result.kind is FetchKind.OK and (tmp_path / "f").read_bytes() == REAL
+    result, _ = fetch(f"file://{DATA}", tmp_path / "g")
+    assert result.kind is FetchKind.OK
+    missing, sleeps = fetch(str(DATA), tmp_path / "h", Hour.parse("2016-10-21T18"))
+    assert missing.kind is FetchKind.NOT_FOUND and "2016-10-21-18.json.gz" in missing.detail and not sleeps
+
+
+def test_directory_source_with_corrupt_file(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / NAME).write_bytes(REAL[:-100])
+    result, _ = fetch(str(src), tmp_path / "f")
+    assert result.kind is FetchKind.CORRUPT and "truncated" in result.detail
+
+
+def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=10.0, jitter=0.5)
+    for retry, full in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (5, 10.0), (9, 10.0)]:
+        assert policy.delay(retry, lambda: 0.0) == full
+        assert policy.delay(retry, lambda: 1.0) == full / 2
+        assert full / 2 <= policy.delay(retry) <= full

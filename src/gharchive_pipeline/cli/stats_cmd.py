@@ -1,7 +1,128 @@
-"""Placeholder: commands of this group are being built (see the issues)."""
+"""`gharchive stats` and `gharchive report`: figures from the local warehouse (HOME/warehouse)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from ..hours import Hour, HourError
+
+HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
+_BY = ("hour", "day", "type", "repo", "actor")
+#: The table format shows these (short headers, to fit 80 columns); csv/json have every column.
+_TABLE_COLUMNS = {"events": "events", "actors": "actors", "repos": "repos", "pushes": "pushes",
+                  "commits": "commits", "pushes_unknown_size": "unsized", "bot_actors": "bots",
+                  "bot_actor_share": "bot%"}
+
+
+def _window(start: str | None, end: str | None) -> tuple[Hour | None, Hour | None]:
+    try:
+        first = Hour.parse(start) if start else None
+        last = Hour.parse(end) if end else first
+    except HourError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if first and last and last < first:
+        raise click.BadParameter(f"END {last.key} is before START {first.key}")
+    return first, last
+
+
+def _warehouse(home: Path) -> Path:
+    from ..load.local_warehouse import loaded_hours
+
+    warehouse = home / "warehouse"
+    if not loaded_hours(warehouse):
+        raise click.ClickException(f"no hours loaded in {warehouse} (run `gharchive run START END` first)")
+    return warehouse
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%dT%H")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    return _cell(value) if isinstance(value, date | datetime) else value
+
+
+@click.command("stats")
+@click.argument("start", required=False)
+@click.argument("end", required=False)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
+              show_default=True, help=HOME_HELP)
+@click.option("--by", type=click.Choice(_BY), default="hour", show_default=True,
+              help="Group by event hour or day (created_at, UTC), event type, repository or actor.")
+@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
+              show_default=True)
+@click.option("--limit", type=int, default=None, help="At most this many rows (default 20 for repo/actor).")
+def stats_command(
+    start: str | None, end: str | None, home: Path, by: str, fmt: str, limit: int | None
+) -> None:
+    """Events, actors, repos, pushes and commits for event hours START..END (default: everything).
+
+    Figures count each event once (duplicates across GH Archive hours removed). `commits` sums push
+    sizes; pushes without a size (slim 2025+ PushEvents) are counted in `pushes_unknown_size`.
+    """
+    from ..stats.query import stats
+
+    first, last = _window(start, end)
+    table = stats(_warehouse(home), start=first, end=last, by=by, limit=limit)
+    if fmt == "json":
+        records = [{k: _jsonable(v) for k, v in r.items()} for r in table.records()]
+        click.echo(json.dumps(records, indent=2))
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(table.columns)
+        writer.writerows([[_cell(v) for v in row] for row in table.rows])
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        _print_table(table.columns, table.rows, f"gharchive stats by {by} ({home})")
+
+
+def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], title: str) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    keep = [i for i, c in enumerate(columns) if i == 0 or c in _TABLE_COLUMNS]
+    out = Table(title=title, box=box.SIMPLE, pad_edge=False)
+    for i in keep:
+        header = _TABLE_COLUMNS.get(columns[i], columns[i])
+        out.add_column(header, justify="left" if i == 0 else "right", no_wrap=True, min_width=len(header))
+    for row in rows:
+        out.add_row(*(f"{row[i] * 100:.1f}" if columns[i] == "bot_actor_share" and row[i] is not None
+                      else _cell(row[i]) for i in keep))
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    console.print(out)
+
+
+@click.command("report")
+@click.argument("start", required=False)
+@click.argument("end", required=False)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
+              show_default=True, help=HOME_HELP)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True, help="Where to write the HTML file.")
+def report_command(start: str | None, end: str | None, home: Path, output: Path) -> None:
+    """A self-contained HTML report (inline SVG charts) of event hours START..END."""
+    from ..stats.report import write_report
+
+    first, last = _window(start, end)
+    path = write_report(_warehouse(home), output, first, last)
+    click.echo(f"wrote {path}")
+
+
+COMMANDS: list[click.Command] = [stats_command, report_command]

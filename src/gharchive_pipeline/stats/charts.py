@@ -5,20 +5,20 @@ Pure functions from numbers to SVG text. Every bar and point carries a <title> (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
            "#bab0ac")
 WIDTH, HEIGHT = 760, 300
-LEFT, RIGHT, TOP, BOTTOM = 60, 20, 34, 48
+LEFT, RIGHT, TOP, BOTTOM = 60, 20, 48, 40
 
 
 def _fmt(value: float, percent: bool = False) -> str:
     if percent:
         return f"{value * 100:.1f}%"
     if value >= 10_000:
-        return f"{value / 1000:.0f}k"
+        return f"{value / 1000:g}k"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
@@ -29,18 +29,19 @@ def _nice_max(value: float) -> float:
     return float(((int(value) // step) + 1) * step)
 
 
-def _frame(title: str, body: list[str], legend: Sequence[str] = (), height: int = HEIGHT) -> str:
+def _frame(title: str, body: list[str], legend: Sequence[str] = (), height: int = HEIGHT,
+           colors: Sequence[str] = PALETTE) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape(title)}">',
         f'<text x="{LEFT}" y="20" class="title">{escape(title)}</text>',
         *body,
     ]
-    x = WIDTH - RIGHT
-    for i, name in reversed(list(enumerate(legend))):
-        x -= 8 * len(name) + 26
-        parts.append(f'<rect x="{x}" y="10" width="10" height="10" fill="{PALETTE[i % len(PALETTE)]}"/>'
-                     f'<text x="{x + 14}" y="19" class="legend">{escape(name)}</text>')
+    x = LEFT
+    for i, name in enumerate(legend):  # one row under the title, left to right
+        parts.append(f'<rect x="{x}" y="28" width="10" height="10" fill="{colors[i % len(colors)]}"/>'
+                     f'<text x="{x + 14}" y="37" class="legend">{escape(name)}</text>')
+        x += int(6.5 * len(name)) + 28
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -64,7 +65,8 @@ def _axes(top: float, labels: Sequence[str], percent: bool, height: int = HEIGHT
     return out
 
 
-def stacked_bars(labels: Sequence[str], series: dict[str, Sequence[float]], title: str) -> str:
+def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str,
+                 colors: Sequence[str] = PALETTE) -> str:
     """One bar per label, stacked by series (e.g. events per hour by type)."""
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
@@ -72,7 +74,7 @@ def stacked_bars(labels: Sequence[str], series: dict[str, Sequence[float]], titl
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     body = _axes(top, labels, False)
     for i, label in enumerate(labels):
-        y = HEIGHT - BOTTOM
+        y: float = HEIGHT - BOTTOM
         for k, (name, values) in enumerate(series.items()):
             h = plot_h * values[i] / top
             if h <= 0:
@@ -80,17 +82,17 @@ def stacked_bars(labels: Sequence[str], series: dict[str, Sequence[float]], titl
             y -= h
             body.append(
                 f'<rect class="bar" x="{LEFT + slot * i + slot * 0.1:.1f}" y="{y:.1f}" '
-                f'width="{slot * 0.8:.1f}" height="{h:.1f}" fill="{PALETTE[k % len(PALETTE)]}">'
+                f'width="{slot * 0.8:.1f}" height="{h:.1f}" fill="{colors[k % len(colors)]}">'
                 f"<title>{escape(label)} {escape(name)}: {values[i]:,.0f}</title></rect>"
             )
-    return _frame(title, body, list(series))
+    return _frame(title, body, list(series) if len(series) > 1 else (), colors=colors)
 
 
 def bars(labels: Sequence[str], values: Sequence[float], title: str, color: str = PALETTE[2]) -> str:
-    return stacked_bars(labels, {title: values}, title).replace(PALETTE[0], color)
+    return stacked_bars(labels, {title: values}, title, colors=(color,))
 
 
-def lines(labels: Sequence[str], series: dict[str, Sequence[float]], title: str, *,
+def lines(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, *,
           percent: bool = False) -> str:
     """One polyline per series with a dot per point (e.g. bot share per hour)."""
     top = _nice_max(max((v for s in series.values() for v in s), default=0) * (100 if percent else 1))

@@ -83,9 +83,14 @@ def stats(
     return run(con or connect(warehouse), sql, params)
 
 
-def hourly_by_type(con: duckdb.DuckDBPyConnection, start: Hour | None, end: Hour | None) -> StatsTable:
-    """Rows of the hourly_stats view in the window (the report's main chart)."""
+def over_time_by_type(
+    con: duckdb.DuckDBPyConnection, bucket: str, start: Hour | None, end: Hour | None
+) -> StatsTable:
+    """Rows of the hourly_stats (bucket "hour") or daily_stats ("day") view in the window."""
+    view = {"hour": "hourly_stats", "day": "daily_stats"}[bucket]
     where, params = window(start, end)
-    where = where.replace("created_at", "hour")
-    sql = "SELECT * FROM hourly_stats" + (f" WHERE {where}" if where else "") + " ORDER BY hour, type"
+    if bucket == "day":
+        params = [p.date() for p in params]
+    where = where.replace("created_at", bucket)
+    sql = f"SELECT * FROM {view}" + (f" WHERE {where}" if where else "") + f" ORDER BY {bucket}, type"
     return run(con, sql, params)

@@ -98,7 +98,7 @@ def daily_stats_sql(dialect: Dialect, events_unique: str) -> str:
 
 
 #: `--by` choices: group columns and ordering, given a dialect.
-BY_CHOICES: tuple[str, ...] = ("hour", "day", "type", "repo", "actor")
+BY_CHOICES: tuple[str, ...] = ("hour", "day", "type", "repo", "actor", "none")
 
 
 def grouping(dialect: Dialect, by: str) -> tuple[list[tuple[str, str]], str]:
@@ -113,4 +113,6 @@ def grouping(dialect: Dialect, by: str) -> tuple[list[tuple[str, str]], str]:
         return [("repo", "repo_name")], "events DESC, 1"
     if by == "actor":
         return [("actor", "actor_login")], "events DESC, 1"
+    if by == "none":
+        return [], ""
     raise ValueError(f"unknown grouping {by!r} (choose from {', '.join(BY_CHOICES)})")

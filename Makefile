@@ -50,6 +50,7 @@ bench: setup  ## normalizer vs the pandas seed and a DuckDB reference on a 200k-
 	$(PY) bench/run_bench.py
 
 package: setup  ## zip each Cloud Function with the core package (what Terraform uploads)
+	$(PY) tools/generate_terraform_inputs.py
 	$(PY) tools/package_functions.py
 
 clean:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..hours import Hour
 from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, bigquery_schema
-from .spark_job import HOUR_COL
+from .spark_job import HOUR_COL, delete_path
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -111,6 +111,12 @@ def _local_parquet_files(directory: str) -> list[Path]:
     return sorted(Path(directory).glob("*.parquet"))
 
 
+def staging_uri(temp_bucket: str, run_id: str) -> str:
+    """Where a run's parquet waits for the load job: under the temp bucket (gs:// optional)."""
+    base = temp_bucket if "://" in temp_bucket or temp_bucket.startswith("/") else f"gs://{temp_bucket}"
+    return f"{base.rstrip('/')}/gharchive-staging/{run_id}"
+
+
 class BigQuerySink:
     name = "bigquery"
 
@@ -135,4 +141,7 @@ class BigQuerySink:
             if self.staging_uri.startswith("gs://")
             else _local_parquet_files(self.staging_uri)
         )
-        replace_hours(self._bq(), self.table_id, source, hours)
+        try:
+            replace_hours(self._bq(), self.table_id, source, hours)
+        finally:
+            delete_path(unique.sparkSession, self.staging_uri)

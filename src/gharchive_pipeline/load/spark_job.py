@@ -98,6 +98,14 @@ def existing(spark: SparkSession, paths: Sequence[str]) -> list[str]:
     return found
 
 
+def delete_path(spark: SparkSession, path: str) -> None:
+    """Remove a staging folder (local or gs://) through Hadoop's FileSystem."""
+    jvm: Any = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    jpath = jvm.org.apache.hadoop.fs.Path(path)
+    jpath.getFileSystem(conf).delete(jpath, True)
+
+
 def read_curated(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     """The curated rows of `paths`, cast to schema.FIELDS, plus HOUR_COL taken from each file name."""
     from pyspark.sql import functions as F

@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..hours import DEFAULT_BASE_URL, Hour, HourError
 
 HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
+#: Width for tables when stdout is not a terminal (rich would use 80 and wrap every cell).
+PIPE_WIDTH = 160
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
 def _hour(value: str) -> Hour:
@@ -35,7 +44,6 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
     local directories and the load runs with local PySpark. Idempotent: running a range again changes
     nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..local.runner import run_hours
@@ -47,7 +55,7 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
         raise click.BadParameter(f"END {last.key} is before START {first.key}")
     if "://" not in source and not Path(source).is_dir():
         raise click.BadParameter(f"source {source!r} is neither a URL nor a directory", param_hint="--source")
-    console = Console(stderr=False)
+    console = _console()
     total = first.hours_until(last) + 1
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -79,8 +87,6 @@ def status_command(start: str | None, end: str | None, home: Path, as_json: bool
 
     Without START/END: every hour the home knows about.
     """
-    from rich.console import Console
-
     from ..hours import hour_range
     from ..local.runner import Home
     from ..local.status import collect_status, render_table
@@ -97,7 +103,7 @@ def status_command(start: str | None, end: str | None, home: Path, as_json: bool
         for row in rows:
             click.echo(json.dumps(row.to_json()))
         return
-    Console().print(render_table(rows, title=f"gharchive status ({home})"))
+    _console().print(render_table(rows, title=f"gharchive status ({home})"))
 
 
 COMMANDS: list[click.Command] = [run_command, status_command]

@@ -143,10 +143,11 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
     table = Table(title=title)
     for column, justify in (
         ("hour", "left"), ("raw", "left"), ("events", "right"), ("rejects", "right"),
-        ("normalized", "left"), ("loaded", "left"), ("ingest s", "right"), ("normalize s", "right"),
-        ("load s", "right"), ("note", "left"),
+        ("normalized", "left"), ("loaded", "left"), ("ingest s", "right"), ("norm s", "right"),
+        ("load s", "right"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("note", overflow="fold", min_width=20)
     for r in rows:
         table.add_row(
             r.hour.key, _styled(r.raw), _num(r.events), _num(r.rejects), _styled(r.normalized),

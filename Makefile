@@ -8,7 +8,7 @@ SAMPLES  := data/gharchive
 DEMO_START ?= 2015-01-01T00
 DEMO_END   ?= 2015-01-01T05
 
-.PHONY: setup demo test test-fast lint typecheck bench package clean
+.PHONY: setup demo test test-fast lint typecheck bench package clean bqemulator
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -24,6 +24,19 @@ $(TOOLS_VENV)/.installed:
 	$(TOOLS_VENV)/bin/pip install -q "checkov>=3"
 	touch $@
 
+# bqemulator (local BigQuery for the BigQuery tests) pins duckdb 1.5.5, which clashes with ours: own venv.
+BQVENV := .bqvenv
+BQ_SPATIAL := import duckdb, duckdb_extension_spatial as s, pathlib; \
+  f = next(pathlib.Path(s.__file__).parent.glob("extensions/*/spatial.duckdb_extension")); \
+  duckdb.sql("INSTALL " + repr(str(f)))
+$(BQVENV)/.installed:
+	$(PYTHON) -m venv $(BQVENV)
+	$(BQVENV)/bin/pip install -q bqemulator numpy pyarrow "duckdb==1.5.5" "duckdb-extension-spatial==1.5.5"
+	$(BQVENV)/bin/python -c '$(BQ_SPATIAL)'
+	touch $@
+
+bqemulator: $(BQVENV)/.installed  ## the BigQuery emulator's virtualenv (.bqvenv)
+
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed  ## create the virtualenvs (package+tests+Spark, checkov)
 
 demo: setup  ## run the whole local pipeline on the bundled real sample hours
@@ -31,7 +44,7 @@ demo: setup  ## run the whole local pipeline on the bundled real sample hours
 	$(BIN)/gharchive status --home $(HOME_DIR)
 	$(BIN)/gharchive stats --home $(HOME_DIR) --by type
 
-test: setup  ## lint, type-check and run the whole test suite
+test: setup $(BQVENV)/.installed  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src functions spark tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, HourError, hour_range
 from ..ingest import Outcome, ingest_hour
 from ..publish import PublishError, PubSubPublisher, check_topic
@@ -59,6 +60,28 @@ raw_option = click.option(
 )
 
 
+retries_option = click.option(
+    "--retries",
+    type=click.IntRange(1, 50),
+    default=RetryPolicy.attempts,
+    show_default=True,
+    help="Tries per hour while the source fails transiently.",
+)
+retry_delay_option = click.option(
+    "--retry-delay",
+    type=click.FloatRange(0, 600),
+    default=RetryPolicy.base_delay,
+    show_default=True,
+    help="First backoff in seconds (doubles per retry, with jitter).",
+)
+
+
+def _policy(retries: int, retry_delay: float) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=retries, base_delay=retry_delay, max_delay=max(retry_delay, RetryPolicy.max_delay)
+    )
+
+
 def _raw(home: Path, raw_url: str | None) -> Storage:
     try:
         return open_storage(raw_url or str(home / "raw"))
@@ -81,7 +104,11 @@ def _progress(console: Console) -> Progress:
 @source_option
 @home_option
 @raw_option
-def ingest_command(hour: Hour, source: str, home: Path, raw_url: str | None) -> None:
+@retries_option
+@retry_delay_option
+def ingest_command(
+    hour: Hour, source: str, home: Path, raw_url: str | None, retries: int, retry_delay: float
+) -> None:
     """Download one GH Archive HOUR into the raw bucket (skipped if already there).
 
     Exit status 0 when the hour is stored (or already was), 1 otherwise; every outcome is logged
@@ -89,7 +116,7 @@ def ingest_command(hour: Hour, source: str, home: Path, raw_url: str | None) -> 
     """
     raw = _raw(home, raw_url)
     try:
-        result = ingest_hour(hour, raw, source)
+        result = ingest_hour(hour, raw, source, policy=_policy(retries, retry_delay))
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     where = f" -> {raw.url}/{result.object}" if result.object else ""
@@ -106,8 +133,17 @@ def ingest_command(hour: Hour, source: str, home: Path, raw_url: str | None) -> 
 @source_option
 @home_option
 @raw_option
+@retries_option
+@retry_delay_option
 def backfill_command(
-    start: Hour, end: Hour, topic: str | None, source: str, home: Path, raw_url: str | None
+    start: Hour,
+    end: Hour,
+    topic: str | None,
+    source: str,
+    home: Path,
+    raw_url: str | None,
+    retries: int,
+    retry_delay: float,
 ) -> None:
     """Ingest every hour from START to END (both included).
 
@@ -124,23 +160,23 @@ def backfill_command(
         _publish(start, end, total, topic, console)
         return
     raw = _raw(home, raw_url)
+    policy = _policy(retries, retry_delay)
     counts: Counter[str] = Counter()
     with _progress(console) as progress:
         task = progress.add_task(f"ingest {start.key}..{end.key}", total=total)
         for hour in hour_range(start, end):
             try:
-                result = ingest_hour(hour, raw, source)
+                result = ingest_hour(hour, raw, source, policy=policy)
             except StorageError as exc:
                 raise click.ClickException(f"{hour.key}: {exc}") from exc
             counts[result.outcome.value] += 1
             progress.advance(task)
-    out = Console()
-    out.print(f"backfill {start.key}..{end.key} into {raw.url}: {total} hour(s)")
+    click.echo(f"backfill {start.key}..{end.key} into {raw.url}: {total} hour(s)")
     table = Table("outcome", "hours")
     for outcome in Outcome:
         if counts[outcome.value]:
             table.add_row(outcome.value, str(counts[outcome.value]))
-    out.print(table)
+    Console().print(table)
     retry = counts[Outcome.TRANSIENT.value] + counts[Outcome.NOT_YET_PUBLISHED.value]
     if retry:
         click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)

@@ -7,7 +7,7 @@
 #   spark_trigger  curated object finalized (Eventarc)         -> Dataproc Serverless batch (spark.tf)
 #
 # Environment variable names are the contract of gharchive_pipeline/settings.py; each function's
-# main.py lists what it reads in ENV_VARS and tests/test_terraform_wiring.py checks both agree.
+# main.py lists what it reads in ENV_VARS and tests/test_terraform.py checks both agree.
 
 locals {
   function_names = {

@@ -1,7 +1,7 @@
 # Least privilege: one service account per function, one for Dataproc batches, one that only invokes
 # the functions (Pub/Sub push and Eventarc), one that only builds them. Every grant is listed here,
 # on the narrowest resource that works; no primitive roles, nothing for allUsers.
-# tests/test_terraform_iam.py holds the same list and fails on any grant not in it.
+# tests/test_terraform.py holds the same list and fails on any grant not in it.
 
 resource "google_service_account" "fn" {
   for_each = toset(["ingest", "normalize", "spark_trigger"])

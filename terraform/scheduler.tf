@@ -1,6 +1,8 @@
-# Every hour, an empty message on the hours topic: ingest reads "no body" as "the latest complete
-# hour" (gharchive_pipeline.hours.latest_complete_hour with GHARCHIVE_PUBLICATION_LAG_MINUTES).
-# Pub/Sub messages need data or an attribute, so the body stays empty and one attribute says who sent it.
+# Every hour, an empty message on the hours topic: ingest reads an empty body or an empty JSON
+# object as "the latest complete hour" (hours.latest_complete_hour with
+# GHARCHIVE_PUBLICATION_LAG_MINUTES). The body is `{}` rather than zero bytes because a push
+# delivery omits an empty `data` field and functions-framework then refuses the request (400, so
+# retried until dead-lettered); tests/test_terraform.py checks both.
 
 resource "google_cloud_scheduler_job" "hourly" {
   name        = "${var.name_prefix}-hourly"
@@ -15,6 +17,7 @@ resource "google_cloud_scheduler_job" "hourly" {
 
   pubsub_target {
     topic_name = google_pubsub_topic.hours.id
+    data       = base64encode("{}")
     attributes = {
       origin = "cloud-scheduler"
     }

@@ -218,4 +218,9 @@ variable "build_dir" {
   description = "Directory holding `make package` outputs (functions/*.zip, spark/*), relative to this module."
   type        = string
   default     = "../build"
+
+  validation {
+    condition     = length(trimspace(var.build_dir)) > 0
+    error_message = "build_dir must name the directory `make package` writes (default ../build)."
+  }
 }

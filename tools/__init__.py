@@ -1,0 +1,1 @@
+"""Build-time tools (`make package`): not part of the installed package."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -201,7 +202,7 @@ def ingest_hour(
                 hour, source, Path(tmp) / hour.file_name, policy=policy, sleep=sleep, session=session
             )
             result = _from_fetch(hour, fetched, raw, now, not_yet_window)
-    result = IngestOutcome(**{**result.__dict__, "seconds": time.monotonic() - started})
+    result = replace(result, seconds=time.monotonic() - started)
     record(raw, result, now=now)
     return result
 
@@ -226,7 +227,6 @@ class MessageResult:
     outcomes: tuple[IngestOutcome, ...] = ()
     published: int = 0
     rejected: str = ""  # why, when the message was malformed
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours: int) -> IngestRequest:
@@ -326,7 +326,7 @@ def handle_message(
     if raw is None:
         if not settings.raw_bucket:
             raise StorageError(f"{ENV_RAW_BUCKET} is not set: nowhere to store hour {request.start.key}")
-        raw = open_storage(settings.raw_bucket)
+        raw = _storage(settings.raw_bucket)
     try:
         result = ingest_hour(request.start, raw, settings.source, now=now, policy=policy, sleep=sleep)
     except StorageError as exc:
@@ -348,9 +348,7 @@ def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | 
         log_event(STAGE, None, "rejected", severity="ERROR", message=reason, reason=reason)
         return MessageResult(request, rejected=reason)
     if publisher is None:
-        from .publish import PubSubPublisher
-
-        publisher = PubSubPublisher()
+        publisher = _publisher()
     try:
         published = publisher.publish_hours(settings.topic, hours)
     except PublishError as exc:
@@ -367,6 +365,19 @@ def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | 
         topic=settings.topic,
     )
     return MessageResult(request, published=published)
+
+
+@functools.cache
+def _storage(url: str) -> Storage:
+    """One client per bucket per function instance (instances serve many messages)."""
+    return open_storage(url)
+
+
+@functools.cache
+def _publisher() -> Publisher:
+    from .publish import PubSubPublisher
+
+    return PubSubPublisher()
 
 
 def handle_cloud_event(event_data: Any, settings: Settings, **kwargs: Any) -> MessageResult:

@@ -113,3 +113,27 @@ def test_bad_stage_and_unreadable_ledger_are_clear_errors(tmp_path: Path) -> Non
     raw.put_bytes(ledger_object(HOUR), b"{oops")
     with pytest.raises(LedgerError, match=r"2016-02-29T23.*unreadable"):
         read_ledger(raw, HOUR)
+
+
+def test_local_ledger_is_safe_across_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from datetime import UTC, datetime\n"
+        "from gharchive_pipeline.hours import Hour\n"
+        "from gharchive_pipeline.ledger import LedgerEntry, append_entry\n"
+        "from gharchive_pipeline.storage import open_storage\n"
+        "raw = open_storage(sys.argv[1])\n"
+        "for i in range(5):\n"
+        "    e = LedgerEntry('ingest', 'stored', datetime.now(UTC), {'w': sys.argv[2], 'i': i})\n"
+        "    append_entry(raw, Hour.parse('2016-02-29T23'), e)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "raw"), str(w)]) for w in range(3)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    got = read_ledger(open_storage(str(tmp_path / "raw")), HOUR)
+    assert sorted((e.details["w"], e.details["i"]) for e in got) == [
+        (str(w), i) for w in range(3) for i in range(5)
+    ]

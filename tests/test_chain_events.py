@@ -41,7 +41,10 @@ def test_finalize_event_looks_like_eventarcs_and_round_trips() -> None:
     headers, body = to_structured(event)
     parsed = parse_storage_event(from_http(headers, body))
     assert (parsed.bucket, parsed.name, parsed.generation, parsed.size) == (
-        "gha-raw", info.name, info.generation, info.size,
+        "gha-raw",
+        info.name,
+        info.generation,
+        info.size,
     )
     assert parsed.metadata == {"sha256": "abc"}
     assert parsed.uri == "gs://gha-raw/hours/2015/01/01/2015-01-01-3.json.gz"
@@ -70,8 +73,9 @@ def test_pubsub_event_round_trips() -> None:
 def test_wrong_events_are_refused_clearly() -> None:
     with pytest.raises(EventError, match=r"expected a google\.cloud\.storage"):
         parse_storage_event(published_event("projects/p/topics/t", b"{}"))
-    bad = CloudEvent({"type": GCS_FINALIZED, "source": "//storage.googleapis.com/projects/_/buckets/b"},
-                     {"name": "x"})
+    bad = CloudEvent(
+        {"type": GCS_FINALIZED, "source": "//storage.googleapis.com/projects/_/buckets/b"}, {"name": "x"}
+    )
     with pytest.raises(EventError, match="generation"):
         parse_storage_event(bad)
 
@@ -103,8 +107,9 @@ def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_pa
             raise RuntimeError("transient")
         spark_trigger(event)
 
-    bus = LocalBus(raw, curated, handlers={"ingest": ingest, "normalize": normalize,
-                                           "spark_trigger": flaky_trigger})
+    bus = LocalBus(
+        raw, curated, handlers={"ingest": ingest, "normalize": normalize, "spark_trigger": flaky_trigger}
+    )
     bus.publish_hours("projects/local/topics/t", [HOUR])
     deliveries = bus.drain()
     assert seen == [

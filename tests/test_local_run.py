@@ -65,8 +65,7 @@ def snapshot(home: Path) -> dict[str, Any]:
     """Everything a rerun must leave alone: curated and warehouse files with their generations/mtimes."""
     curated = open_storage(str(home / "curated"))
     files = {
-        str(p.relative_to(home)): p.stat().st_mtime_ns
-        for p in (home / "warehouse").rglob("*") if p.is_file()
+        str(p.relative_to(home)): p.stat().st_mtime_ns for p in (home / "warehouse").rglob("*") if p.is_file()
     }
     return {"curated": {o.name: o.generation for o in curated.list()}, "warehouse": files}
 
@@ -84,7 +83,9 @@ def test_run_chain_end_to_end_then_again(server: GHArchiveServer, home: Path) ->
         assert row["events"] == COMPLETE_HOURS[hour.file_name] and row["rejects"] == 0
         assert row["normalize_seconds"] is not None and row["load_seconds"] is not None
     assert (rows[MISSING.key]["raw"], rows[MISSING.key]["normalized"], rows[MISSING.key]["loaded"]) == (
-        "missing", "-", "-",
+        "missing",
+        "-",
+        "-",
     )
     assert rows[TRUNCATED.key]["raw"] == "corrupt" and rows[TRUNCATED.key]["events"] is None
 
@@ -106,8 +107,10 @@ def test_run_chain_end_to_end_then_again(server: GHArchiveServer, home: Path) ->
     # the run left a JSON-lines log saying what happened to every hour
     logs = list((home / "logs").glob("run-*.jsonl"))
     assert len(logs) == 1
-    logged = {(r.get("stage"), r.get("hour"), r.get("outcome"))
-              for r in map(json.loads, logs[0].read_text().splitlines())}
+    logged = {
+        (r.get("stage"), r.get("hour"), r.get("outcome"))
+        for r in map(json.loads, logs[0].read_text().splitlines())
+    }
     assert ("ingest", MISSING.key, "missing") in logged and ("ingest", TRUNCATED.key, "corrupt") in logged
 
     # again: nothing downloaded for stored hours, nothing rewritten, same status

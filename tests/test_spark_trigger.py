@@ -135,15 +135,25 @@ def test_finalize_submits_one_batch_with_the_expected_request(
     assert batch["pysparkBatch"]["mainPythonFileUri"] == "gs://gha-code/spark/load_events.py"
     assert batch["pysparkBatch"]["pythonFileUris"] == ["gs://gha-code/gharchive_pipeline.zip"]
     assert batch["pysparkBatch"]["args"] == [
-        "--hour", "2015-01-01T05", "--curated", f"gs://{CURATED}", "--sink", "bigquery",
-        "--table", "test-project.gharchive.events", "--temp-bucket", "gs://gha-spark-temp",
+        "--hour",
+        "2015-01-01T05",
+        "--curated",
+        f"gs://{CURATED}",
+        "--sink",
+        "bigquery",
+        "--table",
+        "test-project.gharchive.events",
+        "--temp-bucket",
+        "gs://gha-spark-temp",
     ]
     assert batch["runtimeConfig"] == {"version": "2.2"}
     assert batch["environmentConfig"]["executionConfig"]["serviceAccount"] == (
         "loader@test-project.iam.gserviceaccount.com"
     )
     assert batch["labels"] == {
-        "app": "gharchive-pipeline", "stage": "load", "hour": "2015-01-01t05",
+        "app": "gharchive-pipeline",
+        "stage": "load",
+        "hour": "2015-01-01t05",
         "curated-generation": str(info.generation),
     }
     load = [e for e in read_ledger(raw, HOUR) if e.stage == "load"]

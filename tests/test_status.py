@@ -29,13 +29,21 @@ def test_complete_hour(tmp_path: Path) -> None:
     raw, curated = buckets(tmp_path)
     r = raw.put_bytes(layout.raw_object(HOUR), b"gz")
     entry(raw, HOUR, "ingest", "stored", seconds=1.5)
-    c = curated.put_bytes(layout.curated_object(HOUR), b"pq", metadata={
-        "raw_generation": str(r.generation), "events": "5971", "rejects": "2"})
+    c = curated.put_bytes(
+        layout.curated_object(HOUR),
+        b"pq",
+        metadata={"raw_generation": str(r.generation), "events": "5971", "rejects": "2"},
+    )
     entry(raw, HOUR, "normalize", "rejected", seconds=0.5)
     entry(raw, HOUR, "load", "loaded", curated_generation=c.generation, seconds=4.0)
     row = hour_status(raw, curated, HOUR)
     assert (row.raw, row.events, row.rejects, row.normalized, row.loaded) == (
-        "stored", 5971, 2, "rejected", "loaded")
+        "stored",
+        5971,
+        2,
+        "rejected",
+        "loaded",
+    )
     assert (row.ingest_seconds, row.normalize_seconds, row.load_seconds) == (1.5, 0.5, 4.0)
     assert row.complete and row.note == ""
 

@@ -19,8 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 _CREATE_RE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/batches$")
 _GET_RE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/batches/([^/]+)$")
-_STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED",
-           500: "INTERNAL", 503: "UNAVAILABLE"}
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass
@@ -73,8 +79,9 @@ class DataprocServer:
             self.fail_next.clear()
 
     # ---- request handling ------------------------------------------------------------------------
-    def _create(self, project: str, region: str, query: dict[str, list[str]], body: dict[str, Any]
-                ) -> tuple[int, dict[str, Any]]:
+    def _create(
+        self, project: str, region: str, query: dict[str, list[str]], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
         batch_id = (query.get("batchId") or [""])[0]
         call = CreateCall(project, region, batch_id, (query.get("requestId") or [""])[0], body)
         with self._lock:

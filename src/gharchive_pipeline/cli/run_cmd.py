@@ -32,10 +32,20 @@ def _hour(value: str) -> Hour:
 @click.command("run")
 @click.argument("start")
 @click.argument("end", required=False)
-@click.option("--source", default=DEFAULT_BASE_URL, show_default=True,
-              help="GH Archive base URL or a local directory of hour files.")
-@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
-              show_default=True, help=HOME_HELP)
+@click.option(
+    "--source",
+    default=DEFAULT_BASE_URL,
+    show_default=True,
+    help="GH Archive base URL or a local directory of hour files.",
+)
+@click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".home"),
+    show_default=True,
+    help=HOME_HELP,
+)
 def run_command(start: str, end: str | None, source: str, home: Path) -> None:
     """Download, normalize and load every hour from START to END (inclusive) through the local event chain.
 
@@ -58,8 +68,13 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
     console = _console()
     total = first.hours_until(last) + 1
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task("hours", total=total, last="")
 
@@ -70,8 +85,10 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
     console.print(render_table(report.rows, title=f"gharchive run {first.key}..{last.key} ({home})"))
     console.print(f"log: {report.log_file}")
     for failure in report.failures:
-        console.print(f"[red]{failure.function} failed on {failure.subject} after {failure.attempts} "
-                      f"attempts: {failure.error}[/red]")
+        console.print(
+            f"[red]{failure.function} failed on {failure.subject} after {failure.attempts} "
+            f"attempts: {failure.error}[/red]"
+        )
     if not report.ok:
         sys.exit(1)
 
@@ -79,8 +96,14 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
 @click.command("status")
 @click.argument("start", required=False)
 @click.argument("end", required=False)
-@click.option("--home", "home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
-              show_default=True, help=HOME_HELP)
+@click.option(
+    "--home",
+    "home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".home"),
+    show_default=True,
+    help=HOME_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hour instead of a table.")
 def status_command(start: str | None, end: str | None, home: Path, as_json: bool) -> None:
     """For each hour: raw stored / missing / corrupt, events normalized, rejects, loaded, and timings.

@@ -176,10 +176,17 @@ class LocalBus:
                 break
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s failed on %s (attempt %d/%d): %s", function, subject, attempt,
-                            self.max_attempts, error)
-        return Delivery(function, str(event["id"]), subject, hour, attempt,
-                        time.perf_counter() - started, error)
+                log.warning(
+                    "%s failed on %s (attempt %d/%d): %s",
+                    function,
+                    subject,
+                    attempt,
+                    self.max_attempts,
+                    error,
+                )
+        return Delivery(
+            function, str(event["id"]), subject, hour, attempt, time.perf_counter() - started, error
+        )
 
     # ---- change detection -----------------------------------------------------------------------
     def _snapshot(self, hour: Hour | None) -> dict[tuple[str, str], ObjectInfo]:

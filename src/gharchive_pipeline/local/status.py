@@ -37,8 +37,11 @@ class HourStatus:
     @property
     def complete(self) -> bool:
         """Raw stored, normalized from the current raw object and loaded."""
-        return self.raw == "stored" and self.normalized in ("normalized", "rejected") and \
-            self.loaded in ("loaded", "submitted", "already_exists")
+        return (
+            self.raw == "stored"
+            and self.normalized in ("normalized", "rejected")
+            and self.loaded in ("loaded", "submitted", "already_exists")
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "hour": self.hour.key}
@@ -77,8 +80,11 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
     loaded = "-"
     if load is not None:
         loaded = load.outcome
-        if load.outcome in LOADED_OUTCOMES and cur_info is not None and \
-                load.details.get("curated_generation") != cur_info.generation:
+        if (
+            load.outcome in LOADED_OUTCOMES
+            and cur_info is not None
+            and load.details.get("curated_generation") != cur_info.generation
+        ):
             loaded = "stale"
         if load.outcome not in LOADED_OUTCOMES:
             notes.append(_note(load))
@@ -142,16 +148,29 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
 
     table = Table(title=title)
     for column, justify in (
-        ("hour", "left"), ("raw", "left"), ("events", "right"), ("rejects", "right"),
-        ("normalized", "left"), ("loaded", "left"), ("ingest s", "right"), ("norm s", "right"),
+        ("hour", "left"),
+        ("raw", "left"),
+        ("events", "right"),
+        ("rejects", "right"),
+        ("normalized", "left"),
+        ("loaded", "left"),
+        ("ingest s", "right"),
+        ("norm s", "right"),
         ("load s", "right"),
     ):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("note", overflow="fold", min_width=20)
     for r in rows:
         table.add_row(
-            r.hour.key, _styled(r.raw), _num(r.events), _num(r.rejects), _styled(r.normalized),
-            _styled(r.loaded), _secs(r.ingest_seconds), _secs(r.normalize_seconds), _secs(r.load_seconds),
+            r.hour.key,
+            _styled(r.raw),
+            _num(r.events),
+            _num(r.rejects),
+            _styled(r.normalized),
+            _styled(r.loaded),
+            _secs(r.ingest_seconds),
+            _secs(r.normalize_seconds),
+            _secs(r.load_seconds),
             escape(r.note),
         )
     return table

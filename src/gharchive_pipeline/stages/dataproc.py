@@ -64,10 +64,14 @@ def batch_id(hour: Hour, generation: int) -> str:
 def job_args(target: LoadTarget, settings: Settings) -> list[str]:
     """Arguments of spark/load_events.py for one hour loaded into BigQuery."""
     args = [
-        "--hour", target.hour.key,
-        "--curated", target.curated_bucket_url,
-        "--sink", "bigquery",
-        "--table", settings.bq_table,
+        "--hour",
+        target.hour.key,
+        "--curated",
+        target.curated_bucket_url,
+        "--sink",
+        "bigquery",
+        "--table",
+        settings.bq_table,
     ]
     if settings.spark_temp_bucket:
         args += ["--temp-bucket", settings.spark_temp_bucket]

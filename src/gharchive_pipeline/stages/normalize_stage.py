@@ -66,8 +66,9 @@ def handle_raw_finalized(
         try:
             result = _normalize(raw, obj, hour, Path(tmp))
         except NormalizeError as exc:
-            failed = StageOutcome(STAGE, "failed", hour, obj.uri, {**base, "error": str(exc),
-                                                                   "error_type": type(exc).__name__})
+            failed = StageOutcome(
+                STAGE, "failed", hour, obj.uri, {**base, "error": str(exc), "error_type": type(exc).__name__}
+            )
             _ledger(raw, failed)
             return _finish(failed)
         try:

@@ -128,7 +128,8 @@ def _jsonable_fields(result: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(result) or isinstance(result, type):
         return {}
     return {
-        k: v for k, v in dataclasses.asdict(result).items()
+        k: v
+        for k, v in dataclasses.asdict(result).items()
         if isinstance(v, str | int | float | bool) or v is None
     }
 

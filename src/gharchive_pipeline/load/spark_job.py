@@ -56,7 +56,7 @@ def session_conf(*, local: bool) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.shuffle.partitions": "4" if local else "64",
+        "spark.sql.shuffle.partitions": "2" if local else "64",
     }
     if local:
         conf |= {

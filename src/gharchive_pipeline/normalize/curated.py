@@ -1,0 +1,92 @@
+"""Curated columns: the handful of payload facts most queries need, pulled out once.
+
+Every value is null where the event does not say (e.g. PushEvents of late 2025 carry neither
+`size` nor `commits`): a missing fact is never turned into 0 or false. Written for the hot path:
+no helper calls per value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: (action, ref, ref_type, push_size, push_distinct_size, number, pr_merged)
+Curated = tuple[str | None, str | None, str | None, int | None, int | None, int | None, bool | None]
+NOTHING: Curated = (None, None, None, None, None, None, None)
+_BOT_SUFFIXES = ("[bot]", "-bot", "_bot")
+
+
+def push_sizes(payload: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(size, distinct size) from `size`/`distinct_size`, else `commits`, else the old `shas`.
+
+    `size` wins over len(commits): GitHub lists at most 20 commits of a bigger push.
+    Old `shas` entries are [sha, email, message, name, distinct?]; the flag exists from ~2012 on,
+    so 2011 pushes have a size but a null distinct size.
+    """
+    size = payload.get("size")
+    distinct = payload.get("distinct_size")
+    size = size if type(size) is int else None
+    distinct = distinct if type(distinct) is int else None
+    if size is None or distinct is None:
+        commits = payload.get("commits")
+        if isinstance(commits, list):
+            if size is None:
+                size = len(commits)
+            if distinct is None and all(isinstance(c, dict) and "distinct" in c for c in commits):
+                distinct = sum(1 for c in commits if c["distinct"] is True)
+        shas = payload.get("shas")
+        if isinstance(shas, list):
+            if size is None:
+                size = len(shas)
+            if distinct is None and shas and all(isinstance(s, list) and len(s) > 4 for s in shas):
+                distinct = sum(1 for s in shas if s[4] is True)
+    return size, distinct
+
+
+def _number(payload: dict[str, Any]) -> int | None:
+    """payload.number (Timeline), else issue.number / pull_request.number (Events)."""
+    number = payload.get("number")
+    if type(number) is int:
+        return number
+    for key in ("issue", "pull_request"):
+        inner = payload.get(key)
+        if isinstance(inner, dict):
+            number = inner.get("number")
+            if type(number) is int:
+                return number
+    return None
+
+
+def curated(event_type: str, payload: Any) -> Curated:
+    if not isinstance(payload, dict):
+        return NOTHING
+    get = payload.get
+    action, ref, ref_type = get("action"), get("ref"), get("ref_type")
+    size = distinct = number = merged = None
+    if event_type == "PushEvent":
+        size, distinct = push_sizes(payload)
+    elif "number" in payload or "issue" in payload or "pull_request" in payload:
+        number = _number(payload)
+        if event_type == "PullRequestEvent":
+            pr = get("pull_request")
+            if isinstance(pr, dict):
+                merged = pr.get("merged")
+                if not isinstance(merged, bool):
+                    merged = None
+    return (
+        action if isinstance(action, str) else None,
+        ref if isinstance(ref, str) else None,
+        ref_type if isinstance(ref_type, str) else None,
+        size,
+        distinct,
+        number,
+        merged,
+    )
+
+
+def is_bot(login: str | None) -> bool | None:
+    """Bot heuristic on the actor login, case-insensitive: GitHub Apps end in `[bot]`
+    (`dependabot[bot]`); bot accounts by convention end in `-bot` or `_bot` (`renovate-bot`).
+    A login merely containing "bot" (`abbott`, `robotics`) is not a bot. Null without an actor."""
+    if login is None:
+        return None
+    return login.lower().endswith(_BOT_SUFFIXES)

@@ -1,0 +1,201 @@
+"""The three GH Archive formats and the mapping of one raw event to one row (pure, per line).
+
+- backfill (2011 .. early 2012): Events-like `actor`/`repo` objects with `api.github.dev` URLs,
+  PushEvent `payload.shas` ([sha, email, message, name, distinct?]) or `payload.commits`;
+- timeline (2012 .. 2014): `actor` is a login string (null for anonymous gists), `actor_attributes`,
+  a `repository` object (repo_name = owner/name), `url`, no `id`, created_at with a US-Pacific offset;
+- events (2015 on): `id, type, actor{}, repo{}, org{}, payload, public, created_at`.
+
+The era is decided per line, since files can mix formats. The raw dict is sanitized IN PLACE (e-mail
+fields hashed) rather than copied, which keeps the hot path cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .curated import curated, is_bot
+from .ids import derived_id
+from .pii import EmailHasher, scrub
+from .timestamps import TimestampError, TimestampParser
+
+BACKFILL, TIMELINE, EVENTS = "backfill", "timeline", "events"
+
+#: top-level fields that become columns; everything else goes to `other`
+_EVENTS_MAPPED = frozenset({"id", "type", "public", "created_at", "actor", "repo", "org", "payload"})
+_TIMELINE_MAPPED = frozenset({"id", "type", "public", "created_at", "actor", "payload"})
+
+#: the only event types whose payloads have e-mail FIELDS (commits/shas, FollowEvent target)
+_EMAIL_FIELD_TYPES = frozenset({"PushEvent", "FollowEvent"})
+#: `git@github.com:` of ssh_url fields: an '@' that is not an e-mail (scrub skips it too)
+_SSH_URL = b'"git@github.com:'
+
+#: id, type, public, created_at (us), actor_id, actor_login, repo_id, repo_name, org_id, org_login,
+#: payload, other, action, ref, ref_type, push_size, push_distinct_size, number, pr_merged, is_bot, era
+Row = tuple[Any, ...]
+
+
+class RowError(ValueError):
+    """A line that is JSON but not a usable event (the reason goes to the rejects file)."""
+
+
+def detect_era(event: dict[str, Any]) -> str:
+    actor = event.get("actor")
+    if "repository" in event or actor is None or isinstance(actor, str):
+        return TIMELINE
+    repo = event.get("repo")
+    if isinstance(repo, dict):
+        url = repo.get("url")
+        if isinstance(url, str) and "api.github.dev" in url:
+            return BACKFILL
+    return EVENTS
+
+
+def _repo_name_from_url(url: Any) -> str | None:
+    if isinstance(url, str) and url.startswith("https://github.com/"):
+        parts = url[len("https://github.com/") :].split("/")
+        if len(parts) >= 2 and parts[0] and parts[1]:
+            return f"{parts[0]}/{parts[1]}"
+    return None
+
+
+class EventMapper:
+    """Maps parsed events to rows; holds the per-run caches (e-mail hashes, timestamps)."""
+
+    def __init__(self) -> None:
+        self.hash_email = EmailHasher()
+        self.parse_time = TimestampParser()
+
+    # ---- sanitizing ----------------------------------------------------------------------------
+    def sanitize_payload(self, payload: dict[str, Any]) -> int:
+        """Hash the e-mail FIELDS of a payload in place; returns how many '@' the hashed values hold.
+
+        Free text is scrubbed after dumping, but only when the dump holds more '@' than these
+        fields account for (the common PushEvent has none elsewhere), which keeps the hot path cheap.
+        """
+        hash_email = self.hash_email
+        known = 0
+        commits = payload.get("commits")
+        if isinstance(commits, list):
+            for commit in commits:
+                if isinstance(commit, dict):
+                    author = commit.get("author")
+                    if isinstance(author, dict):
+                        email = author.get("email")
+                        if isinstance(email, str):
+                            author["email"] = hashed = hash_email(email)
+                            known += "@" in hashed
+        shas = payload.get("shas")
+        if isinstance(shas, list):
+            for entry in shas:
+                if isinstance(entry, list) and len(entry) > 1 and isinstance(entry[1], str):
+                    entry[1] = hashed = hash_email(entry[1])
+                    known += "@" in hashed
+        target = payload.get("target")
+        if isinstance(target, dict):
+            email = target.get("email")
+            if isinstance(email, str):
+                target["email"] = hashed = hash_email(email)
+                known += "@" in hashed
+        return known
+
+    def _dump_payload(self, event_type: str, payload: Any) -> bytes | None:
+        if payload is None:
+            return None
+        known = 0
+        if event_type in _EMAIL_FIELD_TYPES and isinstance(payload, dict):
+            known = self.sanitize_payload(payload)
+        data = orjson.dumps(payload)
+        ats = data.count(b"@")
+        if ats > known and ats - data.count(_SSH_URL) > known:
+            data = scrub(data)
+        return data
+
+    def _dump_other(self, event: dict[str, Any], mapped: frozenset[str]) -> bytes | None:
+        extra = {k: v for k, v in event.items() if k not in mapped}
+        if not extra:
+            return None
+        attributes = extra.get("actor_attributes")
+        if isinstance(attributes, dict):
+            email = attributes.get("email")
+            if isinstance(email, str):
+                attributes["email"] = self.hash_email(email)
+        data = orjson.dumps(extra)
+        return scrub(data) if b"@" in data else data
+
+    # ---- mapping -------------------------------------------------------------------------------
+    def map(self, event: dict[str, Any]) -> Row:
+        """One parsed event -> one row; raises RowError for an event that cannot be a row."""
+        get = event.get
+        event_type = get("type")
+        if not isinstance(event_type, str) or not event_type:
+            raise RowError("missing or non-string 'type'")
+        created_at = get("created_at")
+        if created_at is None:
+            raise RowError("missing 'created_at'")
+        try:
+            created = self.parse_time(created_at)
+        except TimestampError as exc:
+            raise RowError(str(exc)) from None
+        actor = get("actor")
+        payload = get("payload")
+
+        if isinstance(actor, dict) and "repository" not in event:
+            repo, org = get("repo"), get("org")
+            actor_id, actor_login = actor.get("id"), actor.get("login")
+            repo_id = repo_name = org_id = org_login = None
+            era = EVENTS
+            if isinstance(repo, dict):
+                repo_id, repo_name = repo.get("id"), repo.get("name")
+                url = repo.get("url")
+                if isinstance(url, str) and "api.github.dev" in url:
+                    era = BACKFILL
+            if isinstance(org, dict):
+                org_id, org_login = org.get("id"), org.get("login")
+            mapped = _EVENTS_MAPPED
+        else:  # Timeline: actor is a login string (null for anonymous gists), `repository` object
+            era = TIMELINE
+            actor_id, actor_login = None, actor
+            repo_id = repo_name = org_id = org_login = None
+            repository = get("repository")
+            if isinstance(repository, dict):
+                repo_id = repository.get("id")
+                owner, name = repository.get("owner"), repository.get("name")
+                if isinstance(owner, str) and isinstance(name, str):
+                    repo_name = f"{owner}/{name}"
+                else:
+                    repo_name = _repo_name_from_url(repository.get("url"))
+                org_login = repository.get("organization")
+            mapped = _TIMELINE_MAPPED
+
+        payload_json = self._dump_payload(event_type, payload)
+        other_json = self._dump_other(event, mapped) if not event.keys() <= mapped else None
+
+        raw_id = get("id")
+        if isinstance(raw_id, str) and raw_id:
+            event_id = raw_id
+        elif type(raw_id) is int:
+            event_id = str(raw_id)
+        else:
+            event_id = derived_id(event)  # after sanitizing: both servings of an hour agree
+        actor_login = actor_login if isinstance(actor_login, str) else None
+        public = get("public")
+        return (
+            event_id,
+            event_type,
+            public if isinstance(public, bool) else None,
+            created,
+            actor_id if type(actor_id) is int else None,
+            actor_login,
+            repo_id if type(repo_id) is int else None,
+            repo_name if isinstance(repo_name, str) else None,
+            org_id if type(org_id) is int else None,
+            org_login if isinstance(org_login, str) else None,
+            payload_json,
+            other_json,
+            *curated(event_type, payload),
+            is_bot(actor_login),
+            era,
+        )

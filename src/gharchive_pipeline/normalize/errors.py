@@ -1,0 +1,19 @@
+"""Why a normalize run refused an input. Every message names the file."""
+
+from __future__ import annotations
+
+
+class NormalizeError(Exception):
+    """Base class: the hour could not be normalized; nothing was written."""
+
+
+class CorruptInputError(NormalizeError):
+    """A damaged gzip stream (truncated or corrupt), or bytes that are neither gzip nor JSON."""
+
+
+class EmptyInputError(NormalizeError):
+    """A zero-byte file, or one that holds no events at all."""
+
+
+class TooManyRejectsError(NormalizeError):
+    """More than the allowed share of lines were not usable events."""

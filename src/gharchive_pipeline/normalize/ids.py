@@ -1,0 +1,25 @@
+"""Deterministic ids for events that have none (the Timeline era, before 2015).
+
+The id is derived from the SANITIZED event (e-mails already hashed) as canonical JSON (sorted keys),
+so the original and the 2016 re-issued serving of an hour give the same ids, and a line repeated
+verbatim gets the same id (the warehouse's dedup on (id, created_at) then removes it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+#: GitHub ids are decimal digits; this prefix can never be mistaken for one.
+DERIVED_PREFIX = "gha-"
+
+
+def derived_id(event: dict[str, Any]) -> str:
+    canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    return DERIVED_PREFIX + hashlib.sha1(canonical).hexdigest()[:32]
+
+
+def is_derived(event_id: str) -> bool:
+    return event_id.startswith(DERIVED_PREFIX)

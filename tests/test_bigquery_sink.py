@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.load import bigquery_sink as bq
 from gharchive_pipeline.schema import CLUSTERING_FIELDS, COLUMN_NAMES
 from gharchive_pipeline.stats.query import connect
@@ -44,7 +43,8 @@ def test_replacement_script_touches_only_the_hours() -> None:
     delete, insert = script.strip().split(";\n")
     assert delete == (f"DELETE FROM `{TABLE}` WHERE source_hour IN "
                       "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00')")
-    assert insert.startswith(f"INSERT INTO `{TABLE}` (id, type,") and insert.endswith(f"FROM `{TABLE}_staging_x`;")
+    assert insert.startswith(f"INSERT INTO `{TABLE}` (id, type,")
+    assert insert.endswith(f"FROM `{TABLE}_staging_x`;")
     assert "created_at >=" not in script and "TRUNCATE" not in script
 
 
@@ -91,10 +91,12 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from google.cloud import bigquery
 
     # DuckDB's spatial extension cannot be downloaded here: install it from its wheel (idempotent).
-    subprocess.run([str(BQVENV / "bin" / "python"), "-c",
-                    "import duckdb, duckdb_extension_spatial as s, pathlib; "
-                    "f = next(pathlib.Path(s.__file__).parent.glob('extensions/*/spatial.duckdb_extension')); "
-                    "duckdb.sql('INSTALL ' + repr(str(f)))"], check=True)
+    install = (
+        "import duckdb, duckdb_extension_spatial as s, pathlib; "
+        "f = next(pathlib.Path(s.__file__).parent.glob('extensions/*/spatial.duckdb_extension')); "
+        "duckdb.sql('INSTALL ' + repr(str(f)))"
+    )
+    subprocess.run([str(BQVENV / "bin" / "python"), "-c", install], check=True)
     rest, grpc = _free_port(), _free_port()
     log = (tmp_path_factory.mktemp("bq") / "bqemulator.log").open("w")
     proc = subprocess.Popen([str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),

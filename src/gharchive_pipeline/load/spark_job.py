@@ -6,8 +6,11 @@ imported lazily so the core package stays importable without it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import layout
@@ -64,20 +67,49 @@ def session_conf(*, local: bool) -> dict[str, str]:
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
             "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
-            "spark.sql.adaptive.enabled": "true",
         }
     return conf
 
 
+#: log4j2 settings for local runs: errors only, so a CLI run is not buried under JVM chatter.
+_QUIET_LOG4J2 = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def _quiet_log4j2() -> str:
+    path = Path(tempfile.gettempdir()) / "gharchive-spark-log4j2.properties"
+    if not path.exists() or path.read_text() != _QUIET_LOG4J2:
+        path.write_text(_QUIET_LOG4J2)
+    return str(path)
+
+
 def build_session(app_name: str = "gharchive-load", *, master: str | None = None) -> SparkSession:
+    """A SparkSession with session_conf(); local masters also get quiet logs and a loopback address."""
+    import warnings
+
     from pyspark.sql import SparkSession
 
+    local = bool(master and master.startswith("local"))
     builder = SparkSession.builder.appName(app_name)
+    conf = session_conf(local=local)
     if master:
         builder = builder.master(master)
-    for key, value in session_conf(local=bool(master and master.startswith("local"))).items():
+    if local:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        java = f"-Duser.timezone=UTC -Dlog4j2.configurationFile=file:{_quiet_log4j2()}"
+        conf["spark.driver.extraJavaOptions"] = java
+        conf["spark.executor.extraJavaOptions"] = java
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*pandas >= 3.0.0.*", category=FutureWarning)
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 

@@ -16,7 +16,7 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 20, 48, 40
 
 def _fmt(value: float, percent: bool = False) -> str:
     if percent:
-        return f"{value * 100:.1f}%"
+        return f"{value * 100:.2f}%" if value < 0.1 else f"{value * 100:.1f}%"
     if value >= 10_000:
         return f"{value / 1000:g}k"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"

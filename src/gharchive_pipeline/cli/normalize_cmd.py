@@ -27,14 +27,29 @@ def _hour(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Ho
 @click.command("normalize")
 @click.argument("src", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--hour", callback=_hour, metavar="YYYY-MM-DDTHH",
-              help="The GH Archive hour of SRC (default: read from its name, e.g. 2015-01-01-15.json.gz).")
-@click.option("--salvage", is_flag=True,
-              help="On a damaged gzip stream, keep the complete lines before the damage instead of failing.")
-@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where refused lines go (default: DST.rejects.ndjson, only written if there are any).")
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Worker processes for parsing (default: 2 for big files, 0 = in-process).")
+@click.option(
+    "--hour",
+    callback=_hour,
+    metavar="YYYY-MM-DDTHH",
+    help="The GH Archive hour of SRC (default: read from its name, e.g. 2015-01-01-15.json.gz).",
+)
+@click.option(
+    "--salvage",
+    is_flag=True,
+    help="On a damaged gzip stream, keep the complete lines before the damage instead of failing.",
+)
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where refused lines go (default: DST.rejects.ndjson, only written if there are any).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes for parsing (default: 2 for big files, 0 = in-process).",
+)
 def normalize_command(
     src: Path, dst: Path, hour: Hour | None, salvage: bool, rejects_path: Path | None, workers: int | None
 ) -> None:
@@ -58,12 +73,22 @@ def normalize_command(
             raise NormalizeError(f"{src}: no such file")
         total = src.stat().st_size
         with Progress(
-            TextColumn("normalizing {task.description}"), BarColumn(), DownloadColumn(),
-            TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal,
+            TextColumn("normalizing {task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
         ) as bar:
             task = bar.add_task(src.name, total=total)
             result = normalize(
-                src, dst, hour=hour, salvage=salvage, rejects_path=rejects_path, workers=workers,
+                src,
+                dst,
+                hour=hour,
+                salvage=salvage,
+                rejects_path=rejects_path,
+                workers=workers,
                 progress=lambda done: bar.update(task, completed=done),
             )
     except NormalizeError as exc:
@@ -80,7 +105,10 @@ def summary(result: NormalizeResult) -> str:
         f"seconds: {result.seconds:.2f}",
     ]
     if result.damage:
-        lines.append(f"salvaged: {result.damage}; kept {result.lines} complete lines before the damage")
+        lines.append(
+            f"salvaged: {result.damage}; kept the {result.events} events before the damage"
+            + (f", dropped {result.damaged_lines} damaged lines" if result.damaged_lines else "")
+        )
     return "\n".join(lines)
 
 

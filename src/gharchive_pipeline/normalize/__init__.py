@@ -67,6 +67,7 @@ class NormalizeResult:
     eras: dict[str, int] = field(default_factory=dict)
     input_kind: str = "gzip"  # gzip | ndjson | document
     damage: str | None = None  # what --salvage recovered from
+    damaged_lines: int = 0  # garbage lines after the damage, dropped (salvage)
 
 
 def hour_from_name(name: str) -> Hour | None:
@@ -113,7 +114,13 @@ def normalize(
     sink = ParquetSink(dst)
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
     try:
-        lines, eras = _run(reader, sink, rejects, constants, _worker_count(src, workers), progress)
+        lines, eras, last_event_line = _run(
+            reader, sink, rejects, constants, _worker_count(src, workers), progress
+        )
+        damaged_lines = 0
+        if reader.stats.damage is not None:  # salvaged: what inflated after the damage is garbage
+            damaged_lines = rejects.drop_after(last_event_line)
+            lines -= damaged_lines
         if lines == 0:
             raise EmptyInputError(f"{name}: holds no events (no non-blank line)")
         if rejects.count > lines * MAX_REJECT_SHARE:
@@ -140,6 +147,7 @@ def normalize(
         eras=dict(eras),
         input_kind=reader.stats.kind,
         damage=reader.stats.damage,
+        damaged_lines=damaged_lines,
     )
     _log_result(name, result)
     return result
@@ -168,12 +176,22 @@ def _worker_count(src: Path | BinaryIO, workers: int | None) -> int:
 def _log_result(name: str, r: NormalizeResult) -> None:
     log.info(
         "normalized %s (hour %s): %d events, %d rejects, era %s, %.2fs -> %s",
-        name, r.hour.key, r.events, r.rejects, r.era, r.seconds, r.output,
+        name,
+        r.hour.key,
+        r.events,
+        r.rejects,
+        r.era,
+        r.seconds,
+        r.output,
     )
     if r.damage:
         log.warning(
-            "salvaged %s (hour %s): %s; kept the %d complete lines before the damage",
-            name, r.hour.key, r.damage, r.lines,
+            "salvaged %s (hour %s): %s; kept the %d events before the damage, dropped %d damaged lines",
+            name,
+            r.hour.key,
+            r.damage,
+            r.events,
+            r.damaged_lines,
         )
 
 
@@ -210,13 +228,15 @@ def _run(
     constants: Constants,
     workers: int,
     progress: Callable[[int], None] | None,
-) -> tuple[int, Counter[str]]:
-    """Parse, map and write every line in order; returns (non-blank lines, events per era)."""
-    totals = [0]
+) -> tuple[int, Counter[str], int]:
+    """Parse, map and write every line in order; returns (non-blank lines, events per era, line
+    number of the last good event)."""
+    totals = [0, 0]
     eras: Counter[str] = Counter()
 
     def collect(result: ChunkResult) -> None:
         totals[0] += result.lines
+        totals[1] = max(totals[1], result.last_event_line)
         eras.update(result.eras)
         for line_no, reason, text in result.rejects:
             rejects.add(line_no, reason, text)
@@ -229,11 +249,12 @@ def _run(
         mapper = EventMapper()
         for items, first_line_no in _line_chunks(reader):
             collect(process(items, first_line_no, mapper, constants))
-        return totals[0], eras
+        return totals[0], eras, totals[1]
 
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(constants,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=init_worker, initargs=(constants,)
+    ) as pool:
         pending: deque[Future[ChunkResult]] = deque()
         try:
             for items, first_line_no in _line_chunks(reader):
@@ -249,4 +270,4 @@ def _run(
             for future in pending:
                 future.cancel()
             raise
-    return totals[0], eras
+    return totals[0], eras, totals[1]

@@ -37,6 +37,7 @@ class ChunkResult:
     lines: int  # non-blank lines seen
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, reason, text)
     eras: Counter[str] = field(default_factory=Counter)
+    last_event_line: int = 0  # line number of the chunk's last good event (0: none)
 
 
 def offending_text(raw: Any) -> str:
@@ -53,6 +54,7 @@ def process(items: list[Any], first_line_no: int, mapper: EventMapper, constants
     append = rows.append
     rejects: list[tuple[int, str, str]] = []
     lines = 0
+    last_good = -1
     for offset, raw in enumerate(items):
         if isinstance(raw, bytes) and (not raw or raw.isspace()):
             continue
@@ -62,15 +64,18 @@ def process(items: list[Any], first_line_no: int, mapper: EventMapper, constants
             if not isinstance(event, dict):
                 raise RowError(f"not a JSON object but a JSON {type(event).__name__}")
             append(map_event(event))
+            last_good = offset
         except orjson.JSONDecodeError as exc:
             rejects.append((first_line_no + offset, f"not JSON: {exc}", offending_text(raw)))
         except (RowError, orjson.JSONEncodeError) as exc:
             rejects.append((first_line_no + offset, str(exc), offending_text(raw)))
     batch = None
     if rows:
-        batch = to_batch(rows, schema.arrow_schema(), constants.source_hour, constants.ingested_at,
-                         constants.version)
-    return ChunkResult(batch, lines, rejects, Counter(row[-1] for row in rows))
+        batch = to_batch(
+            rows, schema.arrow_schema(), constants.source_hour, constants.ingested_at, constants.version
+        )
+    last_event_line = first_line_no + last_good if last_good >= 0 else 0
+    return ChunkResult(batch, lines, rejects, Counter(row[-1] for row in rows), last_event_line)
 
 
 # ---- worker-process side --------------------------------------------------------------------------

@@ -22,7 +22,14 @@ from .eras import Row
 
 #: columns dictionary-encoded in parquet (low cardinality); payload/other/ids would only waste effort
 _DICTIONARY_COLUMNS = [
-    "type", "actor_login", "repo_name", "org_login", "action", "ref", "ref_type", "schema_era",
+    "type",
+    "actor_login",
+    "repo_name",
+    "org_login",
+    "action",
+    "ref",
+    "ref_type",
+    "schema_era",
     "pipeline_version",
 ]
 _TS = pa.timestamp("us", tz="UTC")
@@ -52,8 +59,11 @@ class ParquetSink:
         self.schema = schema.arrow_schema()
         self._file = _AtomicFile(dst)
         self._writer = pq.ParquetWriter(
-            self._file.temp, self.schema, compression="zstd",
-            use_dictionary=_DICTIONARY_COLUMNS, write_statistics=True,
+            self._file.temp,
+            self.schema,
+            compression="zstd",
+            use_dictionary=_DICTIONARY_COLUMNS,
+            write_statistics=True,
         )
         self.rows = 0
 
@@ -106,15 +116,32 @@ class RejectSink:
         self._handle: IO[bytes] | None = None
         self.count = 0
         self.first = ""  # "line N: reason" of the first reject, for messages
+        self.first_line = 0
 
     def add(self, line_no: int, reason: str, text: str) -> None:
-        if not self.first:
-            self.first = f"line {line_no}: {reason}"
+        if not self.first or line_no < self.first_line:
+            self.first, self.first_line = f"line {line_no}: {reason}", line_no
         if self._handle is None:
             self._file = _AtomicFile(self.path)
             self._handle = self._file.temp.open("wb")
         self._handle.write(orjson.dumps({"line": line_no, "reason": reason, "text": text}) + b"\n")
         self.count += 1
+
+    def drop_after(self, line_no: int) -> int:
+        """Forget the rejects past `line_no` (the garbage a salvaged, damaged stream ends with);
+        returns how many were dropped."""
+        if self._handle is None or self._file is None:
+            return 0
+        self._handle.close()
+        kept = [r for r in self._file.temp.read_bytes().splitlines() if orjson.loads(r)["line"] <= line_no]
+        dropped = self.count - len(kept)
+        self._file.temp.write_bytes(b"".join(r + b"\n" for r in kept))
+        self._handle = self._file.temp.open("ab")
+        self.count = len(kept)
+        if not kept:
+            self.abort()
+            self._handle = self._file = None
+        return dropped
 
     def commit(self) -> Path | None:
         if self._handle is None or self._file is None:

@@ -1,0 +1,121 @@
+"""No raw e-mail reaches any output; hashing matches GH Archive's own 2016 re-issue."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.normalize import normalize
+from gharchive_pipeline.normalize.pii import hash_email, scrub, scrub_text
+
+from .conftest import DATA
+
+#: originals with raw e-mails (the 2016 re-issues hold hashed ones)
+ORIGINALS = [
+    "variant-preobfuscation/2015-01-01-1.json.gz",
+    "2011-02-15-0.json.gz",
+    "2012-02-15-0.json.gz",
+    "2012-10-13-0.json.gz",
+    "2014-02-15-0.json.gz",
+    "2015-01-01-0.json.gz",
+]
+
+
+def sha1(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def test_hash_email_is_the_reissue_rule() -> None:
+    assert hash_email("david.hulse@live.com") == sha1("david.hulse") + "@live.com"
+    assert hash_email("selloggingbot") == "c7f2353e77fbd59227c091422ca81210965ba01d"
+    assert hash_email("") == "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    # more than one '@': the re-issue keeps only the part up to the second '@'
+    assert hash_email("ggolden@umich.edu@fdecad78-55fc-0310") == sha1("ggolden") + "@umich.edu"
+    hashed = sha1("x") + "@example.org"
+    assert hash_email(hashed) == hashed  # never hashed twice
+    assert hash_email(sha1("y")) == sha1("y")
+
+
+def test_scrub_hashes_addresses_in_free_text_only() -> None:
+    text = "Fix\\n\\nSigned-off-by: Ann <ann.lee@kernel.org>\\nssh git@github.com:o/r.git pkg@1.2.3 @mention"
+    out = scrub_text(text)
+    assert "ann.lee@kernel.org" not in out
+    assert f"<{sha1('ann.lee')}@kernel.org>" in out
+    assert "git@github.com:o/r.git" in out and "pkg@1.2.3" in out and "@mention" in out
+    escaped = scrub(b'"a\\nbob@x.io"')  # the JSON escape \n is not part of the address
+    assert escaped == b'"a\\n' + sha1("bob").encode() + b'@x.io"'
+    assert scrub(b"no at sign") == b"no at sign"
+    already = f"{sha1('z')}@z.org"
+    assert scrub_text(already) == already
+
+
+def known_emails(event: dict[str, Any]) -> list[str]:
+    """Every value of an e-mail field in a raw event (and author names that are addresses)."""
+    found: list[str] = []
+    payload = event.get("payload") or {}
+    for entry in payload.get("shas") or []:
+        found += [v for v in entry[1:4:2] if isinstance(v, str) and "@" in v] + [entry[1]]
+    for commit in payload.get("commits") or []:
+        author = commit.get("author") or {}
+        found += [author.get("email") or ""] + ([author["name"]] if "@" in (author.get("name") or "") else [])
+    if isinstance(payload.get("target"), dict):
+        found.append(payload["target"].get("email") or "")
+    found.append((event.get("actor_attributes") or {}).get("email") or "")
+    return [e for e in found if ADDRESS.fullmatch(e) and len(e.split("@")[0]) != 40]
+
+
+ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+LOCAL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+
+
+def starts_a_word(text: str, start: int) -> bool:
+    """Nothing of an address precedes `start` (a JSON escape such as \\n does not count)."""
+    return start == 0 or text[start - 1] not in LOCAL_CHARS or (start > 1 and text[start - 2] == "\\")
+
+
+def find_leaks(text: str, emails: set[str]) -> set[str]:
+    """The addresses of `emails` that occur in `text` as whole addresses (looked up around every '@')."""
+    by_local: dict[str, set[str]] = {}
+    for email in emails:
+        local, _, domain = email.partition("@")
+        by_local.setdefault(local, set()).add(domain)
+    lengths = {len(local) for local in by_local}
+    leaks = set()
+    at = text.find("@")
+    while at >= 0:
+        for n in lengths:
+            domains = by_local.get(text[max(0, at - n) : at])
+            if domains and starts_a_word(text, at - n):
+                leaks |= {f"{text[at - n : at]}@{d}" for d in domains if text.startswith(d, at + 1)}
+        at = text.find("@", at + 1)
+    return leaks
+
+
+@pytest.mark.parametrize("name", ORIGINALS)
+def test_no_raw_email_survives(name: str, tmp_path: Path) -> None:
+    with gzip.open(DATA / name, "rb") as f:
+        lines = f.read().splitlines()
+    emails = {e for line in lines for e in known_emails(orjson.loads(line))}
+    assert len(emails) > 500
+    assert find_leaks(b"\n".join(lines).decode(), emails)  # the check can see them in the source
+    # the same lines plus a broken copy of each of the first 10, so the rejects file gets e-mails too
+    src = tmp_path / "hour.json"
+    src.write_bytes(b"\n".join(lines + [line[:-40] for line in lines[:10]]) + b"\n")
+    result = normalize(src, tmp_path / "out.parquet", hour=Hour.parse(name.split("/")[-1]))
+    assert result.rejects == 10 and result.rejects_path is not None
+    table = pq.read_table(result.output)
+    output = "\n".join(
+        "\n".join(v for v in table.column(c).to_pylist() if v)
+        for c in table.column_names
+        if table.schema.field(c).type == "string"
+    )
+    assert find_leaks(output, emails) == set()
+    assert find_leaks(result.rejects_path.read_text(), emails) == set()

@@ -81,6 +81,8 @@ def handle_raw_finalized(
         "events": result.events,
         "rejects": result.rejects,
         "era": result.era,
+        "eras": dict(result.eras),
+        "lines": result.lines,
         "salvaged": result.salvaged,
         "seconds": round(result.seconds, 3),
         "curated": f"{curated.url.rstrip('/')}/{target}",

@@ -128,3 +128,35 @@ def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_pa
         ("normalize", layout.raw_object(HOUR)),
         ("spark_trigger", layout.curated_object(HOUR)),
     ]
+
+
+def test_gcs_notification_becomes_the_finalize_event_eventarc_sends() -> None:
+    from gharchive_pipeline.events import PubSubMessage, event_from_notification
+
+    resource = {
+        "kind": "storage#object",
+        "name": layout.raw_object(HOUR),
+        "bucket": "gha-raw",
+        "generation": "1795954246236983",
+        "size": "1944584",
+        "metadata": {"k": "v"},
+    }
+    attributes = {
+        "eventType": "OBJECT_FINALIZE",
+        "bucketId": "gha-raw",
+        "objectId": layout.raw_object(HOUR),
+        "objectGeneration": "1795954246236983",
+        "payloadFormat": "JSON_API_V1",
+        "eventTime": "2026-11-29T12:10:46Z",
+    }
+    event = event_from_notification(PubSubMessage(json.dumps(resource).encode(), attributes, "m-1"))
+    assert event is not None
+    parsed = parse_storage_event(event)
+    assert (parsed.bucket, parsed.name, parsed.generation, parsed.metadata) == (
+        "gha-raw",
+        layout.raw_object(HOUR),
+        1795954246236983,
+        {"k": "v"},
+    )
+    deleted = PubSubMessage(b"{}", {**attributes, "eventType": "OBJECT_DELETE"}, "m-2")
+    assert event_from_notification(deleted) is None

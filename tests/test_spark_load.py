@@ -6,6 +6,7 @@ or again after a curated file changed leaves exactly what one clean load of the 
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,11 @@ from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.load import LoadError
 from gharchive_pipeline.load.local_load import load_hour_local, load_hours_local, local_spark
 from gharchive_pipeline.load.local_warehouse import hour_dir, loaded_hours
+from gharchive_pipeline.load.spark_job import session_conf
 from gharchive_pipeline.stats.query import connect
 from gharchive_pipeline.storage import open_storage
 
+from .conftest import ROOT
 from .test_warehouse_support import HOUR0, HOUR1, cached_rows, put_curated, reset
 
 pytestmark = pytest.mark.slow
@@ -152,3 +155,48 @@ def test_ledger_entries_when_given_raw_storage(
     assert (entry.stage, entry.outcome, entry.details["rows"]) == ("load", "loaded", 30)
     assert entry.details["seconds"] >= 0
     assert [(e.stage, e.outcome) for e in read_ledger(raw, HOUR2)] == [("load", "missing")]
+
+
+def _load_events_script() -> Any:
+    spec = importlib.util.spec_from_file_location("load_events", ROOT / "spark" / "load_events.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_session_settings_the_job_relies_on() -> None:
+    conf = session_conf(local=True)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    assert int(conf["spark.sql.shuffle.partitions"]) <= 4
+    assert session_conf(local=False)["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_script_arguments() -> None:
+    script = _load_events_script()
+    args = script.parse_args(["--start", "2015-01-01T22", "--end", "2015-01-02T01", "--hour", "2015-01-01T23",
+                              "--curated", "gs://c", "--table", "p.d.events", "--temp-bucket", "t"])
+    assert [h.key for h in args.hours] == ["2015-01-01T22", "2015-01-01T23", "2015-01-02T00", "2015-01-02T01"]
+    sink = script.make_sink(args)
+    assert sink.name == "bigquery" and sink.staging_uri.startswith("gs://t/gharchive-staging/")
+    for bad in (["--curated", "c", "--sink", "local", "--hour", "2015-01-01T00"],  # no --warehouse
+                ["--curated", "c", "--table", "p.d.e", "--hour", "2015-01-01T00"],  # no --temp-bucket
+                ["--curated", "c", "--sink", "local", "--warehouse", "w"],  # no hours
+                ["--curated", "c", "--sink", "local", "--warehouse", "w", "--hour", "2015-01-01T24"]):
+        with pytest.raises(SystemExit) as exc:
+            script.parse_args(bad)
+        assert exc.value.code == 2
+
+
+def test_script_loads_locally_and_flags_missing_hours(
+    spark: Any, rows: dict[str, list[dict[str, Any]]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = home_with(tmp_path / "home", {HOUR0: rows["h0"][:40], HOUR1: rows["h1"][:60]})
+    script = _load_events_script()
+    argv = ["--start", "2015-01-01T00", "--end", "2015-01-01T02", "--curated", str(home / "curated"),
+            "--sink", "local", "--warehouse", str(home / "warehouse"), "--master", "local[2]"]
+    assert script.main(argv) == script.EXIT_MISSING
+    out = capsys.readouterr()
+    assert "loaded 2 hours, 100 rows" in out.out and "2015-01-01T02" in out.err
+    assert loaded_hours(home / "warehouse") == [HOUR0, HOUR1]

@@ -25,7 +25,7 @@ class Field:
 
 FIELDS: tuple[Field, ...] = (
     # envelope
-    Field("id", "STRING", True, "GitHub event id; before 2015 a deterministic id derived from the event content"),
+    Field("id", "STRING", True, "GitHub event id; before 2015 derived from the event content"),
     Field("type", "STRING", True, "Event type, e.g. PushEvent"),
     Field("public", "BOOL", False, "Whether the event is public"),
     Field("created_at", "TIMESTAMP", True, "When GitHub created the event, converted to UTC"),
@@ -41,13 +41,13 @@ FIELDS: tuple[Field, ...] = (
     Field("action", "STRING", False, "payload.action (opened, closed, started, ...)"),
     Field("ref", "STRING", False, "Git ref of Push/Create/Delete events"),
     Field("ref_type", "STRING", False, "branch, tag or repository for Create/Delete events"),
-    Field("push_size", "INT64", False, "Commits in a push (size, or len(commits)/len(shas)); null if unknown"),
+    Field("push_size", "INT64", False, "Commits in a push: size, len(commits) or len(shas); null if unknown"),
     Field("push_distinct_size", "INT64", False, "Distinct commits in a push; null if unknown"),
     Field("number", "INT64", False, "Issue or pull request number"),
     Field("pr_merged", "BOOL", False, "Whether the pull request was merged (PullRequestEvent)"),
     Field("is_bot", "BOOL", False, "Actor looks like a bot ([bot] suffix or -bot login)"),
     # lineage
-    Field("source_hour", "TIMESTAMP", True, "Start of the GH Archive file hour the event was read from (UTC)"),
+    Field("source_hour", "TIMESTAMP", True, "Start of the GH Archive file hour the event came from"),
     Field("schema_era", "STRING", True, "Source format: backfill, timeline or events"),
     Field("ingested_at", "TIMESTAMP", True, "When the pipeline normalized the event"),
     Field("pipeline_version", "STRING", True, "gharchive-pipeline version that wrote the row"),
@@ -73,8 +73,9 @@ _ARROW_TYPES: dict[Kind, pa.DataType] = {
 def arrow_schema() -> pa.Schema:
     return pa.schema(
         [
-            pa.field(f.name, _ARROW_TYPES[f.kind], nullable=not f.required,
-                     metadata={"description": f.description})
+            pa.field(
+                f.name, _ARROW_TYPES[f.kind], nullable=not f.required, metadata={"description": f.description}
+            )
             for f in FIELDS
         ]
     )
@@ -117,8 +118,10 @@ def render(fmt: str) -> str:
         return json.dumps(bigquery_schema(), indent=2)
     if fmt == "json":
         return json.dumps(
-            [{"name": f.name, "type": f.kind, "required": f.required, "description": f.description}
-             for f in FIELDS],
+            [
+                {"name": f.name, "type": f.kind, "required": f.required, "description": f.description}
+                for f in FIELDS
+            ],
             indent=2,
         )
     if fmt == "arrow":

@@ -40,9 +40,10 @@ def test_events_table_definition() -> None:
 
 def test_replacement_script_touches_only_the_hours() -> None:
     script = bq.replacement_script(TABLE, f"{TABLE}_staging_x", [HOUR1, HOUR0, HOUR1])
-    delete, insert = script.strip().split(";\n")
+    begin, delete, insert, commit = script.strip().split("\n")
+    assert (begin, commit) == ("BEGIN TRANSACTION;", "COMMIT TRANSACTION;")
     assert delete == (f"DELETE FROM `{TABLE}` WHERE source_hour IN "
-                      "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00')")
+                      "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00');")
     assert insert.startswith(f"INSERT INTO `{TABLE}` (id, type,")
     assert insert.endswith(f"FROM `{TABLE}_staging_x`;")
     assert "created_at >=" not in script and "TRUNCATE" not in script
@@ -156,6 +157,13 @@ def test_hour_reload_replaces_only_its_rows(client: Any, tmp_path: Path) -> None
         f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'").result())
     assert after == before
     assert not [t.table_id for t in client.list_tables(DATASET) if "staging" in t.table_id]
+
+    # a replacement whose INSERT fails (staging table gone) rolls back its DELETE
+    from google.api_core.exceptions import NotFound
+
+    with pytest.raises(NotFound):
+        client.query(bq.replacement_script(TABLE, f"{DATASET}.no_such_staging", [HOUR0])).result()
+    assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 100}
 
 
 @pytest.mark.slow

@@ -59,7 +59,8 @@ def _timestamp(hour: Hour) -> str:
 
 
 def replacement_script(table_id: str, staging_id: str, hours: Sequence[Hour]) -> str:
-    """DELETE the hours' rows, INSERT the staging rows: one multi-statement job.
+    """DELETE the hours' rows and INSERT the staging rows in one transaction: readers never see an
+    hour half replaced, and a failed INSERT leaves the old rows.
 
     Hours are written as literals (they are typed Hour values, never user text) so the script needs
     no array parameters.
@@ -67,8 +68,10 @@ def replacement_script(table_id: str, staging_id: str, hours: Sequence[Hour]) ->
     cols = ", ".join(COLUMN_NAMES)
     in_list = ", ".join(_timestamp(h) for h in sorted(set(hours)))
     return (
+        "BEGIN TRANSACTION;\n"
         f"DELETE FROM `{table_id}` WHERE source_hour IN ({in_list});\n"
-        f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}`;"
+        f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}`;\n"
+        "COMMIT TRANSACTION;"
     )
 
 

@@ -1,7 +1,6 @@
 """Helpers shared by the warehouse/Spark/stats tests: real hours -> curated parquet, raw-file counts.
 
-Curated files come from the real normalizer when it is installed; otherwise from a minimal Events-API
-converter here (enough for the 2015 sample hours), so these tests do not wait on another module.
+Curated files come from the real normalizer; raw-file figures are computed here with gzip + json only.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 
 from gharchive_pipeline import layout
 from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.schema import arrow_schema
 
 from .conftest import DATA
@@ -38,27 +38,6 @@ def _ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _row(e: dict[str, Any], hour: Hour, ingested: datetime) -> dict[str, Any]:
-    p = e.get("payload") or {}
-    actor, repo, org = e.get("actor") or {}, e.get("repo") or {}, e.get("org") or {}
-    login = actor.get("login")
-    pr = p.get("pull_request") or {}
-    return {
-        "id": str(e["id"]), "type": e["type"], "public": e.get("public"), "created_at": _ts(e["created_at"]),
-        "actor_id": actor.get("id"), "actor_login": login, "repo_id": repo.get("id"),
-        "repo_name": repo.get("name"), "org_id": org.get("id"), "org_login": org.get("login"),
-        "payload": json.dumps(p, sort_keys=True), "other": None, "action": p.get("action"),
-        "ref": p.get("ref"), "ref_type": p.get("ref_type"),
-        "push_size": p.get("size") if e["type"] == "PushEvent" else None,
-        "push_distinct_size": p.get("distinct_size") if e["type"] == "PushEvent" else None,
-        "number": p.get("number") or (p.get("issue") or {}).get("number"),
-        "pr_merged": pr.get("merged") if pr else None,
-        "is_bot": bool(login) and (login.endswith("[bot]") or login.endswith("-bot")),
-        "source_hour": hour.start, "schema_era": "events", "ingested_at": ingested,
-        "pipeline_version": "test",
-    }
-
-
 def write_rows(rows: list[dict[str, Any]], dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), dst, compression="zstd")
@@ -66,12 +45,7 @@ def write_rows(rows: list[dict[str, Any]], dst: Path) -> Path:
 
 
 def curated_rows(src: Path, hour: Hour) -> list[dict[str, Any]]:
-    """Curated rows of a real hour file (real normalizer when present)."""
-    try:
-        from gharchive_pipeline.normalize import normalize
-    except ImportError:
-        ingested = datetime(2026, 1, 1, tzinfo=UTC)
-        return [_row(e, hour, ingested) for e in raw_events(src)]
+    """Curated rows of a real hour file, made by the real normalizer."""
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "events.parquet"
         normalize(src, dst, hour=hour)

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
+#: One load at a time per process: local[2] gains nothing from concurrent jobs, and two loads of the
+#: same hour must not interleave their directory swaps.
+_load_lock = threading.Lock()
 _session: SparkSession | None = None
 
 
@@ -49,8 +52,9 @@ def load_hours_local(home: Path, hours: Sequence[Hour], *, raw: Storage | None =
     (the local spark_trigger stage does, from the returned LoadResult).
     """
     try:
-        result = run_load(local_spark(), str(home / "curated"), hours,
-                          LocalWarehouseSink(warehouse_dir(home)))
+        with _load_lock:
+            result = run_load(local_spark(), str(home / "curated"), hours,
+                              LocalWarehouseSink(warehouse_dir(home)))
     except Exception as exc:
         for hour in hours:
             _record(raw, hour, "failed", {"error": f"{type(exc).__name__}: {exc}"})

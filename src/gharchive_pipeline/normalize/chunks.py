@@ -6,7 +6,10 @@ process keeps its own EventMapper (caches) and the run's constants (hour, ingest
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +51,24 @@ def offending_text(raw: Any) -> str:
 
 def process(items: list[Any], first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
     """Parse (when bytes) and map every item; line numbers start at `first_line_no`."""
+    with gc_paused():
+        return _process(items, first_line_no, mapper, constants)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a chunk allocates ~10^6 acyclic containers, and the
+    collector would rescan them over and over (measured: a third of the parse and map time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _process(items: list[Any], first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
     loads = orjson.loads
     map_event = mapper.map
     rows: list[Row] = []

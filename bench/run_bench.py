@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""`make bench`: our normalizer vs the pandas seed and a DuckDB one-statement reference.
+
+Builds a 200k-event hour with $GHARCHIVE_SHARED/bench/make_big_hour.py (default: ../shared next to
+the repository) into .bench/, then runs each contender in its own subprocess on that file and
+prints wall time, CPU time, time ratios and peak RSS (sum over the process tree, polled with
+psutil every 10 ms, so worker processes count too). Targets (issue 3): ratio to the DuckDB
+reference <= 1.0, peak RSS <= 512 MiB, at least 5x faster than the seed.
+
+usage: run_bench.py [--events N] [--repeat K] [--skip-seed]   (best of K runs per contender)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / ".bench"
+MIB = 1024 * 1024
+TARGET_RATIO, TARGET_RSS_MIB, TARGET_SPEEDUP = 1.0, 512, 5.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    wall: float
+    cpu: float
+    peak_rss: int
+
+
+def shared_dir() -> Path:
+    shared = Path(os.environ.get("GHARCHIVE_SHARED", ROOT.parent / "shared"))
+    if not (shared / "bench" / "make_big_hour.py").is_file():
+        sys.exit(
+            f"bench: {shared}/bench/make_big_hour.py not found; set GHARCHIVE_SHARED to the folder "
+            "that holds bench/make_big_hour.py, seed_like.py and reference_duckdb.py"
+        )
+    return shared
+
+
+def build_hour(shared: Path, events: int) -> Path:
+    path = BENCH_DIR / f"big-{events}.json.gz"
+    if not path.exists():
+        BENCH_DIR.mkdir(exist_ok=True)
+        print(f"building a {events:,}-event hour in {path} ...", flush=True)
+        tmp = path.with_suffix(".tmp")
+        subprocess.run(
+            [sys.executable, str(shared / "bench" / "make_big_hour.py"), str(tmp), str(events)], check=True
+        )
+        tmp.rename(path)
+    return path
+
+
+def measure(cmd: list[str]) -> Measure:
+    """Run `cmd`; wall time, CPU time of the tree and peak RSS summed over the tree."""
+    started = time.perf_counter()
+    proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    cpu: dict[int, float] = {}
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [proc, *proc.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                    times = p.cpu_times()
+                    cpu[p.pid] = times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+        except psutil.NoSuchProcess:
+            break
+        peak = max(peak, total)
+        time.sleep(0.01)
+    wall = time.perf_counter() - started
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{stderr}")
+    return Measure(wall, sum(cpu.values()), peak)
+
+
+def best(cmd: list[str], repeat: int) -> Measure:
+    runs = [measure(cmd) for _ in range(repeat)]
+    return min(runs, key=lambda m: m.wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest counts")
+    parser.add_argument("--skip-seed", action="store_true", help="skip the (slow) pandas seed")
+    args = parser.parse_args()
+
+    shared = shared_dir()
+    hour = build_hour(shared, args.events)
+    out = BENCH_DIR / "out"
+    out.mkdir(exist_ok=True)
+    gharchive = Path(sys.executable).parent / "gharchive"
+    contenders = {
+        "gharchive normalize": [str(gharchive), "normalize", str(hour), str(out / "ours.parquet"),
+                                "--hour", "2015-01-01T00"],
+        "reference_duckdb.py": [sys.executable, str(shared / "bench" / "reference_duckdb.py"), str(hour),
+                                str(out / "duckdb.parquet")],
+    }  # fmt: skip
+    if not args.skip_seed:
+        contenders["seed_like.py"] = [
+            sys.executable, str(shared / "bench" / "seed_like.py"), str(hour), str(out / "seed.parquet"),
+        ]  # fmt: skip
+    print(f"input: {hour} ({hour.stat().st_size / MIB:.1f} MiB gzip, {args.events:,} events); "
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    results: dict[str, Measure] = {}
+    for name, cmd in contenders.items():
+        print(f"running {name} ...", flush=True)
+        results[name] = best(cmd, args.repeat)
+
+    ours, ref = results["gharchive normalize"], results["reference_duckdb.py"]
+    seed = results.get("seed_like.py")
+    print()
+    print(f"{'contender':<22}{'wall s':>8}{'cpu s':>8}{'vs duckdb':>11}{'vs seed':>9}{'peak RSS MiB':>14}")
+    for name, m in results.items():
+        vs_seed = f"{m.wall / seed.wall:>9.2f}" if seed else f"{'-':>9}"
+        print(
+            f"{name:<22}{m.wall:>8.2f}{m.cpu:>8.2f}{m.wall / ref.wall:>11.2f}{vs_seed}"
+            f"{m.peak_rss / MIB:>14.0f}"
+        )
+    print()
+    checks = [
+        (f"time ratio to the DuckDB reference <= {TARGET_RATIO}", ours.wall / ref.wall <= TARGET_RATIO,
+         f"{ours.wall / ref.wall:.2f}"),
+        (f"peak RSS <= {TARGET_RSS_MIB} MiB", ours.peak_rss <= TARGET_RSS_MIB * MIB,
+         f"{ours.peak_rss / MIB:.0f} MiB"),
+    ]  # fmt: skip
+    if seed:
+        speedup = seed.wall / ours.wall
+        checks.append(
+            (f">= {TARGET_SPEEDUP:.0f}x faster than the seed", speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x")
+        )
+    for label, ok, value in checks:
+        print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
+
+
+if __name__ == "__main__":
+    main()

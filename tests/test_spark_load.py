@@ -51,9 +51,10 @@ def rows() -> dict[str, list[dict[str, Any]]]:
 
 
 def snapshot(warehouse: Path) -> dict[str, Any]:
-    """What users see: every events_unique row and the hourly/daily stats."""
+    """The table, what users see (every events_unique row) and the hourly/daily stats."""
     con = connect(warehouse)
     return {
+        "events": con.execute("SELECT * FROM events ORDER BY source_hour, id, created_at").fetchall(),
         "unique": con.execute("SELECT * FROM events_unique ORDER BY id, created_at").fetchall(),
         "hourly": con.execute("SELECT * FROM hourly_stats ORDER BY hour, type").fetchall(),
         "daily": con.execute("SELECT * FROM daily_stats ORDER BY day, type").fetchall(),

@@ -35,7 +35,9 @@ EXIT_MISSING = 3
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="load_events.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="load_events.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Loading replaces exactly the given source hours' rows (see docs/warehouse.md).",
     )
     p.add_argument("--hour", action="append", default=[], help="hour to load (repeatable)")
@@ -88,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spark = build_session("gharchive-load-events", master=args.master)
     result: LoadResult = run_load(spark, args.curated, args.hours, make_sink(args))
-    print(f"loaded {len(result.loaded)} hours, {result.rows} rows ({result.duplicates} duplicates dropped) "
-          f"into {result.target} in {result.seconds:.1f}s")
+    print(
+        f"loaded {len(result.loaded)} hours, {result.rows} rows ({result.duplicates} duplicates dropped) "
+        f"into {result.target} in {result.seconds:.1f}s"
+    )
     if result.missing:
         print("no curated file for: " + ", ".join(h.key for h in result.missing), file=sys.stderr)
         return EXIT_MISSING

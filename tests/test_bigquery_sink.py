@@ -42,8 +42,10 @@ def test_replacement_script_touches_only_the_hours() -> None:
     script = bq.replacement_script(TABLE, f"{TABLE}_staging_x", [HOUR1, HOUR0, HOUR1])
     begin, delete, insert, commit = script.strip().split("\n")
     assert (begin, commit) == ("BEGIN TRANSACTION;", "COMMIT TRANSACTION;")
-    assert delete == (f"DELETE FROM `{TABLE}` WHERE source_hour IN "
-                      "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00');")
+    assert delete == (
+        f"DELETE FROM `{TABLE}` WHERE source_hour IN "
+        "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00');"
+    )
     assert insert.startswith(f"INSERT INTO `{TABLE}` (id, type,")
     assert insert.endswith(f"FROM `{TABLE}_staging_x`;")
     assert "created_at >=" not in script and "TRUNCATE" not in script
@@ -100,11 +102,28 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     subprocess.run([str(BQVENV / "bin" / "python"), "-c", install], check=True)
     rest, grpc = _free_port(), _free_port()
     log = (tmp_path_factory.mktemp("bq") / "bqemulator.log").open("w")
-    proc = subprocess.Popen([str(exe), "start", "--rest-port", str(rest), "--grpc-port", str(grpc),
-                             "--project", PROJECT, "--log-level", "warning"], stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "start",
+            "--rest-port",
+            str(rest),
+            "--grpc-port",
+            str(grpc),
+            "--project",
+            PROJECT,
+            "--log-level",
+            "warning",
+        ],
+        stdout=log,
+        stderr=log,
+    )
     try:
-        c = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{rest}"))
+        c = bigquery.Client(
+            project=PROJECT,
+            credentials=AnonymousCredentials(),
+            client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{rest}"),
+        )
         for _ in range(120):
             try:
                 list(c.list_datasets())
@@ -147,14 +166,22 @@ def test_hour_reload_replaces_only_its_rows(client: Any, tmp_path: Path) -> None
     bq.replace_hours(client, TABLE, [f1], [HOUR1])
     bq.replace_hours(client, TABLE, [f1], [HOUR1])  # twice: no double counting
     assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 7427}
-    before = sorted(r["id"] for r in client.query(
-        f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'").result())
+    before = sorted(
+        r["id"]
+        for r in client.query(
+            f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'"
+        ).result()
+    )
 
     changed = write_rows(h1[:100], tmp_path / "h1c" / "part-0.parquet")
     bq.replace_hours(client, TABLE, [changed], [HOUR1])
     assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 100}
-    after = sorted(r["id"] for r in client.query(
-        f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'").result())
+    after = sorted(
+        r["id"]
+        for r in client.query(
+            f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'"
+        ).result()
+    )
     assert after == before
     assert not [t.table_id for t in client.list_tables(DATASET) if "staging" in t.table_id]
 
@@ -192,8 +219,10 @@ def test_spark_job_to_bigquery_and_views_match_local_sql(client: Any, tmp_path: 
         view.view_query = sql
         client.delete_table(view, not_found_ok=True)
         client.create_table(view)
-    cloud = [tuple(r.values()) for r in client.query(
-        f"SELECT * FROM `{DATASET}.hourly_stats` ORDER BY hour, type").result()]
+    cloud = [
+        tuple(r.values())
+        for r in client.query(f"SELECT * FROM `{DATASET}.hourly_stats` ORDER BY hour, type").result()
+    ]
     load_hours_local(home, [HOUR0, HOUR1])
     local = connect(home / "warehouse").execute("SELECT * FROM hourly_stats ORDER BY hour, type").fetchall()
     assert len(cloud) == len(local) > 0

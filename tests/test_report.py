@@ -31,8 +31,13 @@ def test_report_has_its_charts_and_is_self_contained(warehouse: Path) -> None:
     html = render_report(warehouse)
     assert html.startswith("<!DOCTYPE html>")
     titles = re.findall(r'<svg [^>]*aria-label="([^"]+)"', html)
-    assert titles == ["Events per hour", "Commits per hour", "Bots per hour", "Events by repository",
-                      "Events by actor"]
+    assert titles == [
+        "Events per hour",
+        "Commits per hour",
+        "Bots per hour",
+        "Events by repository",
+        "Events by actor",
+    ]
     assert "15,129" in html  # events, each once
     assert "KenanSulayman/heartbeat" in html  # top repository of these hours
     assert "PushEvent" in html and "share of actors" in html
@@ -42,8 +47,9 @@ def test_report_has_its_charts_and_is_self_contained(warehouse: Path) -> None:
 
 def test_report_command_writes_file(warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "report.html"
-    result = CliRunner().invoke(cli, ["report", "--home", str(warehouse.parent), "-o", str(out),
-                                      "2015-01-01T01", "2015-01-01T01"])
+    result = CliRunner().invoke(
+        cli, ["report", "--home", str(warehouse.parent), "-o", str(out), "2015-01-01T01", "2015-01-01T01"]
+    )
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert "7,427" in html and "01-01 01h" in html and "01-01 00h" not in html
@@ -55,10 +61,22 @@ def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) ->
     page = tmp_path / "report.html"
     page.write_text(render_report(warehouse))
     shot = tmp_path / "report.png"
-    base = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
-    run = subprocess.run([*base, f"--screenshot={shot}", "--window-size=900,2600", page.as_uri()],
-                         capture_output=True, text=True, timeout=120)
+    base = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    run = subprocess.run(
+        [*base, f"--screenshot={shot}", "--window-size=900,2600", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.stat().st_size > 20_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     dom = subprocess.run([*base, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)

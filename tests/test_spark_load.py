@@ -45,8 +45,10 @@ def rows() -> dict[str, list[dict[str, Any]]]:
     h0 = cached_rows("2015-01-01-0.json.gz", HOUR0)
     h1 = cached_rows("2015-01-01-1.json.gz", HOUR1)
     cross = [{**r, "source_hour": HOUR1.start} for r in h0[:5]]
-    newer = [{**r, "ingested_at": r["ingested_at"] + timedelta(seconds=1), "payload": '{"newer": true}'}
-             for r in h1[:3]]
+    newer = [
+        {**r, "ingested_at": r["ingested_at"] + timedelta(seconds=1), "payload": '{"newer": true}'}
+        for r in h1[:3]
+    ]
     return {"h0": h0, "h1": h1 + cross + newer}
 
 
@@ -79,11 +81,14 @@ def test_dedup_counts_and_survivor(spark: Any, rows: dict[str, list[dict[str, An
     assert con.execute("SELECT count(*) FROM events").fetchone() == (7702 + 7432,)
     # each event once: the raw files hold 7702 + 7427 distinct events
     assert con.execute("SELECT count(*), count(DISTINCT (id, created_at)) FROM events_unique").fetchone() == (
-        15129, 15129)
+        15129,
+        15129,
+    )
     # cross-hour copies: the earliest source hour's copy is the one users see
     first = rows["h0"][0]
     assert con.execute("SELECT source_hour FROM events_unique WHERE id = ?", [first["id"]]).fetchone() == (
-        HOUR0.start,)
+        HOUR0.start,
+    )
     # within-hour copies: the newest normalization wins, deterministically
     dup = rows["h1"][0]
     payloads = con.execute("SELECT payload FROM events WHERE id = ?", [dup["id"]]).fetchall()
@@ -176,15 +181,31 @@ def test_session_settings_the_job_relies_on() -> None:
 
 def test_script_arguments() -> None:
     script = _load_events_script()
-    args = script.parse_args(["--start", "2015-01-01T22", "--end", "2015-01-02T01", "--hour", "2015-01-01T23",
-                              "--curated", "gs://c", "--table", "p.d.events", "--temp-bucket", "t"])
+    args = script.parse_args(
+        [
+            "--start",
+            "2015-01-01T22",
+            "--end",
+            "2015-01-02T01",
+            "--hour",
+            "2015-01-01T23",
+            "--curated",
+            "gs://c",
+            "--table",
+            "p.d.events",
+            "--temp-bucket",
+            "t",
+        ]
+    )
     assert [h.key for h in args.hours] == ["2015-01-01T22", "2015-01-01T23", "2015-01-02T00", "2015-01-02T01"]
     sink = script.make_sink(args)
     assert sink.name == "bigquery" and sink.staging_uri.startswith("gs://t/gharchive-staging/")
-    for bad in (["--curated", "c", "--sink", "local", "--hour", "2015-01-01T00"],  # no --warehouse
-                ["--curated", "c", "--table", "p.d.e", "--hour", "2015-01-01T00"],  # no --temp-bucket
-                ["--curated", "c", "--sink", "local", "--warehouse", "w"],  # no hours
-                ["--curated", "c", "--sink", "local", "--warehouse", "w", "--hour", "2015-01-01T24"]):
+    for bad in (
+        ["--curated", "c", "--sink", "local", "--hour", "2015-01-01T00"],  # no --warehouse
+        ["--curated", "c", "--table", "p.d.e", "--hour", "2015-01-01T00"],  # no --temp-bucket
+        ["--curated", "c", "--sink", "local", "--warehouse", "w"],  # no hours
+        ["--curated", "c", "--sink", "local", "--warehouse", "w", "--hour", "2015-01-01T24"],
+    ):
         with pytest.raises(SystemExit) as exc:
             script.parse_args(bad)
         assert exc.value.code == 2
@@ -195,8 +216,20 @@ def test_script_loads_locally_and_flags_missing_hours(
 ) -> None:
     home = home_with(tmp_path / "home", {HOUR0: rows["h0"][:40], HOUR1: rows["h1"][:60]})
     script = _load_events_script()
-    argv = ["--start", "2015-01-01T00", "--end", "2015-01-01T02", "--curated", str(home / "curated"),
-            "--sink", "local", "--warehouse", str(home / "warehouse"), "--master", "local[2]"]
+    argv = [
+        "--start",
+        "2015-01-01T00",
+        "--end",
+        "2015-01-01T02",
+        "--curated",
+        str(home / "curated"),
+        "--sink",
+        "local",
+        "--warehouse",
+        str(home / "warehouse"),
+        "--master",
+        "local[2]",
+    ]
     assert script.main(argv) == script.EXIT_MISSING
     out = capsys.readouterr()
     assert "loaded 2 hours, 100 rows" in out.out and "2015-01-01T02" in out.err

@@ -65,14 +65,21 @@ def test_stats_by_day_and_hour_match_raw_files(home: Path, raw: dict[str, Any]) 
     [day] = json.loads(gharchive("stats", "--home", str(home), "--by", "day", "--format", "json").output)
     assert day["day"] == "2015-01-01"
     assert (day["events"], day["actors"], day["repos"], day["commits"]) == (
-        raw["events"], raw["actors"], raw["repos"], raw["commits"])
+        raw["events"],
+        raw["actors"],
+        raw["repos"],
+        raw["commits"],
+    )
     out = gharchive("stats", "--home", str(home), "--by", "hour", "--format", "csv").output
     rows = list(csv.DictReader(io.StringIO(out)))
     for row, (hour, name) in zip(rows, FILES.items(), strict=True):
         one = raw_counts([name])
         assert row["hour"] == hour.key
         assert (int(row["events"]), int(row["actors"]), int(row["commits"])) == (
-            one["events"], one["actors"], one["commits"])
+            one["events"],
+            one["actors"],
+            one["commits"],
+        )
 
 
 @pytest.mark.slow
@@ -97,8 +104,14 @@ def test_slim_pushes_are_counted_apart_not_as_zero_commits(tmp_path: Path) -> No
     hour = Hour.parse("2015-01-01T00")
     rows = cached_rows(FILES[HOUR0], HOUR0)[:200]
     pushes = [r for r in rows if r["type"] == "PushEvent"]
-    slim = {**pushes[0], "id": "slim-1", "push_size": None, "push_distinct_size": None, "is_bot": True,
-            "actor_login": "deploy-bot"}
+    slim = {
+        **pushes[0],
+        "id": "slim-1",
+        "push_size": None,
+        "push_distinct_size": None,
+        "is_bot": True,
+        "actor_login": "deploy-bot",
+    }
     write_rows([*rows, slim], tmp_path / "warehouse" / "events" / hour.key / "part-0.parquet")
     [push] = [r for r in stats(tmp_path / "warehouse", by="type").records() if r["type"] == "PushEvent"]
     assert push["pushes"] == len(pushes) + 1

@@ -92,5 +92,11 @@ def raw_counts(names: list[str]) -> dict[str, Any]:
             if e["type"] == "PushEvent":
                 pushes += 1
                 commits += e["payload"]["size"]
-    return {"events": sum(by_type.values()), "by_type": dict(by_type), "actors": len(actors),
-            "repos": len(repos), "pushes": pushes, "commits": commits}
+    return {
+        "events": sum(by_type.values()),
+        "by_type": dict(by_type),
+        "actors": len(actors),
+        "repos": len(repos),
+        "pushes": pushes,
+        "commits": commits,
+    }

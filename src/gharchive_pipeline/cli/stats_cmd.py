@@ -16,9 +16,16 @@ from ..hours import Hour, HourError
 HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
 _BY = ("hour", "day", "type", "repo", "actor")
 #: The table format shows these (short headers, to fit 80 columns); csv/json have every column.
-_TABLE_COLUMNS = {"events": "events", "actors": "actors", "repos": "repos", "pushes": "pushes",
-                  "commits": "commits", "pushes_unknown_size": "unsized", "bot_actors": "bots",
-                  "bot_actor_share": "bot%"}
+_TABLE_COLUMNS = {
+    "events": "events",
+    "actors": "actors",
+    "repos": "repos",
+    "pushes": "pushes",
+    "commits": "commits",
+    "pushes_unknown_size": "unsized",
+    "bot_actors": "bots",
+    "bot_actor_share": "bot%",
+}
 
 
 def _window(start: str | None, end: str | None) -> tuple[Hour | None, Hour | None]:
@@ -58,12 +65,23 @@ def _jsonable(value: Any) -> Any:
 @click.command("stats")
 @click.argument("start", required=False)
 @click.argument("end", required=False)
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
-              show_default=True, help=HOME_HELP)
-@click.option("--by", type=click.Choice(_BY), default="hour", show_default=True,
-              help="Group by event hour or day (created_at, UTC), event type, repository or actor.")
-@click.option("--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table",
-              show_default=True)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".home"),
+    show_default=True,
+    help=HOME_HELP,
+)
+@click.option(
+    "--by",
+    type=click.Choice(_BY),
+    default="hour",
+    show_default=True,
+    help="Group by event hour or day (created_at, UTC), event type, repository or actor.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table", show_default=True
+)
 @click.option("--limit", type=int, default=None, help="At most this many rows (default 20 for repo/actor).")
 def stats_command(
     start: str | None, end: str | None, home: Path, by: str, fmt: str, limit: int | None
@@ -101,8 +119,14 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
         header = _TABLE_COLUMNS.get(columns[i], columns[i])
         out.add_column(header, justify="left" if i == 0 else "right", no_wrap=True, min_width=len(header))
     for row in rows:
-        out.add_row(*(f"{row[i] * 100:.1f}" if columns[i] == "bot_actor_share" and row[i] is not None
-                      else _cell(row[i]) for i in keep))
+        out.add_row(
+            *(
+                f"{row[i] * 100:.1f}"
+                if columns[i] == "bot_actor_share" and row[i] is not None
+                else _cell(row[i])
+                for i in keep
+            )
+        )
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(width=200)
@@ -112,10 +136,21 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
 @click.command("report")
 @click.argument("start", required=False)
 @click.argument("end", required=False)
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".home"),
-              show_default=True, help=HOME_HELP)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
-              show_default=True, help="Where to write the HTML file.")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".home"),
+    show_default=True,
+    help=HOME_HELP,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
 def report_command(start: str | None, end: str | None, home: Path, output: Path) -> None:
     """A self-contained HTML report (inline SVG charts) of event hours START..END."""
     from ..stats.report import write_report

@@ -30,8 +30,9 @@ def _schema(*, required: bool) -> list[bigquery.SchemaField]:
     from google.cloud import bigquery
 
     return [
-        bigquery.SchemaField(f["name"], f["type"], mode=f["mode"] if required else "NULLABLE",
-                             description=f["description"])
+        bigquery.SchemaField(
+            f["name"], f["type"], mode=f["mode"] if required else "NULLABLE", description=f["description"]
+        )
         for f in bigquery_schema()
     ]
 
@@ -91,8 +92,9 @@ def _load_parquet(client: bigquery.Client, source: str | Sequence[Path], staging
             client.load_table_from_file(fh, staging_id, job_config=config).result()
 
 
-def replace_hours(client: bigquery.Client, table_id: str, source: str | Sequence[Path],
-                  hours: Sequence[Hour]) -> None:
+def replace_hours(
+    client: bigquery.Client, table_id: str, source: str | Sequence[Path], hours: Sequence[Hour]
+) -> None:
     """Make `table_id`'s rows of `hours` exactly the parquet rows in `source`."""
     from google.cloud import bigquery
 

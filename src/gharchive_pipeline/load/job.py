@@ -83,9 +83,19 @@ def run_load(spark: SparkSession, curated_base: str, hours: Sequence[Hour], sink
     for h in found:
         c = counts.get(h.key, spark_job.HourCounts(h.key, 0, 0, 0))
         loaded.append(HourLoad(h, c.rows, c.duplicates))
-        log.info("hour %s: loaded %d rows (%d duplicates dropped) into %s", h.key, c.rows, c.duplicates,
-                 sink.target)
+        log.info(
+            "hour %s: loaded %d rows (%d duplicates dropped) into %s",
+            h.key,
+            c.rows,
+            c.duplicates,
+            sink.target,
+        )
     return LoadResult(
-        sink.name, sink.target, tuple(loaded), missing, time.perf_counter() - started,
-        rows=sum(h.rows for h in loaded), duplicates=sum(h.duplicates for h in loaded),
+        sink.name,
+        sink.target,
+        tuple(loaded),
+        missing,
+        time.perf_counter() - started,
+        rows=sum(h.rows for h in loaded),
+        duplicates=sum(h.duplicates for h in loaded),
     )

@@ -53,18 +53,27 @@ def load_hours_local(home: Path, hours: Sequence[Hour], *, raw: Storage | None =
     """
     try:
         with _load_lock:
-            result = run_load(local_spark(), str(home / "curated"), hours,
-                              LocalWarehouseSink(warehouse_dir(home)))
+            result = run_load(
+                local_spark(), str(home / "curated"), hours, LocalWarehouseSink(warehouse_dir(home))
+            )
     except Exception as exc:
         for hour in hours:
             _record(raw, hour, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         raise
     per_hour = result.seconds / max(len(result.loaded), 1)
     for h in result.loaded:
-        _record(raw, h.hour, "loaded", {
-            "rows": h.rows, "duplicates": h.duplicates, "seconds": round(per_hour, 3),
-            "sink": result.sink, "target": result.target,
-        })
+        _record(
+            raw,
+            h.hour,
+            "loaded",
+            {
+                "rows": h.rows,
+                "duplicates": h.duplicates,
+                "seconds": round(per_hour, 3),
+                "sink": result.sink,
+                "target": result.target,
+            },
+        )
     for hour in result.missing:
         _record(raw, hour, "missing", {"error": "no curated file to load"})
     return result
@@ -82,5 +91,6 @@ def _record(storage: Storage | None, hour: Hour, outcome: str, details: dict[str
     log.info("hour %s: load %s %s", hour.key, outcome, details)
     if storage is None:
         return
-    append_entry(storage, hour, LedgerEntry(stage="load", outcome=outcome, at=datetime.now(UTC),
-                                            details=dict(details)))
+    append_entry(
+        storage, hour, LedgerEntry(stage="load", outcome=outcome, at=datetime.now(UTC), details=dict(details))
+    )

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
-           "#bab0ac")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac")
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 48, 40
 
@@ -29,8 +28,13 @@ def _nice_max(value: float) -> float:
     return float(((int(value) // step) + 1) * step)
 
 
-def _frame(title: str, body: list[str], legend: Sequence[str] = (), height: int = HEIGHT,
-           colors: Sequence[str] = PALETTE) -> str:
+def _frame(
+    title: str,
+    body: list[str],
+    legend: Sequence[str] = (),
+    height: int = HEIGHT,
+    colors: Sequence[str] = PALETTE,
+) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape(title)}">',
@@ -39,8 +43,10 @@ def _frame(title: str, body: list[str], legend: Sequence[str] = (), height: int 
     ]
     x = LEFT
     for i, name in enumerate(legend):  # one row under the title, left to right
-        parts.append(f'<rect x="{x}" y="28" width="10" height="10" fill="{colors[i % len(colors)]}"/>'
-                     f'<text x="{x + 14}" y="37" class="legend">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{x}" y="28" width="10" height="10" fill="{colors[i % len(colors)]}"/>'
+            f'<text x="{x + 14}" y="37" class="legend">{escape(name)}</text>'
+        )
         x += int(6.5 * len(name)) + 28
     parts.append("</svg>")
     return "\n".join(parts)
@@ -52,21 +58,26 @@ def _axes(top: float, labels: Sequence[str], percent: bool, height: int = HEIGHT
     for i in range(5):
         v = top * i / 4
         y = height - BOTTOM - plot_h * i / 4
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
-                   f"{_fmt(v, percent)}</text>")
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">'
+            f"{_fmt(v, percent)}</text>"
+        )
     n = max(len(labels), 1)
     step = max(1, n // 8)
     slot = (WIDTH - LEFT - RIGHT) / n
     for i in range(0, len(labels), step):
         x = LEFT + slot * (i + 0.5)
-        out.append(f'<text x="{x:.1f}" y="{height - BOTTOM + 16}" class="tick" text-anchor="middle">'
-                   f"{escape(labels[i])}</text>")
+        out.append(
+            f'<text x="{x:.1f}" y="{height - BOTTOM + 16}" class="tick" text-anchor="middle">'
+            f"{escape(labels[i])}</text>"
+        )
     return out
 
 
-def stacked_bars(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str,
-                 colors: Sequence[str] = PALETTE) -> str:
+def stacked_bars(
+    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, colors: Sequence[str] = PALETTE
+) -> str:
     """One bar per label, stacked by series (e.g. events per hour by type)."""
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
@@ -92,8 +103,9 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str, color: str 
     return stacked_bars(labels, {title: values}, title, colors=(color,))
 
 
-def lines(labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, *,
-          percent: bool = False) -> str:
+def lines(
+    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, *, percent: bool = False
+) -> str:
     """One polyline per series with a dot per point (e.g. bot share per hour)."""
     top = _nice_max(max((v for s in series.values() for v in s), default=0) * (100 if percent else 1))
     top = top / 100 if percent else top

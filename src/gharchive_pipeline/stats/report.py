@@ -79,8 +79,9 @@ def _type_table(by_type: StatsTable) -> str:
     cols = ("type", "events", "actors", "repos", "commits", "bot_events")
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(f'{r[c]:,}' if isinstance(r[c], int) else str(r[c]))}</td>"
-                         for c in cols) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{escape(f'{r[c]:,}' if isinstance(r[c], int) else str(r[c]))}</td>" for c in cols)
+        + "</tr>"
         for r in by_type.records()
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -117,8 +118,12 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
         f"<h2>Events per {bucket} by type</h2>",
         charts.stacked_bars(labels, events, f"Events per {bucket}"),
         f"<h2>Commits pushed per {bucket}</h2>",
-        charts.stacked_bars(labels, commits or {"PushEvent": [0.0] * len(labels)},
-                            f"Commits per {bucket}", colors=(charts.PALETTE[2],)),
+        charts.stacked_bars(
+            labels,
+            commits or {"PushEvent": [0.0] * len(labels)},
+            f"Commits per {bucket}",
+            colors=(charts.PALETTE[2],),
+        ),
         '<p class="note">Commits are summed from push sizes; pushes without a size (GitHub\'s slim '
         "PushEvents since late 2025) are counted as pushes of unknown size, not as zero commits.</p>",
         f"<h2>Bot share per {bucket}</h2>",
@@ -134,8 +139,12 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
         "<h2>Top repositories</h2>",
         charts.hbars([r["repo"] or "?" for r in repos], [r["events"] for r in repos], "Events by repository"),
         "<h2>Top actors</h2>",
-        charts.hbars([r["actor"] or "?" for r in actors], [r["events"] for r in actors], "Events by actor",
-                     color=charts.PALETTE[1]),
+        charts.hbars(
+            [r["actor"] or "?" for r in actors],
+            [r["events"] for r in actors],
+            "Events by actor",
+            color=charts.PALETTE[1],
+        ),
         "<h2>By event type</h2>",
         _type_table(by_type),
         "</body></html>",

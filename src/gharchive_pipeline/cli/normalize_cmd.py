@@ -47,11 +47,13 @@ def _hour(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Ho
 @click.option(
     "--workers",
     type=click.IntRange(min=0),
-    default=None,
-    help="Worker processes for parsing (default: 2 for big files, 0 = in-process).",
+    default=0,
+    show_default=True,
+    help="Worker processes that parse and map (0: in-process; 2 is ~20% faster on an idle "
+    "2-core machine, with twice the memory).",
 )
 def normalize_command(
-    src: Path, dst: Path, hour: Hour | None, salvage: bool, rejects_path: Path | None, workers: int | None
+    src: Path, dst: Path, hour: Hour | None, salvage: bool, rejects_path: Path | None, workers: int
 ) -> None:
     """Normalize one GH Archive hour SRC into the parquet file DST.
 

@@ -13,25 +13,21 @@ fails the run. Every failure leaves no output behind (see writer.py) and names t
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import orjson
+from typing import BinaryIO
 
 from .. import PIPELINE_VERSION
 from ..hours import Hour, HourError
-from .chunks import ChunkResult, Constants, init_worker, process, process_blob
+from .chunks import ChunkResult, Constants, process
 from .eras import EventMapper
 from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyRejectsError
-from .reader import LineReader
+from .parallel import chunked, run_parallel
+from .reader import LineReader, ReadStats
 from .writer import ParquetSink, RejectSink
 
 __all__ = [
@@ -48,9 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 16_384  # lines per unit of work and per parquet row group (bounds memory)
+CHUNK_LINES = 8_192  # lines per unit of work and per parquet row group (bounds memory)
 MAX_REJECT_SHARE = 0.01
-PARALLEL_MIN_BYTES = 8 << 20  # inputs this big are worth worker processes
 
 
 @dataclass(frozen=True)
@@ -90,13 +85,14 @@ def normalize(
     salvage: bool = False,
     rejects_path: Path | None = None,
     source_name: str | None = None,
-    workers: int | None = None,
+    workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> NormalizeResult:
     """Normalize one hour into `dst` (zstd parquet, exactly schema.arrow_schema()).
 
-    `hour` defaults to the one in the file name. `workers`: processes that parse and map lines
-    (default: up to 2 for inputs over PARALLEL_MIN_BYTES, else in-process). `progress(bytes_read)`
+    `hour` defaults to the one in the file name. `workers` >= 2 parses and maps in that many
+    worker processes (see parallel.py: ~20% faster on an idle 2-core machine but twice the memory,
+    and slower on a busy one); the default 0 works in-process. `progress(bytes_read)`
     is called after every chunk (for progress bars).
     """
     started = time.perf_counter()
@@ -114,11 +110,9 @@ def normalize(
     sink = ParquetSink(dst)
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
     try:
-        lines, eras, last_event_line = _run(
-            reader, sink, rejects, constants, _worker_count(src, workers), progress
-        )
+        lines, eras, last_event_line, stats = _run(reader, sink, rejects, constants, workers, progress)
         damaged_lines = 0
-        if reader.stats.damage is not None:  # salvaged: what inflated after the damage is garbage
+        if stats.damage is not None:  # salvaged: what inflated after the damage is garbage
             damaged_lines = rejects.drop_after(last_event_line)
             lines -= damaged_lines
         if lines == 0:
@@ -139,14 +133,14 @@ def normalize(
         rejects=rejects.count,
         era=eras.most_common(1)[0][0] if eras else "events",
         seconds=time.perf_counter() - started,
-        salvaged=reader.stats.damage is not None,
+        salvaged=stats.damage is not None,
         output=dst,
         rejects_path=written_rejects,
         hour=hour,
         lines=lines,
         eras=dict(eras),
-        input_kind=reader.stats.kind,
-        damage=reader.stats.damage,
+        input_kind=stats.kind,
+        damage=stats.damage,
         damaged_lines=damaged_lines,
     )
     _log_result(name, result)
@@ -159,18 +153,6 @@ def _source_name(src: Path | BinaryIO, source_name: str | None) -> str:
     if isinstance(src, Path):
         return str(src)
     return str(getattr(src, "name", "<stream>"))
-
-
-def _worker_count(src: Path | BinaryIO, workers: int | None) -> int:
-    if workers is not None:
-        return max(0, workers)
-    if isinstance(src, Path):
-        try:
-            if src.stat().st_size >= PARALLEL_MIN_BYTES:
-                return min(2, os.cpu_count() or 1)
-        except OSError:
-            pass
-    return 0
 
 
 def _log_result(name: str, r: NormalizeResult) -> None:
@@ -195,32 +177,6 @@ def _log_result(name: str, r: NormalizeResult) -> None:
         )
 
 
-def _line_chunks(reader: LineReader) -> Iterator[tuple[list[Any], int]]:
-    """(items, first line number) of about CHUNK_LINES lines each, or the events of a document."""
-    pending: list[bytes] = []
-    first_line_no = 1
-    for block in reader.chunks():
-        if reader.stats.kind == "document":
-            yield _document_events(block[0]), 1
-            return
-        pending.extend(block)
-        if len(pending) >= CHUNK_LINES:
-            yield pending, first_line_no
-            first_line_no += len(pending)
-            pending = []
-    if pending:
-        yield pending, first_line_no
-
-
-def _document_events(data: bytes) -> list[Any]:
-    """The events of a single JSON document (an object or an array of them)."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return [data]  # recorded as a reject by the line loop
-    return doc if isinstance(doc, list) else [doc]
-
-
 def _run(
     reader: LineReader,
     sink: ParquetSink,
@@ -228,9 +184,9 @@ def _run(
     constants: Constants,
     workers: int,
     progress: Callable[[int], None] | None,
-) -> tuple[int, Counter[str], int]:
+) -> tuple[int, Counter[str], int, ReadStats]:
     """Parse, map and write every line in order; returns (non-blank lines, events per era, line
-    number of the last good event)."""
+    number of the last good event, what the reader saw)."""
     totals = [0, 0]
     eras: Counter[str] = Counter()
 
@@ -243,31 +199,14 @@ def _run(
         if result.batch is not None:
             sink.write(result.batch)
         if progress is not None:
-            progress(reader.stats.bytes_read)
+            progress(result.bytes_read or reader.stats.bytes_read)
 
-    if workers <= 1:
-        mapper = EventMapper()
-        for items, first_line_no in _line_chunks(reader):
-            collect(process(items, first_line_no, mapper, constants))
-        return totals[0], eras, totals[1]
-
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=init_worker, initargs=(constants,)
-    ) as pool:
-        pending: deque[Future[ChunkResult]] = deque()
-        try:
-            for items, first_line_no in _line_chunks(reader):
-                if items and not isinstance(items[0], bytes):  # a parsed document: small, do it here
-                    collect(process(items, first_line_no, EventMapper(), constants))
-                    continue
-                pending.append(pool.submit(process_blob, b"\n".join(items), first_line_no))
-                while len(pending) > workers:  # bounded: memory does not grow with the hour
-                    collect(pending.popleft().result())
-            while pending:
-                collect(pending.popleft().result())
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
-    return totals[0], eras, totals[1]
+    if workers > 1 and isinstance(reader.src, Path):
+        stats = run_parallel(
+            reader.src, reader.name, reader.salvage, constants, workers, CHUNK_LINES, collect
+        )
+        return totals[0], eras, totals[1], stats
+    mapper = EventMapper()
+    for items, first_line_no in chunked(reader, CHUNK_LINES):
+        collect(process(items, first_line_no, mapper, constants))
+    return totals[0], eras, totals[1], reader.stats

@@ -41,6 +41,7 @@ class ChunkResult:
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, reason, text)
     eras: Counter[str] = field(default_factory=Counter)
     last_event_line: int = 0  # line number of the chunk's last good event (0: none)
+    bytes_read: int = 0  # input bytes read when the chunk was done (progress of parallel runs)
 
 
 def offending_text(raw: Any) -> str:
@@ -97,19 +98,3 @@ def _process(items: list[Any], first_line_no: int, mapper: EventMapper, constant
         )
     last_event_line = first_line_no + last_good if last_good >= 0 else 0
     return ChunkResult(batch, lines, rejects, Counter(row[-1] for row in rows), last_event_line)
-
-
-# ---- worker-process side --------------------------------------------------------------------------
-_worker: tuple[EventMapper, Constants] | None = None
-
-
-def init_worker(constants: Constants) -> None:
-    global _worker
-    _worker = (EventMapper(), constants)
-
-
-def process_blob(blob: bytes, first_line_no: int) -> ChunkResult:
-    """Worker entry point: `blob` is the chunk's lines joined by newlines (cheap to send)."""
-    assert _worker is not None, "init_worker was not called"
-    mapper, constants = _worker
-    return process(blob.split(b"\n"), first_line_no, mapper, constants)

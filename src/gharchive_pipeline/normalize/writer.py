@@ -6,9 +6,11 @@ by `commit()`, so a failed run never leaves a partial parquet (or rejects file) 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -53,7 +55,11 @@ class _AtomicFile:
 
 
 class ParquetSink:
-    """Streams record batches into one parquet file with exactly `schema.arrow_schema()`."""
+    """Streams record batches into one parquet file with exactly `schema.arrow_schema()`.
+
+    Encoding and compressing a batch runs in a background thread (pyarrow releases the GIL there)
+    while the caller maps the next chunk; at most one batch is in flight, so memory stays bounded.
+    """
 
     def __init__(self, dst: Path) -> None:
         self.schema = schema.arrow_schema()
@@ -65,19 +71,32 @@ class ParquetSink:
             use_dictionary=_DICTIONARY_COLUMNS,
             write_statistics=True,
         )
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
+        self._pending: Future[None] | None = None
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self._writer.write_batch(batch)
+            self._wait()
+            self._pending = self._thread.submit(self._writer.write_batch, batch)
             self.rows += batch.num_rows
 
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
     def commit(self) -> None:
+        self._wait()
+        self._thread.shutdown()
         self._writer.close()
         self._file.commit()
 
     def abort(self) -> None:
         try:
+            with contextlib.suppress(Exception):
+                self._wait()
+            self._thread.shutdown()
             self._writer.close()
         finally:
             self._file.abort()

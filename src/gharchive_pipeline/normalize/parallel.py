@@ -1,0 +1,119 @@
+"""Parallel normalizing of a big file: W worker processes each inflate the whole file and parse
+and map every W-th chunk of lines; the parent writes their record batches in order.
+
+Inflating is cheap next to parsing, so inflating twice costs less than shipping every line from
+one reader to the workers. Queues are bounded: a worker is at most one chunk ahead of the writer,
+so memory does not grow with the hour. Any worker error (damaged input, ...) is raised here.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .chunks import ChunkResult, Constants, process
+from .eras import EventMapper
+from .reader import LineReader, ReadStats
+
+_POLL_SECONDS = 1.0
+
+
+def chunked(reader: LineReader, chunk_lines: int) -> Iterator[tuple[list[Any], int]]:
+    """(items, first line number) of about `chunk_lines` lines each, or the events of a document."""
+    pending: list[bytes] = []
+    first_line_no = 1
+    for block in reader.chunks():
+        if reader.stats.kind == "document":
+            yield document_events(block[0]), 1
+            return
+        pending.extend(block)
+        if len(pending) >= chunk_lines:
+            yield pending, first_line_no
+            first_line_no += len(pending)
+            pending = []
+    if pending:
+        yield pending, first_line_no
+
+
+def document_events(data: bytes) -> list[Any]:
+    """The events of a single JSON document (an object or an array of them)."""
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return [data]  # recorded as a reject by the line loop
+    return doc if isinstance(doc, list) else [doc]
+
+
+def _worker(
+    index: int, workers: int, path: Path, name: str, salvage: bool, constants: Constants,
+    chunk_lines: int, out: Any,
+) -> None:  # fmt: skip
+    number = 0
+    try:
+        reader = LineReader(path, name, salvage=salvage)
+        mapper = EventMapper()
+        for items, first_line_no in chunked(reader, chunk_lines):
+            if number % workers == index:
+                result = process(items, first_line_no, mapper, constants)
+                result.bytes_read = reader.stats.bytes_read
+                out.put(("chunk", number, result))
+            number += 1
+        out.put(("done", number, reader.stats))
+    except BaseException as exc:
+        out.put(("error", number, exc))
+
+
+def run_parallel(
+    path: Path, name: str, salvage: bool, constants: Constants, workers: int, chunk_lines: int,
+    collect: Callable[[ChunkResult], None],
+) -> ReadStats:  # fmt: skip
+    """Normalize `path` with `workers` processes, calling `collect` on every chunk in order."""
+    context = multiprocessing.get_context("fork")
+    queues = [context.Queue(maxsize=1) for _ in range(workers)]
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(i, workers, path, name, salvage, constants, chunk_lines, queues[i]),
+            name=f"normalize-{i}",
+            daemon=True,
+        )
+        for i in range(workers)
+    ]
+    for process_ in processes:
+        process_.start()
+    try:
+        number = 0
+        while True:
+            index = number % workers
+            kind, _, value = _get(queues[index], processes[index], name)
+            if kind == "error":
+                raise value
+            if kind == "done":  # the worker due for chunk `number` has none: all chunks are in
+                return value
+            collect(value)
+            number += 1
+    finally:
+        for process_ in processes:
+            if process_.is_alive():
+                process_.terminate()
+            process_.join()
+        for q in queues:
+            q.close()
+            q.join_thread()
+
+
+def _get(q: Any, worker: Any, name: str) -> tuple[str, int, Any]:
+    while True:
+        try:
+            return q.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            if not worker.is_alive() and q.empty():
+                raise RuntimeError(
+                    f"{name}: normalize worker {worker.name} died (exit code {worker.exitcode}), "
+                    "e.g. killed for memory; retry with workers=0"
+                ) from None

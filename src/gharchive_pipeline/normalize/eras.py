@@ -67,6 +67,7 @@ class EventMapper:
     def __init__(self) -> None:
         self.hash_email = EmailHasher()
         self.parse_time = TimestampParser()
+        self._times = self.parse_time.cache  # read directly on the hot path
 
     # ---- sanitizing ----------------------------------------------------------------------------
     def sanitize_payload(self, payload: dict[str, Any]) -> int:
@@ -133,12 +134,14 @@ class EventMapper:
         if not isinstance(event_type, str) or not event_type:
             raise RowError("missing or non-string 'type'")
         created_at = get("created_at")
-        if created_at is None:
-            raise RowError("missing 'created_at'")
-        try:
-            created = self.parse_time(created_at)
-        except TimestampError as exc:
-            raise RowError(str(exc)) from None
+        created = self._times.get(created_at) if type(created_at) is str else None
+        if created is None:
+            if created_at is None:
+                raise RowError("missing 'created_at'")
+            try:
+                created = self.parse_time(created_at)
+            except TimestampError as exc:
+                raise RowError(str(exc)) from None
         actor = get("actor")
         payload = get("payload")
 

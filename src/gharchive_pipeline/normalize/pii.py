@@ -17,6 +17,7 @@ import re
 
 _HEX40 = re.compile(rb"[0-9a-f]{40}")
 #: characters of an address local part, matched on the REVERSED text (leftwards from the '@')
+_MAX_LOCAL = 128
 _LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-]{1,128}")
 _LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(_LABEL + rb"(?:\." + _LABEL + rb")*")
@@ -69,16 +70,15 @@ def scrub(data: bytes) -> bytes:
     at = data.find(b"@")
     if at < 0:
         return data
-    reversed_data = data[::-1]
-    n = len(data)
     parts: list[bytes] = []
     last = 0
     while at >= 0:
-        local_m = _LOCAL_REVERSED.match(reversed_data, n - at)
+        window = data[max(0, at - _MAX_LOCAL) : at][::-1]  # reversed, so the local part is a prefix
+        local_m = _LOCAL_REVERSED.match(window)
         if local_m is not None:
             domain_m = _DOMAIN.match(data, at + 1)
             if domain_m is not None:
-                start = max(at - (local_m.end() - local_m.start()), last)
+                start = max(at - local_m.end(), last)
                 if start > 0 and data[start - 1] == 0x5C:  # backslash: JSON escape such as \n
                     start += 1
                 local = data[start:at]

@@ -44,16 +44,16 @@ class TimestampParser:
     """`parse_timestamp` with a per-run cache: an hour has at most a few thousand distinct seconds."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, int] = {}
+        self.cache: dict[str, int] = {}
 
     def __call__(self, value: object) -> int:
         if isinstance(value, str):
-            cached = self._cache.get(value)
+            cached = self.cache.get(value)
             if cached is not None:
                 return cached
         micros = parse_timestamp(value)
         if isinstance(value, str):
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[value] = micros
+            if len(self.cache) >= _CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[value] = micros
         return micros

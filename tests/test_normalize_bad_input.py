@@ -92,6 +92,22 @@ def test_corrupt_gzip_data_fails_or_is_salvaged(source: tuple[bytes, list[bytes]
     assert ids_of(result.output) == raw_ids(source[1][: result.events])
 
 
+def test_corrupt_gzip_stream_salvage_rewinds_a_seekable_stream(
+    source: tuple[bytes, list[bytes]], tmp_path: Path
+) -> None:
+    data = bytearray(source[0])
+    data[len(data) // 2 : len(data) // 2 + 2000] = bytes(2000)
+    from_file = normalize(_write(tmp_path / HOUR, bytes(data)), tmp_path / "a.parquet", salvage=True)
+    from_stream = normalize(io.BytesIO(bytes(data)), tmp_path / "b.parquet", salvage=True, source_name=HOUR)
+    assert from_stream.events == from_file.events > 2000
+    assert ids_of(from_stream.output) == ids_of(from_file.output)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def test_zero_byte_file(tmp_path: Path) -> None:
     src = tmp_path / "in" / HOUR
     src.parent.mkdir()

@@ -11,6 +11,7 @@ so on salvage the stream is re-inflated from the start in small pieces to recove
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -115,9 +116,10 @@ class LineReader:
         """Corrupt data: fail, or re-inflate slowly from the start to recover what precedes it."""
         reason = f"corrupt gzip data ({reason})"
         self._damaged(reason)
-        if not isinstance(self.src, Path):
+        stream = self._reread()
+        if stream is None:
             return  # a one-shot stream cannot be re-read; lines up to the last good chunk are kept
-        with self.src.open("rb") as stream:
+        with stream if isinstance(self.src, Path) else contextlib.nullcontext(stream):
             inflater = zlib.decompressobj(wbits=31)
             skipped = 0
             while True:
@@ -136,6 +138,18 @@ class LineReader:
                     yield out
                 if inflater.eof:
                     return
+
+    def _reread(self) -> BinaryIO | None:
+        """The input from its first byte again: reopened, or rewound when seekable."""
+        if isinstance(self.src, Path):
+            return self.src.open("rb")
+        try:
+            if self.src.seekable():
+                self.src.seek(0)
+                return self.src
+        except (OSError, ValueError):
+            pass
+        return None
 
     def _damaged(self, reason: str) -> None:
         if not self.salvage:

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import normalize
@@ -119,3 +121,24 @@ def test_no_raw_email_survives(name: str, tmp_path: Path) -> None:
     )
     assert find_leaks(output, emails) == set()
     assert find_leaks(result.rejects_path.read_text(), emails) == set()
+
+
+LOCAL = st.text("ghijklmnopqrstuvwxyz", min_size=1, max_size=3).flatmap(
+    lambda head: st.text("abcdefghijklmnopqrstuvwxyz0123456789._+-", max_size=20).map(
+        lambda tail: head + tail
+    )
+)
+DOMAIN = st.from_regex(r"[a-z][a-z0-9\-]{0,10}[a-z0-9](\.[a-z]{2,6}){1,2}", fullmatch=True)
+AROUND = st.text(st.characters(codec="utf-8", exclude_characters="@"), max_size=30)
+
+
+@given(local=LOCAL, domain=DOMAIN, before=AROUND, after=AROUND)
+@settings(max_examples=300, deadline=None)
+def test_scrub_never_lets_an_address_through(local: str, domain: str, before: str, after: str) -> None:
+    """Locals start with a non-hex letter, so a hash can never spell them by accident."""
+    if local == "git" or after[:1].isalnum() or after[:1] in "-.":
+        return  # ssh user, or a longer domain: a different address
+    address = f"{local}@{domain}"
+    assert address not in scrub_text(before + address + after)
+    json_text = orjson.dumps({"message": before + address + after}).decode()
+    assert address not in scrub_text(json_text)

@@ -156,25 +156,25 @@ def _source_name(src: Path | BinaryIO, source_name: str | None) -> str:
 
 
 def _log_result(name: str, r: NormalizeResult) -> None:
+    """One line per hour saying what happened (never event content: reasons only)."""
     log.info(
         "normalized %s (hour %s): %d events, %d rejects, era %s, %.2fs -> %s",
-        name,
-        r.hour.key,
-        r.events,
-        r.rejects,
-        r.era,
-        r.seconds,
-        r.output,
-    )
+        name, r.hour.key, r.events, r.rejects, r.era, r.seconds, r.output,
+    )  # fmt: skip
+    if r.rejects:
+        log.warning(
+            "%s (hour %s): %d of %d lines rejected, see %s",
+            name,
+            r.hour.key,
+            r.rejects,
+            r.lines,
+            r.rejects_path,
+        )
     if r.damage:
         log.warning(
             "salvaged %s (hour %s): %s; kept the %d events before the damage, dropped %d damaged lines",
-            name,
-            r.hour.key,
-            r.damage,
-            r.events,
-            r.damaged_lines,
-        )
+            name, r.hour.key, r.damage, r.events, r.damaged_lines,
+        )  # fmt: skip
 
 
 def _run(

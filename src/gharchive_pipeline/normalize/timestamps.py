@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from .pii import scrub_text
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _FALLBACK_FORMATS = ("%Y/%m/%d %H:%M:%S %z", "%Y/%m/%d %H:%M:%S")
@@ -37,7 +39,7 @@ def parse_timestamp(value: object) -> int:
             return to_micros(datetime.strptime(value, fmt))
         except ValueError:
             continue
-    raise TimestampError(f"created_at {value[:40]!r} is not a timestamp")
+    raise TimestampError(f"created_at {scrub_text(value[:40])!r} is not a timestamp")
 
 
 class TimestampParser:

@@ -43,9 +43,14 @@ demo: setup  ## run the whole local pipeline on the bundled real sample hours
 	$(BIN)/gharchive run $(DEMO_START) $(DEMO_END) --source $(SAMPLES) --home $(HOME_DIR)
 	$(BIN)/gharchive status --home $(HOME_DIR)
 	$(BIN)/gharchive stats --home $(HOME_DIR) --by type
+	$(BIN)/gharchive report --home $(HOME_DIR) -o $(HOME_DIR)/report.html
+	@echo "report: $(HOME_DIR)/report.html"
+
+LINTED := src functions spark tests tools bench
 
 test: setup $(BQVENV)/.installed  ## lint, type-check and run the whole test suite
-	$(BIN)/ruff check src functions spark tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -53,8 +58,8 @@ test-fast: setup
 	$(BIN)/pytest -q -x -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src functions spark tests
-	$(BIN)/ruff format --check src functions spark tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: setup
 	$(BIN)/mypy

@@ -9,7 +9,11 @@ from .. import schema
 
 @click.command("schema")
 @click.option(
-    "--format", "fmt", type=click.Choice(["arrow", "bigquery", "json"]), default="arrow", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["arrow", "bigquery", "json"]),
+    default="arrow",
+    show_default=True,
     help="arrow: the parquet schema; bigquery: JSON for `bq mk`/Terraform; json: the neutral definition.",
 )
 def schema_command(fmt: str) -> None:

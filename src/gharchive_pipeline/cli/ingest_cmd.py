@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
@@ -17,30 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..download import RetryPolicy
-from ..hours import DEFAULT_BASE_URL, Hour, HourError, hour_range
+from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..ingest import Outcome, ingest_hour
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE
 from ..storage.base import Storage, StorageError, open_storage
+from .options import HOUR, home_option, hour_arguments, window
 
 _SUCCESS = {Outcome.STORED, Outcome.ALREADY_PRESENT}
 
-
-class HourParam(click.ParamType):
-    """A GH Archive hour on the command line (`2015-01-01T15`, `2015-01-01-15`, ISO 8601)."""
-
-    name = "HOUR"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Hour:
-        if isinstance(value, Hour):
-            return value
-        try:
-            return Hour.parse(str(value))
-        except HourError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-HOUR = HourParam()
 
 source_option = click.option(
     "--source",
@@ -48,13 +32,7 @@ source_option = click.option(
     show_default=DEFAULT_BASE_URL,
     help="Base URL or local directory of GH Archive files.",
 )
-home_option = click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".home"),
-    show_default=True,
-    help="Local pipeline home; raw hours go to HOME/raw.",
-)
+raw_home_option = home_option("Local pipeline home; raw hours go to HOME/raw.")
 raw_option = click.option(
     "--raw", "raw_url", default=None, help="Raw bucket (gs://BUCKET or a directory); default HOME/raw."
 )
@@ -102,7 +80,7 @@ def _progress(console: Console) -> Progress:
 @click.command("ingest")
 @click.argument("hour", type=HOUR)
 @source_option
-@home_option
+@raw_home_option
 @raw_option
 @retries_option
 @retry_delay_option
@@ -127,11 +105,10 @@ def ingest_command(
 
 
 @click.command("backfill")
-@click.argument("start", type=HOUR)
-@click.argument("end", type=HOUR)
+@hour_arguments(start_required=True, end_required=True)
 @click.option("--topic", default=None, help="Publish one message per hour to projects/P/topics/T instead.")
 @source_option
-@home_option
+@raw_home_option
 @raw_option
 @retries_option
 @retry_delay_option
@@ -152,8 +129,7 @@ def backfill_command(
     Without:      download here, hour by hour, into HOME/raw (or --raw) and print counts per outcome.
     Exit status 1 if any hour should be retried later (transient, not yet published).
     """
-    if end < start:
-        raise click.BadParameter(f"END {end.key} is before START {start.key}", param_hint="END")
+    start, end = window(start, end)
     total = start.hours_until(end) + 1
     console = Console(stderr=True)
     if topic:

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from ..hours import DEFAULT_BASE_URL, Hour, HourError
+from ..hours import DEFAULT_BASE_URL, Hour
+from .options import home_option, hour_arguments, window
 
-HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
 #: Width for tables when stdout is not a terminal (rich would use 80 and wrap every cell).
 PIPE_WIDTH = 160
 
@@ -22,31 +22,16 @@ def _console() -> Any:
     return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
-def _hour(value: str) -> Hour:
-    try:
-        return Hour.parse(value)
-    except HourError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command("run")
-@click.argument("start")
-@click.argument("end", required=False)
+@hour_arguments(start_required=True)
 @click.option(
     "--source",
     default=DEFAULT_BASE_URL,
     show_default=True,
     help="GH Archive base URL or a local directory of hour files.",
 )
-@click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".home"),
-    show_default=True,
-    help=HOME_HELP,
-)
-def run_command(start: str, end: str | None, source: str, home: Path) -> None:
+@home_option()
+def run_command(start: Hour, end: Hour | None, source: str, home: Path) -> None:
     """Download, normalize and load every hour from START to END (inclusive) through the local event chain.
 
     \b
@@ -59,10 +44,7 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
     from ..local.runner import run_hours
     from ..local.status import HourStatus, render_table
 
-    first = _hour(start)
-    last = _hour(end) if end else first
-    if last < first:
-        raise click.BadParameter(f"END {last.key} is before START {first.key}")
+    first, last = window(start, end)
     if "://" not in source and not Path(source).is_dir():
         raise click.BadParameter(f"source {source!r} is neither a URL nor a directory", param_hint="--source")
     console = _console()
@@ -94,18 +76,10 @@ def run_command(start: str, end: str | None, source: str, home: Path) -> None:
 
 
 @click.command("status")
-@click.argument("start", required=False)
-@click.argument("end", required=False)
-@click.option(
-    "--home",
-    "home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".home"),
-    show_default=True,
-    help=HOME_HELP,
-)
+@hour_arguments(start_required=False)
+@home_option()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hour instead of a table.")
-def status_command(start: str | None, end: str | None, home: Path, as_json: bool) -> None:
+def status_command(start: Hour | None, end: Hour | None, home: Path, as_json: bool) -> None:
     """For each hour: raw stored / missing / corrupt, events normalized, rejects, loaded, and timings.
 
     Without START/END: every hour the home knows about.
@@ -117,10 +91,8 @@ def status_command(start: str | None, end: str | None, home: Path, as_json: bool
     if not home.is_dir():
         raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
     raw, curated = Home(home).buckets()
-    hours = None
-    if start:
-        first = _hour(start)
-        hours = list(hour_range(first, _hour(end) if end else first))
+    first, last = window(start, end)
+    hours = list(hour_range(first, last)) if first and last else None
     rows = collect_status(raw, curated, hours)
     if as_json:
         for row in rows:

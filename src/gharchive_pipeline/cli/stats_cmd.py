@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from ..hours import Hour, HourError
+from ..hours import Hour
+from .options import home_option, hour_arguments, window
 
-HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
 _BY = ("hour", "day", "type", "repo", "actor")
 #: The table format shows these (short headers, to fit 80 columns); csv/json have every column.
 _TABLE_COLUMNS = {
@@ -26,17 +26,6 @@ _TABLE_COLUMNS = {
     "bot_actors": "bots",
     "bot_actor_share": "bot%",
 }
-
-
-def _window(start: str | None, end: str | None) -> tuple[Hour | None, Hour | None]:
-    try:
-        first = Hour.parse(start) if start else None
-        last = Hour.parse(end) if end else first
-    except HourError as exc:
-        raise click.BadParameter(str(exc)) from None
-    if first and last and last < first:
-        raise click.BadParameter(f"END {last.key} is before START {first.key}")
-    return first, last
 
 
 def _warehouse(home: Path) -> Path:
@@ -63,15 +52,8 @@ def _jsonable(value: Any) -> Any:
 
 
 @click.command("stats")
-@click.argument("start", required=False)
-@click.argument("end", required=False)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".home"),
-    show_default=True,
-    help=HOME_HELP,
-)
+@hour_arguments(start_required=False)
+@home_option()
 @click.option(
     "--by",
     type=click.Choice(_BY),
@@ -84,7 +66,7 @@ def _jsonable(value: Any) -> Any:
 )
 @click.option("--limit", type=int, default=None, help="At most this many rows (default 20 for repo/actor).")
 def stats_command(
-    start: str | None, end: str | None, home: Path, by: str, fmt: str, limit: int | None
+    start: Hour | None, end: Hour | None, home: Path, by: str, fmt: str, limit: int | None
 ) -> None:
     """Events, actors, repos, pushes and commits for event hours START..END (default: everything).
 
@@ -93,7 +75,7 @@ def stats_command(
     """
     from ..stats.query import stats
 
-    first, last = _window(start, end)
+    first, last = window(start, end)
     table = stats(_warehouse(home), start=first, end=last, by=by, limit=limit)
     if fmt == "json":
         records = [{k: _jsonable(v) for k, v in r.items()} for r in table.records()]
@@ -134,15 +116,8 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
 
 
 @click.command("report")
-@click.argument("start", required=False)
-@click.argument("end", required=False)
-@click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path(".home"),
-    show_default=True,
-    help=HOME_HELP,
-)
+@hour_arguments(start_required=False)
+@home_option()
 @click.option(
     "-o",
     "--output",
@@ -151,11 +126,11 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
     show_default=True,
     help="Where to write the HTML file.",
 )
-def report_command(start: str | None, end: str | None, home: Path, output: Path) -> None:
+def report_command(start: Hour | None, end: Hour | None, home: Path, output: Path) -> None:
     """A self-contained HTML report (inline SVG charts) of event hours START..END."""
     from ..stats.report import write_report
 
-    first, last = _window(start, end)
+    first, last = window(start, end)
     path = write_report(_warehouse(home), output, first, last)
     click.echo(f"wrote {path}")
 

@@ -1,0 +1,69 @@
+"""Arguments and options several `gharchive` commands share, spelled once so they cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, overload
+
+import click
+
+from ..hours import Hour, HourError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HOME_HELP = "Local home: DIR/raw, DIR/curated (buckets) and DIR/warehouse."
+
+
+class HourParam(click.ParamType):
+    """A GH Archive hour on the command line (`2015-01-01T15`, `2015-01-01-15`, ISO 8601)."""
+
+    name = "HOUR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Hour:
+        if isinstance(value, Hour):
+            return value
+        try:
+            return Hour.parse(str(value))
+        except HourError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+HOUR = HourParam()
+
+
+def home_option(help: str = HOME_HELP) -> Callable[[F], F]:
+    """`--home DIR` (default `.home`): the local layout DIR/raw, DIR/curated, DIR/warehouse."""
+    return click.option(
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(".home"),
+        show_default=True,
+        help=help,
+    )
+
+
+def hour_arguments(*, start_required: bool, end_required: bool = False) -> Callable[[F], F]:
+    """START and END hour arguments; pair with `window` to default END and check the order."""
+
+    def decorate(f: F) -> F:
+        f = click.argument("end", type=HOUR, required=end_required)(f)
+        return click.argument("start", type=HOUR, required=start_required)(f)
+
+    return decorate
+
+
+@overload
+def window(start: Hour, end: Hour | None) -> tuple[Hour, Hour]: ...
+
+
+@overload
+def window(start: Hour | None, end: Hour | None) -> tuple[Hour | None, Hour | None]: ...
+
+
+def window(start: Hour | None, end: Hour | None) -> tuple[Hour | None, Hour | None]:
+    """(START, END) with END defaulting to START; END before START is a usage error."""
+    last = start if end is None else end
+    if start is not None and last is not None and last < start:
+        raise click.BadParameter(f"END {last.key} is before START {start.key}", param_hint="END")
+    return start, last

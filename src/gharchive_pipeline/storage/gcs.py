@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -102,14 +102,13 @@ class GCSStorage:
         metadata: dict[str, str] | None = None,
         if_generation_match: int | None = None,
     ) -> ObjectInfo:
-        blob = self._bucket.blob(name)
-        if metadata:
-            blob.metadata = metadata
-        with self._errors(name, "upload"):
-            blob.upload_from_filename(
+        return self._upload(
+            name,
+            metadata,
+            lambda blob: blob.upload_from_filename(
                 str(path), content_type="application/octet-stream", if_generation_match=if_generation_match
-            )
-        return self._info(blob)
+            ),
+        )
 
     def put_bytes(
         self,
@@ -119,12 +118,24 @@ class GCSStorage:
         metadata: dict[str, str] | None = None,
         if_generation_match: int | None = None,
     ) -> ObjectInfo:
+        content_type = "application/json" if name.endswith(".json") else "application/octet-stream"
+        return self._upload(
+            name,
+            metadata,
+            lambda blob: blob.upload_from_string(
+                data, content_type=content_type, if_generation_match=if_generation_match
+            ),
+        )
+
+    def _upload(
+        self, name: str, metadata: dict[str, str] | None, send: Callable[[gcs.Blob], object]
+    ) -> ObjectInfo:
+        """One blob with its metadata, sent by `send`; API errors named after the object."""
         blob = self._bucket.blob(name)
         if metadata:
             blob.metadata = metadata
-        content_type = "application/json" if name.endswith(".json") else "application/octet-stream"
         with self._errors(name, "upload"):
-            blob.upload_from_string(data, content_type=content_type, if_generation_match=if_generation_match)
+            send(blob)
         return self._info(blob)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -130,12 +130,7 @@ class LocalStorage:
         metadata: dict[str, str] | None = None,
         if_generation_match: int | None = None,
     ) -> ObjectInfo:
-        tmp = self._tmp_file()
-        try:
-            shutil.copyfile(path, tmp)
-            return self._commit(name, tmp, metadata, if_generation_match)
-        finally:
-            tmp.unlink(missing_ok=True)
+        return self._staged(name, lambda tmp: shutil.copyfile(path, tmp), metadata, if_generation_match)
 
     def put_bytes(
         self,
@@ -145,9 +140,19 @@ class LocalStorage:
         metadata: dict[str, str] | None = None,
         if_generation_match: int | None = None,
     ) -> ObjectInfo:
+        return self._staged(name, lambda tmp: tmp.write_bytes(data), metadata, if_generation_match)
+
+    def _staged(
+        self,
+        name: str,
+        write: Callable[[Path], object],
+        metadata: dict[str, str] | None,
+        if_generation_match: int | None,
+    ) -> ObjectInfo:
+        """Write the data to a temp file with `write`, then commit it under `name` (atomic)."""
         tmp = self._tmp_file()
         try:
-            tmp.write_bytes(data)
+            write(tmp)
             return self._commit(name, tmp, metadata, if_generation_match)
         finally:
             tmp.unlink(missing_ok=True)

@@ -98,6 +98,19 @@ class TransientIngestError(RuntimeError):
 
 
 # ---- one hour -------------------------------------------------------------------------------------
+def _held(hour: Hour, outcome: Outcome, info: ObjectInfo, sha256: str, **common: Any) -> IngestOutcome:
+    """The outcome for an hour whose bytes the raw bucket holds as `info` (raw or quarantine)."""
+    return IngestOutcome(
+        hour,
+        outcome,
+        bytes=info.size,
+        generation=info.generation,
+        object=info.name,
+        sha256=sha256,
+        **common,
+    )
+
+
 def _from_fetch(
     hour: Hour, fetched: Fetched, raw: Storage, now: datetime, window: timedelta
 ) -> IngestOutcome:
@@ -114,25 +127,15 @@ def _from_fetch(
             info = raw.put_file(name, fetched.path, metadata=metadata, if_generation_match=0)
         except PreconditionFailed:
             # a concurrent duplicate delivery stored it first: the raw file is immutable, keep theirs
-            theirs = raw.stat(name)
-            return IngestOutcome(
+            theirs = raw.stat(name) or ObjectInfo(name, check.size, 0)
+            return _held(
                 hour,
                 Outcome.ALREADY_PRESENT,
-                bytes=theirs.size if theirs else check.size,
-                generation=theirs.generation if theirs else 0,
-                object=name,
-                sha256=(theirs.metadata.get("sha256", "") if theirs else ""),
+                theirs,
+                theirs.metadata.get("sha256", ""),
                 **{**common, "detail": "stored concurrently by another delivery"},
             )
-        return IngestOutcome(
-            hour,
-            Outcome.STORED,
-            bytes=info.size,
-            generation=info.generation,
-            object=name,
-            sha256=check.sha256,
-            **common,
-        )
+        return _held(hour, Outcome.STORED, info, check.sha256, **common)
     if fetched.kind is FetchKind.NOT_FOUND:
         recent = now - hour.end < window
         outcome = Outcome.NOT_YET_PUBLISHED if recent else Outcome.MISSING
@@ -141,15 +144,7 @@ def _from_fetch(
         name = quarantine_object(hour)
         metadata = {"sha256": check.sha256, "source": fetched.url, "error": (check.error or "")[:500]}
         info = raw.put_file(name, fetched.path, metadata=metadata)
-        return IngestOutcome(
-            hour,
-            Outcome.CORRUPT,
-            bytes=info.size,
-            generation=info.generation,
-            object=name,
-            sha256=check.sha256,
-            **common,
-        )
+        return _held(hour, Outcome.CORRUPT, info, check.sha256, **common)
     return IngestOutcome(hour, Outcome.TRANSIENT, **common)
 
 
@@ -182,14 +177,7 @@ def ingest_hour(
     started = time.monotonic()
     existing: ObjectInfo | None = raw.stat(raw_object(hour))
     if existing is not None:
-        result = IngestOutcome(
-            hour,
-            Outcome.ALREADY_PRESENT,
-            bytes=existing.size,
-            generation=existing.generation,
-            object=existing.name,
-            sha256=existing.metadata.get("sha256", ""),
-        )
+        result = _held(hour, Outcome.ALREADY_PRESENT, existing, existing.metadata.get("sha256", ""))
     elif hour.end > now:
         result = IngestOutcome(
             hour,

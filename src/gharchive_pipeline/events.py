@@ -21,7 +21,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from .storage.base import ObjectInfo
+from .storage.base import ObjectInfo, object_url
 
 GCS_FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -51,7 +51,7 @@ class StorageObjectEvent:
     @property
     def uri(self) -> str:
         """`gs://bucket/name` (or `dir/name` locally), for messages and ledgers."""
-        return f"{self.storage_url.rstrip('/')}/{self.name}"
+        return object_url(self.storage_url, self.name)
 
 
 @dataclass(frozen=True)

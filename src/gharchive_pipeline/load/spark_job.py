@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import layout
 from ..hours import Hour
 from ..schema import COLUMN_NAMES, DEDUP_KEY, FIELDS
+from ..storage.base import object_url
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -115,7 +116,7 @@ def build_session(app_name: str = "gharchive-load", *, master: str | None = None
 
 
 def curated_path(curated_base: str, hour: Hour) -> str:
-    return f"{curated_base.rstrip('/')}/{layout.curated_object(hour)}"
+    return object_url(curated_base, layout.curated_object(hour))
 
 
 def existing(spark: SparkSession, paths: Sequence[str]) -> list[str]:

@@ -21,6 +21,7 @@ from ..settings import (
     ENV_SPARK_JOB_URI,
     Settings,
 )
+from ..storage.base import object_url
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class LoadTarget:
 
     @property
     def curated_uri(self) -> str:
-        return f"{self.curated_bucket_url.rstrip('/')}/{self.curated_object}"
+        return object_url(self.curated_bucket_url, self.curated_object)
 
 
 @dataclass(frozen=True)

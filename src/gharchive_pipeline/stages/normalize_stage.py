@@ -20,7 +20,7 @@ from ..ledger import LedgerEntry, append_entry
 from ..logs import log_event
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..settings import ENV_CURATED_BUCKET, Settings
-from ..storage.base import ObjectInfo, PreconditionFailed, Storage, open_storage
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url, open_storage
 from . import RAW_GENERATION, StageOutcome
 
 STAGE = "normalize"
@@ -85,11 +85,11 @@ def handle_raw_finalized(
         "lines": result.lines,
         "salvaged": result.salvaged,
         "seconds": round(result.seconds, 3),
-        "curated": f"{curated.url.rstrip('/')}/{target}",
+        "curated": object_url(curated.url, target),
         "curated_generation": written.generation,
     }
     if result.rejects:
-        details["rejects_object"] = f"{curated.url.rstrip('/')}/{layout.rejects_object(hour)}"
+        details["rejects_object"] = object_url(curated.url, layout.rejects_object(hour))
     outcome = StageOutcome(STAGE, "rejected" if result.rejects else "normalized", hour, obj.uri, details)
     _ledger(raw, outcome)
     return _finish(outcome)

@@ -1,5 +1,5 @@
 """Buckets: Google Cloud Storage or a local directory behind one small interface."""
 
-from .base import ObjectInfo, PreconditionFailed, Storage, StorageError, open_storage
+from .base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url, open_storage
 
-__all__ = ["ObjectInfo", "PreconditionFailed", "Storage", "StorageError", "open_storage"]
+__all__ = ["ObjectInfo", "PreconditionFailed", "Storage", "StorageError", "object_url", "open_storage"]

@@ -62,6 +62,11 @@ class Storage(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def object_url(bucket_url: str, name: str) -> str:
+    """`gs://bucket/name` (or `dir/name` locally): one object, for messages, ledgers and Spark paths."""
+    return f"{bucket_url.rstrip('/')}/{name}"
+
+
 def open_storage(url: str) -> Storage:
     """`gs://bucket` -> GCS; anything else is a local directory (created if missing)."""
     if url.startswith("gs://"):

@@ -195,13 +195,7 @@ def published_event(
 def parse_pubsub_event(event: CloudEvent) -> PubSubMessage:
     if event["type"] != PUBSUB_PUBLISHED:
         raise EventError(f"expected a {PUBSUB_PUBLISHED} event, got {event['type']!r} (id {event['id']})")
-    message = _data_dict(event).get("message")
-    if not isinstance(message, dict):
-        raise EventError(f"Pub/Sub event {event['id']} has no message")
-    try:
-        data = base64.b64decode(message.get("data") or b"", validate=True)
-    except ValueError as exc:
-        raise EventError(f"Pub/Sub event {event['id']}: message data is not base64: {exc}") from None
+    message, data = pubsub_envelope(event.get_data(), what=f"Pub/Sub event {event['id']}")
     source = str(event["source"])
     return PubSubMessage(
         data=data,
@@ -209,6 +203,25 @@ def parse_pubsub_event(event: CloudEvent) -> PubSubMessage:
         message_id=str(message.get("messageId") or event["id"]),
         topic=source[len(PUBSUB_SOURCE_PREFIX) :] if source.startswith(PUBSUB_SOURCE_PREFIX) else source,
     )
+
+
+def pubsub_envelope(data: Any, *, what: str = "CloudEvent") -> tuple[dict[str, Any], bytes]:
+    """The `message` object of a Pub/Sub CloudEvent's data and its body (base64 `data`; b"" if none).
+
+    `data` as functions-framework hands it over: a dict, or JSON text/bytes (a push delivery's body).
+    """
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data or "{}")
+        except ValueError:
+            raise EventError(f"{what} data is not a Pub/Sub message envelope") from None
+    if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
+        raise EventError(f"{what} data has no Pub/Sub `message` object")
+    message: dict[str, Any] = data["message"]
+    try:
+        return message, base64.b64decode(message.get("data") or b"", validate=True)
+    except (ValueError, TypeError):
+        raise EventError(f"{what}: Pub/Sub message data is not valid base64") from None
 
 
 def _data_dict(event: CloudEvent) -> dict[str, Any]:

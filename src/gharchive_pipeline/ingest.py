@@ -10,8 +10,6 @@ redelivers those and acknowledges everything permanent.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import tempfile
@@ -26,6 +24,7 @@ from typing import Any
 import requests
 
 from .download import Fetched, FetchKind, RetryPolicy, fetch_hour
+from .events import EventError, pubsub_envelope
 from .hours import Hour, HourError, hour_range, latest_complete_hour
 from .layout import quarantine_object, raw_object
 from .ledger import LedgerEntry, append_entry
@@ -263,18 +262,10 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
 
 def pubsub_payload(event_data: Any) -> bytes:
     """The message body of a Pub/Sub CloudEvent (`data.message.data`, base64); b"" if it has none."""
-    if isinstance(event_data, (bytes, str)):
-        try:
-            event_data = json.loads(event_data or "{}")
-        except ValueError:
-            raise MalformedMessage("CloudEvent data is not a Pub/Sub message envelope") from None
-    if not isinstance(event_data, dict) or not isinstance(event_data.get("message"), dict):
-        raise MalformedMessage("CloudEvent data has no Pub/Sub `message` object")
-    encoded = event_data["message"].get("data") or ""
     try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        raise MalformedMessage("Pub/Sub message data is not valid base64") from None
+        return pubsub_envelope(event_data)[1]
+    except EventError as exc:
+        raise MalformedMessage(str(exc)) from None
 
 
 def handle_message(

@@ -250,41 +250,31 @@ def fetch_hour(
     http = requests.Session() if own_session else session
     started = time.monotonic()
     transient = corrupt = 0
+
+    def fetched(kind: FetchKind, attempt: int, check: GzipCheck | None = None, detail: str = "") -> Fetched:
+        """The result after `attempt` tries; with a gzip check, the bytes are in `dest`."""
+        path = None if check is None else dest
+        return Fetched(kind, location, attempt, time.monotonic() - started, check, detail, path)
+
     try:
         while True:
             attempt = transient + corrupt + 1
             try:
                 check = _fetch_once(hour, source, dest, policy, http)
             except _NotFound as exc:
-                return Fetched(
-                    FetchKind.NOT_FOUND, location, attempt, time.monotonic() - started, detail=str(exc)
-                )
+                return fetched(FetchKind.NOT_FOUND, attempt, detail=str(exc))
             except _Transient as exc:
                 transient += 1
                 if transient >= policy.attempts:
-                    return Fetched(
-                        FetchKind.TRANSIENT,
-                        location,
-                        attempt,
-                        time.monotonic() - started,
-                        detail=f"{exc} (gave up after {transient} transient failures)",
-                    )
+                    detail = f"{exc} (gave up after {transient} transient failures)"
+                    return fetched(FetchKind.TRANSIENT, attempt, detail=detail)
             else:
                 if check.error is None:
-                    return Fetched(
-                        FetchKind.OK, location, attempt, time.monotonic() - started, check, path=dest
-                    )
+                    return fetched(FetchKind.OK, attempt, check)
                 corrupt += 1
                 if corrupt >= policy.corrupt_attempts:
-                    return Fetched(
-                        FetchKind.CORRUPT,
-                        location,
-                        attempt,
-                        time.monotonic() - started,
-                        check,
-                        detail=f"{check.error} (same after {corrupt} downloads)",
-                        path=dest,
-                    )
+                    detail = f"{check.error} (same after {corrupt} downloads)"
+                    return fetched(FetchKind.CORRUPT, attempt, check, detail)
             sleep(policy.delay(transient + corrupt))
     finally:
         if own_session and http is not None:

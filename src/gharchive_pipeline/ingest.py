@@ -288,16 +288,12 @@ def handle_message(
             max_range_hours=settings.max_range_hours,
         )
     except MalformedMessage as exc:
-        log_event(
-            STAGE,
+        return _reject(
             None,
-            "rejected",
-            severity="ERROR",
+            str(exc),
             message=f"ingest message rejected (acknowledged, not retried): {exc}",
-            reason=str(exc),
             data=data[:200].decode("utf-8", "replace"),
         )
-        return MessageResult(None, rejected=str(exc))
 
     if request.kind == "range":
         return _fan_out(request, settings, publisher)
@@ -320,12 +316,17 @@ def handle_message(
     return MessageResult(request, (result,))
 
 
+def _reject(request: IngestRequest | None, reason: str, *, message: str = "", **fields: Any) -> MessageResult:
+    """Log a message that can never succeed (it is acknowledged, not retried) and say why."""
+    log_event(STAGE, None, "rejected", severity="ERROR", message=message or reason, reason=reason, **fields)
+    return MessageResult(request, rejected=reason)
+
+
 def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | None) -> MessageResult:
     hours = request.hours
     if not settings.topic:
-        reason = f"{ENV_TOPIC} is not set: cannot fan out {request.start.key}..{request.end.key}"
-        log_event(STAGE, None, "rejected", severity="ERROR", message=reason, reason=reason)
-        return MessageResult(request, rejected=reason)
+        span = f"{request.start.key}..{request.end.key}"
+        return _reject(request, f"{ENV_TOPIC} is not set: cannot fan out {span}")
     if publisher is None:
         publisher = _publisher()
     try:
@@ -364,13 +365,5 @@ def handle_cloud_event(event_data: Any, settings: Settings, **kwargs: Any) -> Me
     try:
         payload = pubsub_payload(event_data)
     except MalformedMessage as exc:
-        log_event(
-            STAGE,
-            None,
-            "rejected",
-            severity="ERROR",
-            message=f"ingest event rejected (acknowledged, not retried): {exc}",
-            reason=str(exc),
-        )
-        return MessageResult(None, rejected=str(exc))
+        return _reject(None, str(exc), message=f"ingest event rejected (acknowledged, not retried): {exc}")
     return handle_message(payload, settings, **kwargs)

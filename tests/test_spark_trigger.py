@@ -29,7 +29,7 @@ from gharchive_pipeline.settings import (
     Settings,
 )
 from gharchive_pipeline.stages import dataproc
-from gharchive_pipeline.storage import Storage, open_storage
+from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import ROOT
 from tests.support.dataproc_server import DataprocServer
 
@@ -90,9 +90,19 @@ def env(monkeypatch: pytest.MonkeyPatch, dataproc_server: DataprocServer) -> Dat
     return dataproc_server
 
 
+@pytest.fixture
+def curated(gcs: tuple[Storage, Storage]) -> Storage:
+    return gcs[1]
+
+
 def post(client: Any, event: CloudEvent) -> Any:
     headers, body = to_structured(event)
     return client.post("/", headers=headers, data=body)
+
+
+def finalize(client: Any, info: ObjectInfo) -> Any:
+    """Deliver the curated bucket's finalize event for `info` to the function."""
+    return post(client, finalized_event(CURATED, info))
 
 
 def put_curated(curated: Storage, hour: Hour, payload: bytes = b"PAR1 stand-in") -> Any:
@@ -124,7 +134,7 @@ def test_finalize_submits_one_batch_with_the_expected_request(
 ) -> None:
     raw, curated = gcs
     info = put_curated(curated, HOUR)
-    response = post(app, finalized_event(CURATED, info))
+    response = finalize(app, info)
     assert response.status_code == 200, response.data
 
     assert len(env.calls) == 1
@@ -162,10 +172,7 @@ def test_finalize_submits_one_batch_with_the_expected_request(
 
 
 @pytest.mark.slow
-def test_redelivery_is_already_exists_and_success(
-    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
-) -> None:
-    _, curated = gcs
+def test_redelivery_is_already_exists_and_success(curated: Storage, app: Any, env: DataprocServer) -> None:
     hour = HOUR + 1
     event = finalized_event(CURATED, put_curated(curated, hour))
     assert post(app, event).status_code == 200
@@ -175,10 +182,7 @@ def test_redelivery_is_already_exists_and_success(
 
 
 @pytest.mark.slow
-def test_server_error_fails_the_delivery_for_retry(
-    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
-) -> None:
-    _, curated = gcs
+def test_server_error_fails_the_delivery_for_retry(curated: Storage, app: Any, env: DataprocServer) -> None:
     hour = HOUR + 2
     event = finalized_event(CURATED, put_curated(curated, hour))
     env.fail_next.append(503)
@@ -190,24 +194,20 @@ def test_server_error_fails_the_delivery_for_retry(
 
 @pytest.mark.slow
 def test_new_generation_gets_a_new_batch_and_stale_events_none(
-    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+    curated: Storage, app: Any, env: DataprocServer
 ) -> None:
-    _, curated = gcs
     hour = HOUR + 3
     old = put_curated(curated, hour, b"first")
     new = put_curated(curated, hour, b"second")
     assert new.generation > old.generation
-    assert post(app, finalized_event(CURATED, new)).status_code == 200
-    assert post(app, finalized_event(CURATED, old)).status_code == 200  # late, superseded: ignored
+    assert finalize(app, new).status_code == 200
+    assert finalize(app, old).status_code == 200  # late, superseded: ignored
     assert [c.batch_id for c in env.calls] == [f"gha-2015010108-g{new.generation}"]
 
 
 @pytest.mark.slow
-def test_rejects_and_foreign_objects_are_ignored(
-    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
-) -> None:
-    _, curated = gcs
+def test_rejects_and_foreign_objects_are_ignored(curated: Storage, app: Any, env: DataprocServer) -> None:
     for name in (layout.rejects_object(HOUR), "notes/readme.txt"):
         info = curated.put_bytes(name, b"{}\n")
-        assert post(app, finalized_event(CURATED, info)).status_code == 200
+        assert finalize(app, info).status_code == 200
     assert env.calls == []

@@ -148,6 +148,11 @@ def _counts(client: Any) -> dict[Any, int]:
     return {r["source_hour"]: r["n"] for r in client.query(sql).result()}
 
 
+def _hour0_ids(client: Any) -> list[Any]:
+    sql = f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'"
+    return sorted(r["id"] for r in client.query(sql).result())
+
+
 @pytest.mark.slow
 def test_table_created_with_partitioning_and_clustering(client: Any) -> None:
     bq.ensure_events_table(client, TABLE)
@@ -166,22 +171,12 @@ def test_hour_reload_replaces_only_its_rows(client: Any, tmp_path: Path) -> None
     bq.replace_hours(client, TABLE, [f1], [HOUR1])
     bq.replace_hours(client, TABLE, [f1], [HOUR1])  # twice: no double counting
     assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 7427}
-    before = sorted(
-        r["id"]
-        for r in client.query(
-            f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'"
-        ).result()
-    )
+    before = _hour0_ids(client)
 
     changed = write_rows(h1[:100], tmp_path / "h1c" / "part-0.parquet")
     bq.replace_hours(client, TABLE, [changed], [HOUR1])
     assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 100}
-    after = sorted(
-        r["id"]
-        for r in client.query(
-            f"SELECT id FROM `{TABLE}` WHERE source_hour = TIMESTAMP '2015-01-01 00:00:00+00'"
-        ).result()
-    )
+    after = _hour0_ids(client)
     assert after == before
     assert not [t.table_id for t in client.list_tables(DATASET) if "staging" in t.table_id]
 

@@ -5,7 +5,6 @@ bqemulator pins duckdb 1.5.5, so it runs from its own virtualenv (.bqvenv, `make
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from gharchive_pipeline.load import bigquery_sink as bq
 from gharchive_pipeline.schema import CLUSTERING_FIELDS, COLUMN_NAMES
 from gharchive_pipeline.stats.query import connect
 from gharchive_pipeline.stats.views import bigquery_views
+from tests.support.ports import free_port
 
 from .conftest import ROOT
 from .test_warehouse_support import HOUR0, HOUR1, cached_rows, put_curated, reset, write_rows
@@ -78,12 +78,6 @@ def test_gcs_staging_is_one_parquet_load_job() -> None:
 
 
 # ---- against the emulator --------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     exe = BQVENV / "bin" / "bqemulator"
@@ -100,7 +94,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         "duckdb.sql('INSTALL ' + repr(str(f)))"
     )
     subprocess.run([str(BQVENV / "bin" / "python"), "-c", install], check=True)
-    rest, grpc = _free_port(), _free_port()
+    rest, grpc = free_port(), free_port()
     log = (tmp_path_factory.mktemp("bq") / "bqemulator.log").open("w")
     proc = subprocess.Popen(
         [

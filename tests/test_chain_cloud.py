@@ -33,6 +33,7 @@ from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA, ROOT
 from tests.support.dataproc_server import DataprocServer
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -42,12 +43,6 @@ RAW, CURATED = "gha-raw-cloud", "gha-curated-cloud"
 HOUR = Hour.parse("2011-02-15T00")
 #: Upper bound for the chain to settle; never asserted on, only waited for.
 SETTLE_S = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = SETTLE_S) -> Any:

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,15 +20,10 @@ from click.testing import CliRunner
 from gharchive_pipeline import settings as S
 from gharchive_pipeline.cli import cli
 from tests.conftest import DATA
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 PROJECT = "gharchive-test"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gcloud beta emulators pubsub start` on a free port; PUBSUB_EMULATOR_HOST set while it runs."""
     if shutil.which("gcloud") is None:
         pytest.skip("gcloud (with the pubsub emulator) is not installed; .ci/run installs it")
-    port = _free_port()
+    port = free_port()
     host = f"127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("pubsub") / "emulator.log"
     with open(log, "wb") as out:

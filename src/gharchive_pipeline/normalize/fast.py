@@ -43,7 +43,7 @@ from .reader import GZIP_MAGIC
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 8_192  # rows per record batch and parquet row group (as the Python path)
-MEMORY_LIMIT = "1GB"  # DuckDB's own cap; the whole run stays under 512 MiB peak RSS
+MEMORY_LIMIT = "300MB"
 THREADS = 2
 PEEK_BYTES = 1 << 20  # (inflated) bytes read to see the first line
 
@@ -90,13 +90,14 @@ def _count(text: str, needle: str) -> str:
 
 _AUTHOR_RE = re.compile(r'"author":\{"email":"([^"\\]*)"')
 #: numbers that DuckDB (yyjson) may spell unlike orjson: floats and integers of 20+ digits
-_ODD_NUMBER = r'[:\[,]-?[0-9]+[.eE]|[:\[,]-?[0-9]{20}|^-?[0-9]'
+_ODD_NUMBER = r"[:\[,]-?[0-9]+[.eE]|[:\[,]-?[0-9]{20}|^-?[0-9]"
 _CREATED = r'"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]Z"'
 
 _QUERY = f"""
 WITH raw AS (
   SELECT json_extract(j, {["$." + p for p in _PATHS]!r})::VARCHAR[] AS v, json_keys(j) AS keys
-  FROM read_json_objects(@SRC@, format = 'newline_delimited', compression = @COMPRESSION@) t(j)
+  FROM read_json_objects(@SRC@, format = 'newline_delimited', compression = @COMPRESSION@,
+                         maximum_object_size = 4194304) t(j)
 ), cols AS (
   SELECT v, {_str("type")} AS type,
     CASE WHEN {_v("payload")} <> 'null' THEN {_v("payload")} END AS pt,
@@ -108,7 +109,7 @@ WITH raw AS (
       OR NOT regexp_full_match({_v("created_at")}, '{_CREATED}')
       OR try_strptime({_v("created_at")}, '"%Y-%m-%dT%H:%M:%SZ"') IS NULL
       OR NOT starts_with({_v("actor")}, '{{')
-      OR (starts_with({_v("repo.url")}, '"') AND contains({_v("repo.url")}, 'api.github.dev')),
+      OR coalesce(starts_with({_v("repo.url")}, '"') AND contains({_v("repo.url")}, 'api.github.dev'), false),
       true) AS bad
   FROM raw
 ), routed AS (
@@ -151,10 +152,10 @@ SELECT
     WHEN 'true' THEN true WHEN 'false' THEN false END) END AS pr_merged,
   CASE WHEN starts_with({_v("actor.login")}, '"') THEN
     regexp_matches(lower({_v("actor.login")}), '(\\[bot\\]|-bot|_bot)"$') END AS is_bot,
-  bad OR (type = 'PushEvent'
-          AND NOT (regexp_full_match({_v("payload.size")}, '-?[0-9]+')
-                   AND regexp_full_match({_v("payload.distinct_size")}, '-?[0-9]+'))
-          AND (contains(pt, '"commits":') OR contains(pt, '"shas":'))) AS bad
+  bad OR coalesce(type = 'PushEvent'
+    AND NOT coalesce(regexp_full_match({_v("payload.size")}, '-?[0-9]+')
+                     AND regexp_full_match({_v("payload.distinct_size")}, '-?[0-9]+'), false)
+    AND coalesce(contains(pt, '"commits":') OR contains(pt, '"shas":'), false), true) AS bad
 FROM routed
 """
 
@@ -252,7 +253,7 @@ def run_fast(
 
 
 def fast_path_kind(src: Path) -> str | None:
-    """"gzip" or "ndjson" when the first line of `src` is an Events-era event, else None."""
+    """Returns "gzip" or "ndjson" when the first line of `src` is an Events-era event, else None."""
     try:
         with src.open("rb") as stream:
             head = stream.read(PEEK_BYTES)
@@ -275,9 +276,12 @@ def looks_like_events(first_line: bytes) -> bool:
         event = orjson.loads(first_line)
     except orjson.JSONDecodeError:
         return False
+    if not isinstance(event, dict):
+        return False
+    repo = event.get("repo")
     return (
-        isinstance(event, dict)
-        and isinstance(event.get("actor"), dict)
+        isinstance(event.get("actor"), dict)
+        and not (isinstance(repo, dict) and "api.github.dev" in str(repo.get("url")))
         and isinstance(event.get("id"), str)
         and event.keys() <= set(_EVENT_KEYS)
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,24 +21,10 @@ from gharchive_pipeline.ledger import (
     read_ledger,
 )
 from gharchive_pipeline.storage import Storage, open_storage
-from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
+from tests.support.fake_gcs import fake_gcs_fixture, storage_fixture  # noqa: F401 (fixtures)
 
 HOUR = Hour.parse("2016-02-29T23")
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def fake_gcs() -> Iterator[str]:
-    with fake_gcs_server() as server:
-        yield server.url
-
-
-@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.slow)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return open_storage(str(tmp_path / "raw"))
-    request.getfixturevalue("fake_gcs")
-    return new_gcs_bucket(prefix="ledger")
 
 
 def entry(stage: str = "ingest", outcome: str = "stored", **details: object) -> LedgerEntry:

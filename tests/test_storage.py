@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,7 @@ import pytest
 from gharchive_pipeline.storage import PreconditionFailed, Storage, StorageError, open_storage
 from gharchive_pipeline.storage.local import SYSTEM_DIR, LocalStorage
 from tests.conftest import DATA
-from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
-
-
-@pytest.fixture(scope="module")
-def fake_gcs() -> Iterator[str]:
-    with fake_gcs_server() as server:
-        yield server.url
-
-
-@pytest.fixture(params=["local", pytest.param("gcs", marks=pytest.mark.slow)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
-        return open_storage(str(tmp_path / "bucket"))
-    request.getfixturevalue("fake_gcs")
-    return new_gcs_bucket()
+from tests.support.fake_gcs import fake_gcs_fixture, new_gcs_bucket, storage_fixture  # noqa: F401 (fixtures)
 
 
 # ---- contract ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""fake-gcs-server for the tests: the server itself and fresh buckets on it.
+"""fake-gcs-server for the tests: the server itself, fresh buckets on it, and the `fake_gcs` and
+`storage` fixtures (import `fake_gcs_fixture, storage_fixture` into a test module to use them).
 
 Imports are lazy so that collecting a test module never needs the wrapper or google-cloud-storage.
 """
@@ -9,9 +10,12 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from gharchive_pipeline.storage import Storage
+import pytest
+
+from gharchive_pipeline.storage import Storage, open_storage
 
 
 @contextlib.contextmanager
@@ -33,3 +37,19 @@ def new_gcs_bucket(name: str = "", *, prefix: str = "test") -> Storage:
     name = name or f"{prefix}-{uuid.uuid4().hex[:12]}"
     client.create_bucket(name)
     return GCSStorage(f"gs://{name}", client=client)
+
+
+@pytest.fixture(name="fake_gcs", scope="module")
+def fake_gcs_fixture() -> Iterator[str]:
+    """fake-gcs-server for the test module (its URL)."""
+    with fake_gcs_server() as server:
+        yield server.url
+
+
+@pytest.fixture(name="storage", params=["local", pytest.param("gcs", marks=pytest.mark.slow)])
+def storage_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+    """Runs a test twice: on a local directory and on a fresh fake-gcs-server bucket (slow)."""
+    if request.param == "local":
+        return open_storage(str(tmp_path / "bucket"))
+    request.getfixturevalue("fake_gcs")
+    return new_gcs_bucket()

@@ -105,8 +105,8 @@ def test_fast_path_on_a_generated_big_hour_slice(tmp_path: Path) -> None:
 
 
 def test_the_two_servings_agree_on_the_fast_path(tmp_path: Path) -> None:
-    a = normalize(DATA / "2015-01-01-1.json.gz", tmp_path / "a.parquet")
-    b = normalize(DATA / "variant-preobfuscation/2015-01-01-1.json.gz", tmp_path / "b.parquet")
+    a = normalize(DATA / "2015-01-01-1.json.gz", tmp_path / "a.parquet", engine="auto")
+    b = normalize(DATA / "variant-preobfuscation/2015-01-01-1.json.gz", tmp_path / "b.parquet", engine="auto")
     assert a.engine == b.engine == "duckdb"
     assert_same_table(pq.read_table(a.output), pq.read_table(b.output))
 
@@ -121,7 +121,7 @@ def test_no_raw_email_survives_the_fast_path(tmp_path: Path) -> None:
         if "@" in c["author"]["email"] and len(c["author"]["email"].split("@")[0]) != 40
     }
     assert raw
-    result = normalize(src, tmp_path / "out.parquet")
+    result = normalize(src, tmp_path / "out.parquet", engine="auto")
     assert result.engine == "duckdb"
     text = "\n".join(p for p in pq.read_table(result.output).column("payload").to_pylist() if p)
     assert not [email for email in raw if email in text]
@@ -248,9 +248,9 @@ def test_damaged_gzip_gets_the_python_path_error_and_salvage(tmp_path: Path) -> 
     src = tmp_path / "2015-01-01-3.json.gz"
     src.write_bytes(data[: len(data) // 2])
     with pytest.raises(CorruptInputError, match="truncated gzip"):
-        normalize(src, tmp_path / "out.parquet")
+        normalize(src, tmp_path / "out.parquet", engine="auto")
     assert not (tmp_path / "out.parquet").exists()
-    salvaged = normalize(src, tmp_path / "out.parquet", salvage=True)
+    salvaged = normalize(src, tmp_path / "out.parquet", salvage=True, engine="auto")
     assert salvaged.engine == "python" and salvaged.salvaged and 0 < salvaged.events < 5971
 
 
@@ -270,8 +270,12 @@ def test_other_eras_and_streams_never_try_the_fast_path(tmp_path: Path) -> None:
     assert fast_path_kind(DATA / "2011-02-15-0.json.gz") is None
     assert fast_path_kind(DATA / "partial/push_event_post_drift_2025-12-15-0.json") is None  # a document
     with (DATA / "2015-01-01-5.json.gz").open("rb") as stream:
-        result = normalize(stream, tmp_path / "out.parquet", hour=HOUR)
+        result = normalize(stream, tmp_path / "out.parquet", hour=HOUR, engine="auto")
     assert result.engine == "python" and result.events == 5887
+
+
+def test_the_python_path_is_the_default(tmp_path: Path) -> None:
+    assert normalize(DATA / "2015-01-01-5.json.gz", tmp_path / "out.parquet").engine == "python"
 
 
 def test_engine_must_be_known(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def normalize(
     source_name: str | None = None,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
-    engine: str = "auto",
+    engine: str = "python",
 ) -> NormalizeResult:
     """Normalize one hour into `dst` (zstd parquet, exactly schema.arrow_schema()).
 
@@ -98,7 +98,8 @@ def normalize(
     and slower on a busy one); the default 0 works in-process. `progress(bytes_read)`
     is called after every chunk (for progress bars). `engine="auto"` tries the DuckDB fast path
     (fast.py) on Events-era files given as a Path and falls back to the Python path for the whole
-    file whenever it cannot prove the same result; `engine="python"` skips it.
+    file whenever it cannot prove the same result. It is opt-in: on the 2-core benchmark machine
+    it costs more CPU than the Python path and is not reliably faster (docs/benchmark.md).
     """
     if engine not in ("auto", "python"):
         raise ValueError(f"engine must be 'auto' or 'python', not {engine!r}")

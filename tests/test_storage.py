@@ -155,3 +155,15 @@ def test_open_storage_dispatches_on_scheme(fake_gcs: str, tmp_path: Path) -> Non
 
     assert isinstance(open_storage("gs://whatever"), GCSStorage)
     assert isinstance(open_storage(str(tmp_path / "x")), LocalStorage)
+
+
+def test_gcs_without_credentials_is_a_clear_storage_error(monkeypatch, tmp_path):
+    """No emulator and no credentials: one StorageError saying what to do, not an auth traceback."""
+    from gharchive_pipeline.storage.base import StorageError, open_storage
+
+    for var in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default login here
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # do not probe the metadata server
+    with pytest.raises(StorageError, match="no Google Cloud credentials"):
+        open_storage("gs://some-bucket")

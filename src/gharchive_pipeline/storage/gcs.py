@@ -28,7 +28,15 @@ def make_client(project: str | None = None) -> gcs.Client:
         from google.auth.credentials import AnonymousCredentials
 
         return gcs.Client(project=project or "local", credentials=AnonymousCredentials())
-    return gcs.Client(project=project)
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        return gcs.Client(project=project)
+    except DefaultCredentialsError as exc:
+        raise StorageError(
+            "no Google Cloud credentials for Cloud Storage: run `gcloud auth application-default login` "
+            "or set GOOGLE_APPLICATION_CREDENTIALS"
+        ) from exc
 
 
 class GCSStorage:

@@ -13,11 +13,13 @@ error messages and the older eras):
   `YYYY-MM-DDTHH:MM:SSZ`, an actor that is not an object (Timeline era), a backfill repo URL, a
   PushEvent whose sizes would need counting `commits`/`shas`.
 
-Within a good file a few rows still go through Python, one payload at a time (UDFs, ~1-10% of rows):
-payloads whose JSON text DuckDB's writer spells differently from orjson (floats, control-character
-escapes, integers of 20+ digits), PushEvents whose author e-mails are not the plain
-`"author":{"email":"..."` form, FollowEvents (target.email), and payloads that need the free-text
-e-mail scrub (the same '@' count test as eras.py). Known gap: DuckDB does not check the gzip
+Payload text is DuckDB's (yyjson) re-serialization, equal to orjson's except for floats,
+control-character escapes and integers of 20+ digits. SQL leaves some payloads to Python
+(`Payloads`, run in the main thread while DuckDB's threads map the next rows): those that may
+hold such a spelling, FollowEvents (target.email), payloads needing the free-text e-mail scrub
+(the same '@' count test as eras.py), and PushEvents, whose `"author":{"email":"..."` values are
+hashed in the text when that is provably what the Python path does.
+Known gap: DuckDB does not check the gzip
 CRC, so a file whose only damage is its 4-byte CRC trailer is accepted (no data is lost).
 """
 
@@ -42,7 +44,7 @@ from .reader import GZIP_MAGIC
 
 log = logging.getLogger(__name__)
 
-BATCH_ROWS = 8_192  # rows per record batch and parquet row group (as the Python path)
+BATCH_ROWS = 2_048  # rows per record batch and parquet row group (bigger ones cost DuckDB memory)
 MEMORY_LIMIT = "300MB"
 THREADS = 2
 PEEK_BYTES = 1 << 20  # (inflated) bytes read to see the first line
@@ -135,11 +137,7 @@ SELECT
   {_str("repo.name")} AS repo_name,
   {_int("org.id")} AS org_id,
   {_str("org.login")} AS org_login,
-  CASE final_route
-    WHEN 'python' THEN py_payload(type, pt)
-    WHEN 'plain' THEN pt
-    WHEN 'push' THEN py_push(pt)
-  END AS payload,
+  CASE WHEN final_route = 'plain' THEN pt END AS payload,
   NULL::VARCHAR AS other,
   {_str("payload.action")} AS action,
   {_str("payload.ref")} AS ref,
@@ -155,47 +153,65 @@ SELECT
   bad OR coalesce(type = 'PushEvent'
     AND NOT coalesce(regexp_full_match({_v("payload.size")}, '-?[0-9]+')
                      AND regexp_full_match({_v("payload.distinct_size")}, '-?[0-9]+'), false)
-    AND coalesce(contains(pt, '"commits":') OR contains(pt, '"shas":'), false), true) AS bad
+    AND coalesce(contains(pt, '"commits":') OR contains(pt, '"shas":'), false), true) AS bad,
+  CASE WHEN final_route IN ('python', 'push') THEN final_route END AS route,
+  CASE WHEN final_route IN ('python', 'push') THEN pt END AS raw_payload
 FROM routed
 """
 
 
-def _udfs(con: duckdb.DuckDBPyConnection) -> None:
-    """The per-row Python fallbacks: exactly the Python path's payload handling."""
-    mapper = EventMapper()
-    hash_email = mapper.hash_email
+class Payloads:
+    """The payloads SQL leaves to Python (route `push` or `python`), done in the main thread
+    while DuckDB's threads map the next rows: exactly the Python path's payload handling."""
 
-    def py_payload(event_type: str, payload: str) -> str | None:
-        data = mapper._dump_payload(event_type, orjson.loads(payload))
+    def __init__(self) -> None:
+        self.mapper = EventMapper()
+        self.hash_email = self.mapper.hash_email
+
+    def full(self, event_type: str, payload: str) -> str | None:
+        data = self.mapper._dump_payload(event_type, orjson.loads(payload))
         return None if data is None else data.decode()
 
-    def py_push(payload: str) -> str | None:
+    def push(self, payload: str) -> str | None:
         """A PushEvent payload: its `"author":{"email":"..."` values hashed in the text when that
-        is provably what the Python path does, else the Python path's own handling."""
-        if (
-            '"shas":' not in payload
-            and '"git@github.com:' not in payload
-            and payload.count('"email":') == payload.count('"author":{"email":"')
-        ):
-            emails = _AUTHOR_RE.findall(payload)
-            if all(e.count("@") <= 1 for e in emails):
-                text = _AUTHOR_RE.sub(lambda m: f'"author":{{"email":"{hash_email(m.group(1))}"', payload)
-                known = sum("@" in e for e in emails)
-                ats = text.count("@")
-                if not (ats > known and ats - text.count('"git@github.com:') > known):
-                    return text
-        return py_payload("PushEvent", payload)
+        is provably what the Python path does, else the Python path's own handling.
 
-    varchar = duckdb.sqltype("VARCHAR")
-    con.create_function("py_payload", py_payload, [varchar, varchar], varchar, side_effects=False)
-    con.create_function("py_push", py_push, [varchar], varchar, side_effects=False)
+        `split` gives [text, email, text, email, ..., text] in one regex pass. When every
+        `"email":` key is such an author e-mail with at most one '@', hashing keeps the '@' count,
+        so the scrub test (as eras.py) can count on the input text."""
+        if '"shas":' not in payload and '"git@github.com:' not in payload:
+            parts = _AUTHOR_RE.split(payload)
+            emails = parts[1::2]
+            if payload.count('"email":') == len(emails) and all(e.count("@") <= 1 for e in emails):
+                known = sum("@" in e for e in emails)
+                if payload.count("@") <= known:
+                    hash_email = self.hash_email
+                    for i in range(1, len(parts), 2):
+                        parts[i] = f'"author":{{"email":"{hash_email(parts[i])}"'
+                    return "".join(parts)
+        return self.full("PushEvent", payload)
+
+    def fill(self, batch: pa.RecordBatch) -> pa.Array:
+        """The batch's payload column with the routed rows filled in."""
+        payload = batch.column("payload")
+        routes = batch.column("route")
+        if routes.null_count == len(routes):
+            return payload
+        mask = pc.is_valid(routes)
+        picked = pc.filter(batch.column("raw_payload"), mask).to_pylist()
+        kinds = pc.filter(routes, mask).to_pylist()
+        types = pc.filter(batch.column("type"), mask).to_pylist()
+        values = [
+            self.push(text) if kind == "push" else self.full(event_type, text)
+            for text, kind, event_type in zip(picked, kinds, types, strict=True)
+        ]
+        return pc.replace_with_mask(payload, mask, pa.array(values, type=pa.string()))
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": THREADS, "memory_limit": MEMORY_LIMIT})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = true")  # rows in file order, as the Python path
-    _udfs(con)
     return con
 
 
@@ -219,17 +235,19 @@ def batches(src: Path, compressed: bool) -> Iterator[pa.RecordBatch]:
         con.close()
 
 
-def to_table_batch(batch: pa.RecordBatch, constants: Constants) -> pa.RecordBatch:
+def to_table_batch(batch: pa.RecordBatch, constants: Constants, payloads: Payloads) -> pa.RecordBatch:
     """A DuckDB batch -> a batch with exactly schema.arrow_schema(); raises FastPathUnavailable
     when any row is flagged."""
-    bad = batch.column(batch.num_columns - 1)
-    if pc.any(bad).as_py():
+    if pc.any(batch.column("bad")).as_py():
         raise FastPathUnavailable("a row needs the Python mapper (other era, odd keys or values)")
     target = schema.arrow_schema()
     n = batch.num_rows
     arrays: list[Any] = []
-    for index in range(batch.num_columns - 1):
-        arrays.append(batch.column(index).cast(target.field(index).type))
+    for field in target:
+        if field.name == "source_hour":
+            break
+        column = payloads.fill(batch) if field.name == "payload" else batch.column(field.name)
+        arrays.append(column.cast(field.type))
     arrays.append(pa.repeat(pa.scalar(constants.source_hour, type=_TS), n))
     arrays.append(pa.repeat(pa.scalar(EVENTS), n))
     arrays.append(pa.repeat(pa.scalar(constants.ingested_at, type=_TS), n))
@@ -245,9 +263,10 @@ def run_fast(
     Raises FastPathUnavailable (possibly after some batches were written: the caller aborts its
     sink and starts over with the Python path)."""
     rows = 0
+    payloads = Payloads()
     for batch in batches(src, compressed):
         if batch.num_rows:
-            write(to_table_batch(batch, constants))
+            write(to_table_batch(batch, constants, payloads))
             rows += batch.num_rows
     return rows
 

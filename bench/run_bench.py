@@ -30,15 +30,6 @@ MIB = 1024 * 1024
 TARGET_RATIO, TARGET_RSS_MIB, TARGET_SPEEDUP = 1.0, 512, 5.0
 
 
-#: the opt-in DuckDB fast path (normalize(engine="auto"); the CLI has no flag for it)
-FAST_PATH = (
-    "import sys; from pathlib import Path; from gharchive_pipeline.hours import Hour; "
-    "from gharchive_pipeline.normalize import normalize; "
-    "r = normalize(Path(sys.argv[1]), Path(sys.argv[2]), hour=Hour.parse('2015-01-01T00'), engine='auto'); "
-    "assert r.engine == 'duckdb', 'the fast path fell back'"
-)
-
-
 @dataclass(frozen=True)
 class Measure:
     wall: float
@@ -122,7 +113,6 @@ def main() -> None:
     contenders = {
         "gharchive normalize": [str(gharchive), "normalize", str(hour), str(out / "ours.parquet"),
                                 "--hour", "2015-01-01T00", "--workers", str(args.workers)],
-        "normalize engine=auto": [sys.executable, "-c", FAST_PATH, str(hour), str(out / "fast.parquet")],
         "reference_duckdb.py": [sys.executable, str(shared / "bench" / "reference_duckdb.py"), str(hour),
                                 str(out / "duckdb.parquet")],
     }  # fmt: skip

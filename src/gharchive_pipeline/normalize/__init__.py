@@ -26,7 +26,6 @@ from ..hours import Hour, HourError
 from .chunks import ChunkResult, Constants, process
 from .eras import EventMapper
 from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyRejectsError
-from .fast import FastPathUnavailable, fast_path_kind, run_fast
 from .parallel import chunked, run_parallel
 from .reader import LineReader, ReadStats
 from .writer import ParquetSink, RejectSink
@@ -64,7 +63,6 @@ class NormalizeResult:
     input_kind: str = "gzip"  # gzip | ndjson | document
     damage: str | None = None  # what --salvage recovered from
     damaged_lines: int = 0  # garbage lines after the damage, dropped (salvage)
-    engine: str = "python"  # duckdb (fast path, Events era) | python
 
 
 def hour_from_name(name: str) -> Hour | None:
@@ -89,20 +87,14 @@ def normalize(
     source_name: str | None = None,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
-    engine: str = "python",
 ) -> NormalizeResult:
     """Normalize one hour into `dst` (zstd parquet, exactly schema.arrow_schema()).
 
     `hour` defaults to the one in the file name. `workers` >= 2 parses and maps in that many
     worker processes (see parallel.py: ~20% faster on an idle 2-core machine but twice the memory,
     and slower on a busy one); the default 0 works in-process. `progress(bytes_read)`
-    is called after every chunk (for progress bars). `engine="auto"` tries the DuckDB fast path
-    (fast.py) on Events-era files given as a Path and falls back to the Python path for the whole
-    file whenever it cannot prove the same result. It is opt-in: on the 2-core benchmark machine
-    it costs more CPU than the Python path and is not reliably faster (docs/benchmark.md).
+    is called after every chunk (for progress bars).
     """
-    if engine not in ("auto", "python"):
-        raise ValueError(f"engine must be 'auto' or 'python', not {engine!r}")
     started = time.perf_counter()
     name = _source_name(src, source_name)
     if hour is None:
@@ -114,10 +106,6 @@ def normalize(
             )
     dst = Path(dst)
     constants = Constants(hour.start, datetime.now(UTC), PIPELINE_VERSION)
-    if engine == "auto" and isinstance(src, Path):
-        fast = _try_fast(src, dst, name, hour, constants, started, progress)
-        if fast is not None:
-            return fast
     reader = LineReader(src, name, salvage=salvage)
     sink = ParquetSink(dst)
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
@@ -155,53 +143,6 @@ def normalize(
         damage=stats.damage,
         damaged_lines=damaged_lines,
     )
-    _log_result(name, result)
-    return result
-
-
-def _try_fast(
-    src: Path,
-    dst: Path,
-    name: str,
-    hour: Hour,
-    constants: Constants,
-    started: float,
-    progress: Callable[[int], None] | None,
-) -> NormalizeResult | None:
-    """The DuckDB fast path, or None (nothing written) when the Python path must do the file."""
-    kind = fast_path_kind(src)
-    if kind is None:
-        return None
-    sink = ParquetSink(dst)
-    try:
-        events = run_fast(src, kind == "gzip", constants, sink.write)
-        if events == 0:
-            raise FastPathUnavailable("no events")  # the Python path words the error
-        sink.commit()
-    except FastPathUnavailable as exc:
-        sink.abort()
-        log.debug("%s (hour %s): fast path not used (%s); running the Python path", name, hour.key, exc)
-        return None
-    except BaseException:
-        sink.abort()
-        raise
-    if progress is not None:
-        progress(src.stat().st_size)
-    result = NormalizeResult(
-        events=events,
-        rejects=0,
-        era="events",
-        seconds=time.perf_counter() - started,
-        salvaged=False,
-        output=dst,
-        rejects_path=None,
-        hour=hour,
-        lines=events,
-        eras={"events": events},
-        input_kind=kind,
-        engine="duckdb",
-    )
-    log.debug("%s (hour %s): fast path (DuckDB) used", name, hour.key)
     _log_result(name, result)
     return result
 

@@ -10,6 +10,7 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from gharchive_pipeline import schema
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import (
     CorruptInputError,
@@ -118,13 +119,17 @@ def test_zero_byte_file(tmp_path: Path) -> None:
     assert_nothing_written(out)
 
 
-def test_empty_gzip_stream(tmp_path: Path) -> None:
-    src = tmp_path / "in" / "2012-03-10-15.json.gz"  # a real GH Archive hour is a 20-byte empty gzip
+def test_empty_gzip_stream_is_a_valid_empty_hour(tmp_path: Path) -> None:
+    """A real GH Archive hour (2012-03-10-15) is a 20-byte valid, empty gzip: data, not damage."""
+    src = tmp_path / "in" / "2012-03-10-15.json.gz"
     src.parent.mkdir()
     src.write_bytes(gzip.compress(b""))
-    with pytest.raises(EmptyInputError, match="holds no events"):
-        normalize(src, tmp_path / "out" / "events.parquet")
-    assert_nothing_written(tmp_path / "out")
+    out = tmp_path / "out" / "events.parquet"
+    result = normalize(src, out)
+    assert (result.events, result.rejects, result.era, result.salvaged) == (0, 0, "empty", False)
+    table = pq.read_table(out)
+    assert table.num_rows == 0
+    assert table.schema.equals(schema.arrow_schema(), check_metadata=False)
 
 
 GARBAGE = [

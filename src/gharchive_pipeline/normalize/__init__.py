@@ -115,8 +115,10 @@ def normalize(
         if stats.damage is not None:  # salvaged: what inflated after the damage is garbage
             damaged_lines = rejects.drop_after(last_event_line)
             lines -= damaged_lines
-        if lines == 0:
-            raise EmptyInputError(f"{name}: holds no events (no non-blank line)")
+        if lines == 0 and stats.damage is not None:
+            raise EmptyInputError(f"{name}: nothing to salvage before the damage ({stats.damage})")
+        if lines == 0:  # a valid, empty gzip: GH Archive has such hours (2012-03-10-15)
+            log.warning("%s (hour %s): a valid file with no events; writing an empty hour", name, hour.key)
         if rejects.count > lines * MAX_REJECT_SHARE:
             raise TooManyRejectsError(
                 f"{name}: {rejects.count} of {lines} lines are not usable events "
@@ -131,7 +133,7 @@ def normalize(
     result = NormalizeResult(
         events=sink.rows,
         rejects=rejects.count,
-        era=eras.most_common(1)[0][0] if eras else "events",
+        era=eras.most_common(1)[0][0] if eras else "empty",
         seconds=time.perf_counter() - started,
         salvaged=stats.damage is not None,
         output=dst,

@@ -170,7 +170,9 @@ class LineReader:
                 if head[: line_end if line_end >= 0 else len(head)].strip() in (b"{", b"["):
                     yield [self._document(head, data)]
                     return
-            lines = (carry + block).split(b"\n")
+            lines = block.split(b"\n")  # not (carry + block): that copies every block once more
+            if carry:
+                lines[0] = carry + lines[0]
             carry = lines.pop()
             if lines:
                 yield lines

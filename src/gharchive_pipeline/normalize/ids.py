@@ -19,7 +19,3 @@ DERIVED_PREFIX = "gha-"
 def derived_id(event: dict[str, Any]) -> str:
     canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
     return DERIVED_PREFIX + hashlib.sha1(canonical).hexdigest()[:32]
-
-
-def is_derived(event_id: str) -> bool:
-    return event_id.startswith(DERIVED_PREFIX)

@@ -108,7 +108,7 @@ def test_batch_id_follows_dataproc_rules() -> None:
 
 def test_request_is_built_from_settings() -> None:
     settings = Settings(project="p", region="us-central1", spark_job_uri="gs://c/job.py", bq_table="p.d.t")
-    target = dataproc.LoadTarget(HOUR, "gs://cur", layout.curated_object(HOUR), 42)
+    target = dataproc.LoadTarget(HOUR, "gs://cur", 42)
     request = dataproc.build_request(target, settings)
     assert request.parent == "projects/p/locations/us-central1"
     assert request.batch_id == "gha-2015010105-g42"

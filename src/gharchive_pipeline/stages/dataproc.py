@@ -21,7 +21,6 @@ from ..settings import (
     ENV_SPARK_JOB_URI,
     Settings,
 )
-from ..storage.base import object_url
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +34,11 @@ class DataprocConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class LoadTarget:
-    """One curated object version to load."""
+    """One curated object version to load (the object's name follows from the hour: layout.py)."""
 
     hour: Hour
     curated_bucket_url: str  # gs://bucket
-    curated_object: str
     generation: int
-
-    @property
-    def curated_uri(self) -> str:
-        return object_url(self.curated_bucket_url, self.curated_object)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def _submit_dataproc(
         raise dataproc.DataprocConfigError(
             f"{ENV_PROJECT} is not set: cannot submit the load of hour {hour.key} ({obj.uri})"
         )
-    target = dataproc.LoadTarget(hour, obj.storage_url, obj.name, obj.generation)
+    target = dataproc.LoadTarget(hour, obj.storage_url, obj.generation)
     submission = dataproc.submit(target, settings, client=client)
     details = {
         "curated_generation": obj.generation,

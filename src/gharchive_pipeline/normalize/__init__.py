@@ -27,6 +27,7 @@ from .chunks import ChunkResult, Constants, process
 from .eras import EventMapper
 from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyRejectsError
 from .parallel import chunked, run_parallel
+from .prefetch import prefetched
 from .reader import LineReader, ReadStats
 from .writer import ParquetSink, RejectSink
 
@@ -209,6 +210,6 @@ def _run(
         )
         return totals[0], eras, totals[1], stats
     mapper = EventMapper()
-    for items, first_line_no in chunked(reader, CHUNK_LINES):
+    for items, first_line_no in prefetched(chunked(reader, CHUNK_LINES), name="normalize-reader"):
         collect(process(items, first_line_no, mapper, constants))
     return totals[0], eras, totals[1], reader.stats

@@ -107,23 +107,30 @@ def to_batch(
 ) -> pa.RecordBatch:
     """Column-wise conversion with explicit types (no per-value type inference)."""
     columns: list[Any] = list(zip(*rows, strict=True))
-    n = len(rows)
-    names = arrow_schema.names
     era = columns.pop()  # the mapper appends schema_era last
-    arrays: list[pa.Array] = []
-    for index, name in enumerate(names[: len(columns)]):
-        arrays.append(pa.array(columns[index], type=arrow_schema.field(name).type))
+    arrays = [
+        pa.array(values, type=arrow_schema.field(name).type)
+        for name, values in zip(arrow_schema.names, columns, strict=False)
+    ]
+    era_array = pa.array(era, type=pa.string())
+    return with_lineage(arrays, era_array, arrow_schema, source_hour, ingested_at, version)
+
+
+def with_lineage(
+    arrays: list[pa.Array], era: pa.Array, arrow_schema: pa.Schema, source_hour: datetime,
+    ingested_at: datetime, version: str,
+) -> pa.RecordBatch:  # fmt: skip
+    """The mapped columns plus the lineage columns (`era` per row; hour, time, version constant)."""
+    n = len(era)
     constants = {
-        "source_hour": pa.array([source_hour], type=_TS),
-        "ingested_at": pa.array([ingested_at], type=_TS),
-        "pipeline_version": pa.array([version], type=pa.string()),
+        "source_hour": pa.scalar(source_hour, type=_TS),
+        "ingested_at": pa.scalar(ingested_at, type=_TS),
+        "pipeline_version": pa.scalar(version, type=pa.string()),
     }
-    for name in names[len(columns) :]:
-        if name == "schema_era":
-            arrays.append(pa.array(era, type=pa.string()))
-        else:
-            arrays.append(pa.repeat(constants[name][0], n) if n else constants[name].slice(0, 0))
-    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+    columns = list(arrays)
+    for name in arrow_schema.names[len(arrays) :]:
+        columns.append(era if name == "schema_era" else pa.repeat(constants[name], n))
+    return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 
 class RejectSink:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 
 import click
 
@@ -51,4 +52,7 @@ def cli(verbose: bool) -> None:
 
 
 def main() -> None:
+    # No command does linear algebra; OpenBLAS would otherwise start (and spin) a thread per core
+    # when pyarrow imports numpy, competing with the normalizer's reader and writer threads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     cli(prog_name="gharchive")

@@ -23,7 +23,8 @@ from typing import BinaryIO
 
 from .. import PIPELINE_VERSION
 from ..hours import Hour, HourError
-from .chunks import ChunkResult, Constants, process
+from . import native
+from .chunks import ChunkResult, Constants, gc_paused, process
 from .eras import EventMapper
 from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyRejectsError
 from .parallel import chunked, run_parallel
@@ -107,11 +108,12 @@ def normalize(
             )
     dst = Path(dst)
     constants = Constants(hour.start, datetime.now(UTC), PIPELINE_VERSION)
-    reader = LineReader(src, name, salvage=salvage)
+    reader = LineReader(src, name, salvage=salvage, pieces=native.AVAILABLE)
     sink = ParquetSink(dst)
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
     try:
-        lines, eras, last_event_line, stats = _run(reader, sink, rejects, constants, workers, progress)
+        with gc_paused():  # the reader thread allocates too: no collector passes over the hour
+            lines, eras, last_event_line, stats = _run(reader, sink, rejects, constants, workers, progress)
         damaged_lines = 0
         if stats.damage is not None:  # salvaged: what inflated after the damage is garbage
             damaged_lines = rejects.drop_after(last_event_line)

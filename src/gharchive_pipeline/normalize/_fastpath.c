@@ -12,9 +12,11 @@
  * the Python mapper decides (row or reject). tests/test_normalize_native.py checks the equivalence
  * on every real file and on edge cases. The GIL is released while lines are mapped.
  *
- * map_lines(list[bytes]) -> (rows, columns, fallback, row_offsets, lines)
+ * map_lines(list[bytes-like]) -> (rows, columns, fallback, row_offsets, lines)
+ *   each item holds one or more lines separated by '\n'; line offsets count across items
  *   columns: per output column (see COLUMNS) a tuple (validity bitmap or None, values[, data])
- *   fallback: offsets of non-blank lines not taken; row_offsets: int64 offsets of the rows taken;
+ *   fallback: (offset, line bytes) of non-blank lines not taken; row_offsets: int64 offsets of the
+ *   rows taken;
  *   lines: non-blank lines seen.
  */
 #define PY_SSIZE_T_CLEAN
@@ -25,6 +27,9 @@
 #include <string.h>
 #ifdef __GLIBC__
 #include <malloc.h>
+#endif
+#ifdef __SSE2__
+#include <emmintrin.h>
 #endif
 
 /* ---- growable byte buffer ------------------------------------------------------------------ */
@@ -152,6 +157,17 @@ static inline uint64_t string_stops(uint64_t w) {
 /* Offset of the first byte of p[0..n) that is '"', '\\', < 0x20 or >= 0x80 (n when none). */
 static inline size_t plain_run(const unsigned char *p, size_t n) {
     size_t i = 0;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        /* signed compare: bytes >= 0x80 are negative, so one test finds controls and non-ASCII */
+        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                    _mm_cmplt_epi8(v, space));
+        int m = _mm_movemask_epi8(stop);
+        if (m) return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
         uint64_t m = string_stops(load8(p + i));
         if (m) return i + (size_t)(__builtin_ctzll(m) >> 3);
@@ -197,17 +213,34 @@ static int emit_escaped(Buf *out, const unsigned char *s, size_t n) {
 enum { OK = 0, FAIL = -1, BAIL = -2 }; /* FAIL: out of memory (a Python error); BAIL: give the line back */
 #define MAX_DEPTH 200
 
+/* Output: a canonical line (compact, orjson's escapes) already IS orjson's output, so the payload is
+ * built by copying source spans lazily; only what differs (whitespace between tokens, other escapes,
+ * hashed e-mails) is written explicitly. `out == NULL` while reading the envelope: nothing is kept. */
 typedef struct {
     const unsigned char *p, *end;
-    Buf scratch;  /* unescaped string values */
-    Buf skip;     /* emission sink for values that are not kept */
-    Buf tmp;      /* a hashed e-mail being built */
-    uint64_t *keys; /* key hashes of the objects being read (duplicate-key detection) */
+    Buf *out;                     /* where the current value's text goes, or NULL */
+    const unsigned char *flushed; /* source bytes before this are already in *out (or replaced) */
+    Buf scratch;                  /* decoded string values */
+    Buf tmp;                      /* a hashed e-mail being built */
+    uint64_t *keys;               /* key hashes of the objects being read (duplicate keys) */
     size_t nkeys, capkeys;
 } Lexer;
 
-static inline void skip_ws(Lexer *L) {
-    while (L->p < L->end && (*L->p == ' ' || *L->p == '\t' || *L->p == '\n' || *L->p == '\r')) L->p++;
+/* Source bytes [flushed, upto) go to the output; what follows up to `resume` is replaced. */
+static inline int flush_to(Lexer *L, const unsigned char *upto, const unsigned char *resume) {
+    if (!L->out) return OK;
+    if (buf_put(L->out, L->flushed, (size_t)(upto - L->flushed))) return FAIL;
+    L->flushed = resume;
+    return OK;
+}
+
+static inline int skip_ws(Lexer *L) {
+    const unsigned char *p = L->p;
+    while (p < L->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p == L->p) return OK;
+    const unsigned char *from = L->p;
+    L->p = p;
+    return flush_to(L, from, p); /* whitespace is dropped */
 }
 
 static int utf8_seq(const unsigned char *p, const unsigned char *end) {
@@ -256,26 +289,14 @@ static int put_utf8(Buf *b, uint32_t cp) {
     return buf_put(b, u, n);
 }
 
-/* A JSON string at L->p. Sets *s,*n to its decoded UTF-8 bytes: a slice of the line when it has no
- * escapes (*raw = 1), else L->scratch (overwritten by the next call). */
-static int read_string(Lexer *L, const unsigned char **s, size_t *n, int *raw) {
-    const unsigned char *p = L->p + 1, *end = L->end, *start = p;
-    for (;;) {
-        p += plain_run(p, (size_t)(end - p));
-        if (p >= end) return BAIL;
-        unsigned char c = *p;
-        if (c == '"') {
-            *s = start, *n = (size_t)(p - start), *raw = 1;
-            L->p = p + 1;
-            return OK;
-        }
-        if (c == '\\') break;
-        if (c < 0x20) return BAIL;
-        int k = utf8_seq(p, end);
-        if (!k) return BAIL;
-        p += k;
-    }
-    /* escapes: decode into scratch */
+static inline int short_escape(unsigned char e) { /* escapes orjson writes as they are */
+    return e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't';
+}
+
+/* Decode the string whose text (between the quotes) starts at `start`; L->p is at the first
+ * backslash. The value goes to L->scratch; L->p ends after the closing quote. */
+static int decode_string(Lexer *L, const unsigned char *start) {
+    const unsigned char *p = L->p, *end = L->end;
     Buf *b = &L->scratch;
     b->len = 0;
     if (buf_put(b, start, (size_t)(p - start))) return FAIL;
@@ -286,15 +307,13 @@ static int read_string(Lexer *L, const unsigned char **s, size_t *n, int *raw) {
         if (p >= end) return BAIL;
         unsigned char c = *p;
         if (c == '"') {
-            *s = b->data, *n = b->len, *raw = 0;
             L->p = p + 1;
             return OK;
         }
         if (c == '\\') {
             if (p + 1 >= end) return BAIL;
-            unsigned char e = p[1];
             unsigned char lit;
-            switch (e) {
+            switch (p[1]) {
                 case '"': lit = '"'; break;
                 case '\\': lit = '\\'; break;
                 case '/': lit = '/'; break;
@@ -331,18 +350,57 @@ static int read_string(Lexer *L, const unsigned char **s, size_t *n, int *raw) {
     }
 }
 
-/* Emit the string at L->p in orjson's form; the decoded value is left in *s,*n. */
-static int copy_string(Lexer *L, Buf *out, const unsigned char **s, size_t *n) {
-    const unsigned char *start = L->p;
-    int raw, rc = read_string(L, s, n, &raw);
+/* A JSON string at L->p, validated and written to the output in orjson's form.
+ * want_value: also return the decoded value in *s,*n (a slice of the line when it has no escapes,
+ * else L->scratch, overwritten by the next string). Only strings whose escapes orjson would write
+ * differently (\/, \u) are decoded and re-encoded; short escapes (\n, \") are kept as they are. */
+static int read_string(Lexer *L, const unsigned char **s, size_t *n, int want_value) {
+    const unsigned char *quote = L->p, *p = L->p + 1, *end = L->end, *start = p;
+    int escaped = 0;
+    for (;;) {
+        p += plain_run(p, (size_t)(end - p));
+        if (p >= end) return BAIL;
+        unsigned char c = *p;
+        if (c == '"') break;
+        if (c == '\\') {
+            if (p + 1 >= end) return BAIL;
+            escaped = 1;
+            if (short_escape(p[1])) {
+                p += 2;
+                continue;
+            }
+            L->p = memchr(start, '\\', (size_t)(p - start) + 1); /* decode from the first escape */
+            goto reencode; /* \/ or \uXXXX: decode, then write orjson's form */
+        }
+        if (c < 0x20) return BAIL;
+        int k = utf8_seq(p, end);
+        if (!k) return BAIL;
+        p += k;
+    }
+    L->p = p + 1;
+    if (!want_value) return OK;
+    if (!escaped) {
+        *s = start, *n = (size_t)(p - start);
+        return OK;
+    }
+    L->p = memchr(start, '\\', (size_t)(p - start)); /* short escapes only: decode for the value; */
+    int rc = decode_string(L, start);                   /* the text stays as it is */
     if (rc) return rc;
-    if (raw) return buf_put(out, start, (size_t)(L->p - start)); /* no escapes: already orjson's form */
-    return emit_escaped(out, *s, *n);
+    *s = L->scratch.data, *n = L->scratch.len;
+    return OK;
+reencode : {
+    int rc = decode_string(L, start);
+    if (rc) return rc;
+    if (flush_to(L, quote, L->p)) return FAIL;
+    if (L->out && emit_escaped(L->out, L->scratch.data, L->scratch.len)) return FAIL;
+    *s = L->scratch.data, *n = L->scratch.len;
+    return OK;
+}
 }
 
 /* An integer as orjson keeps it (no fraction/exponent, not -0, at most 18 digits), else BAIL. */
-static int read_int(Lexer *L, int64_t *v, const unsigned char **text, size_t *len) {
-    const unsigned char *p = L->p, *end = L->end, *start = p;
+static int read_int(Lexer *L, int64_t *v) {
+    const unsigned char *p = L->p, *end = L->end;
     int neg = 0;
     if (p < end && *p == '-') neg = 1, p++;
     if (p >= end || *p < '0' || *p > '9') return BAIL;
@@ -354,7 +412,6 @@ static int read_int(Lexer *L, int64_t *v, const unsigned char **text, size_t *le
     if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) return BAIL; /* floats: leave to Python */
     if (neg && x == 0) return BAIL;                                        /* -0 becomes 0 */
     *v = neg ? -x : x;
-    *text = start, *len = (size_t)(p - start);
     L->p = p;
     return OK;
 }
@@ -369,10 +426,10 @@ static int literal(Lexer *L, const char *word, size_t n) {
 enum { V_OTHER, V_STRING, V_INT, V_TRUE, V_FALSE, V_NULL, V_OBJECT, V_ARRAY };
 
 typedef struct Ctx Ctx;
-typedef int (*KeyHandler)(Ctx *c, const unsigned char *key, size_t klen, Buf *out, int depth);
+typedef int (*KeyHandler)(Ctx *c, const unsigned char *key, size_t klen, int depth);
 
-static int emit_value(Ctx *c, Buf *out, int depth);
-static int emit_object(Ctx *c, Buf *out, int depth, KeyHandler handler);
+static int emit_value(Ctx *c, int depth);
+static int emit_object(Ctx *c, int depth, KeyHandler handler);
 
 /* ---- per-event state ----------------------------------------------------------------------- */
 typedef struct {
@@ -389,7 +446,7 @@ typedef struct {
 struct Ctx {
     Lexer L;
     /* the event */
-    Buf own;       /* decoded strings that had escapes (offsets into it: own_off) */
+    Buf own; /* decoded strings that had escapes (offsets into it: own_off) */
     Str id, type, created_at, actor_login, repo_name, org_login, action, ref, ref_type;
     Int actor_id, repo_id, org_id, size, distinct_size, number, issue_number, pr_number;
     int public_, pr_merged; /* -1 null, 0/1 */
@@ -397,15 +454,14 @@ struct Ctx {
     int commits_list, commits_count, commits_all_distinct_keyed, commits_distinct_true;
     int hash_emails, known_ats;
     int repo_is_object;
-    /* the handler's working slot */
-    Str *str_slot;
-    Int *int_slot;
+    /* end of the per-event fields (cleared per line up to here) */
+    int end_of_event;
     Buf payload; /* re-emitted payload of the current event */
 };
 
 /* Keep a string slice valid until the row is written (scratch is reused). */
 static int keep(Ctx *c, Str *dst, const unsigned char *s, size_t n) {
-    if (s >= c->L.scratch.data && s < c->L.scratch.data + c->L.scratch.cap && c->L.scratch.data) {
+    if (c->L.scratch.data && s >= c->L.scratch.data && s < c->L.scratch.data + c->L.scratch.cap) {
         /* stored as an offset into `own`; resolved when the row is written */
         size_t off = c->own.len;
         if (buf_put(&c->own, s, n)) return FAIL;
@@ -441,125 +497,119 @@ static int peek_kind(Lexer *L) {
     }
 }
 
-/* Emit a string value and keep its decoded bytes in `dst`. */
-static int take_string(Ctx *c, Buf *out, Str *dst) {
+/* A string value kept in `dst` (and written out). */
+static int take_string(Ctx *c, Str *dst) {
     const unsigned char *s;
     size_t n;
-    int rc = copy_string(&c->L, out, &s, &n);
+    int rc = read_string(&c->L, &s, &n, 1);
     if (rc) return rc;
     return keep(c, dst, s, n);
 }
 
-/* Emit an integer value and keep it in `dst`. */
-static int take_int(Ctx *c, Buf *out, Int *dst) {
-    const unsigned char *t;
-    size_t n;
-    int rc = read_int(&c->L, &dst->v, &t, &n);
-    if (rc) return rc;
-    dst->set = 1;
-    return buf_put(out, t, n);
+/* A value that is kept when it has the wanted kind (string/int/bool), else just written out. */
+static int value_as_string(Ctx *c, Str *dst, int depth) {
+    if (peek_kind(&c->L) == V_STRING) return take_string(c, dst);
+    return emit_value(c, depth);
 }
 
-/* A value that is kept when it has the wanted kind (string/int), else emitted and ignored. */
-static int value_as_string(Ctx *c, Buf *out, Str *dst, int depth) {
-    if (peek_kind(&c->L) == V_STRING) return take_string(c, out, dst);
-    return emit_value(c, out, depth);
+static int value_as_int(Ctx *c, Int *dst, int depth) {
+    if (peek_kind(&c->L) == V_INT) {
+        int rc = read_int(&c->L, &dst->v);
+        if (!rc) dst->set = 1;
+        return rc;
+    }
+    return emit_value(c, depth);
 }
 
-static int value_as_int(Ctx *c, Buf *out, Int *dst, int depth) {
-    if (peek_kind(&c->L) == V_INT) return take_int(c, out, dst);
-    return emit_value(c, out, depth);
-}
-
-static int value_as_bool(Ctx *c, Buf *out, int *dst, int depth) {
+static int value_as_bool(Ctx *c, int *dst, int depth) {
     int k = peek_kind(&c->L);
     if (k == V_TRUE || k == V_FALSE) *dst = (k == V_TRUE);
-    return emit_value(c, out, depth);
+    return emit_value(c, depth);
 }
 
-/* ---- generic emission --------------------------------------------------------------------- */
-static int emit_array(Ctx *c, Buf *out, int depth) {
+/* ---- generic values ------------------------------------------------------------------------ */
+/* `[ v, v, ... ]` with `element` reading each value (NULL: emit_value). */
+typedef int (*Element)(Ctx *c, int depth);
+
+static int emit_array(Ctx *c, int depth, Element element) {
     Lexer *L = &c->L;
+    int rc;
     L->p++; /* [ */
-    if (buf_putc(out, '[')) return FAIL;
-    skip_ws(L);
+    if ((rc = skip_ws(L))) return rc;
     if (L->p < L->end && *L->p == ']') {
         L->p++;
-        return buf_putc(out, ']');
+        return OK;
     }
     for (;;) {
-        int rc = emit_value(c, out, depth + 1);
-        if (rc) return rc;
-        skip_ws(L);
+        if ((rc = element ? element(c, depth + 1) : emit_value(c, depth + 1))) return rc;
+        if ((rc = skip_ws(L))) return rc;
         if (L->p >= L->end) return BAIL;
         if (*L->p == ',') {
             L->p++;
-            if (buf_putc(out, ',')) return FAIL;
-            skip_ws(L);
+            if ((rc = skip_ws(L))) return rc;
             continue;
         }
         if (*L->p == ']') {
             L->p++;
-            return buf_putc(out, ']');
+            return OK;
         }
         return BAIL;
     }
 }
 
-static int emit_value(Ctx *c, Buf *out, int depth) {
+static int emit_value(Ctx *c, int depth) {
     Lexer *L = &c->L;
     if (depth > MAX_DEPTH) return BAIL;
-    skip_ws(L);
+    int rc = skip_ws(L);
+    if (rc) return rc;
     switch (peek_kind(L)) {
         case V_STRING: {
             const unsigned char *s;
             size_t n;
-            return copy_string(L, out, &s, &n);
+            return read_string(L, &s, &n, 0);
         }
-        case V_OBJECT: return emit_object(c, out, depth, NULL);
-        case V_ARRAY: return emit_array(c, out, depth);
-        case V_TRUE: return literal(L, "true", 4) ? BAIL : buf_put(out, "true", 4);
-        case V_FALSE: return literal(L, "false", 5) ? BAIL : buf_put(out, "false", 5);
-        case V_NULL: return literal(L, "null", 4) ? BAIL : buf_put(out, "null", 4);
+        case V_OBJECT: return emit_object(c, depth, NULL);
+        case V_ARRAY: return emit_array(c, depth, NULL);
+        case V_TRUE: return literal(L, "true", 4);
+        case V_FALSE: return literal(L, "false", 5);
+        case V_NULL: return literal(L, "null", 4);
         case V_INT: {
             int64_t v;
-            const unsigned char *t;
-            size_t n;
-            int rc = read_int(L, &v, &t, &n);
-            return rc ? rc : buf_put(out, t, n);
+            return read_int(L, &v);
         }
         default: return BAIL;
     }
 }
 
-static uint64_t fnv1a(const unsigned char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h;
+static inline uint64_t key_hash(const unsigned char *s, size_t n) {
+    uint64_t h = 1469598103934665603ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) h = (h ^ load8(s + i)) * 1099511628211ULL, h ^= h >> 29;
+    for (; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+    return h ^ (h >> 32);
 }
 
-/* An object: keys emitted in order; `handler` may take a key's value (returns 1 when it did).
+/* An object, keys in order; `handler` may take a key's value (returns 1 when it did).
  * Any duplicate key (possible false positive on a hash collision) gives the line back: orjson
  * keeps the last value at the first position, which this single pass cannot reproduce. */
-static int emit_object(Ctx *c, Buf *out, int depth, KeyHandler handler) {
+static int emit_object(Ctx *c, int depth, KeyHandler handler) {
     Lexer *L = &c->L;
     if (depth > MAX_DEPTH) return BAIL;
     L->p++; /* { */
-    if (buf_putc(out, '{')) return FAIL;
-    skip_ws(L);
+    int rc = skip_ws(L);
+    if (rc) return rc;
     if (L->p < L->end && *L->p == '}') {
         L->p++;
-        return buf_putc(out, '}');
+        return OK;
     }
     size_t base = L->nkeys;
     uint64_t bloom[4] = {0, 0, 0, 0};
-    int rc = OK;
     for (;;) {
         if (L->p >= L->end || *L->p != '"') { rc = BAIL; break; }
         const unsigned char *key;
         size_t klen;
-        if ((rc = copy_string(L, out, &key, &klen))) break;
-        uint64_t h = fnv1a(key, klen);
+        if ((rc = read_string(L, &key, &klen, 1))) break;
+        uint64_t h = key_hash(key, klen);
         unsigned bit = (unsigned)(h >> 56);
         if (bloom[bit >> 6] & (1ULL << (bit & 63))) {
             for (size_t i = base; i < L->nkeys; i++)
@@ -577,29 +627,28 @@ static int emit_object(Ctx *c, Buf *out, int depth, KeyHandler handler) {
         /* the key may live in scratch, which the value will overwrite: copy it for the handler */
         unsigned char small[32];
         const unsigned char *k = key;
-        if (handler && klen <= sizeof small) memcpy(small, key, klen), k = small;
-        skip_ws(L);
+        int handled = handler && klen <= sizeof small;
+        if (handled && key == L->scratch.data) memcpy(small, key, klen), k = small;
+        if ((rc = skip_ws(L))) break;
         if (L->p >= L->end || *L->p != ':') { rc = BAIL; break; }
         L->p++;
-        if ((rc = buf_putc(out, ':'))) break;
-        skip_ws(L);
+        if ((rc = skip_ws(L))) break;
         int taken = 0;
-        if (handler && klen <= sizeof small) {
-            taken = handler(c, k, klen, out, depth + 1);
+        if (handled) {
+            taken = handler(c, k, klen, depth + 1);
             if (taken < 0) { rc = taken; break; }
         }
-        if (!taken && (rc = emit_value(c, out, depth + 1))) break;
-        skip_ws(L);
+        if (!taken && (rc = emit_value(c, depth + 1))) break;
+        if ((rc = skip_ws(L))) break;
         if (L->p >= L->end) { rc = BAIL; break; }
         if (*L->p == ',') {
             L->p++;
-            if ((rc = buf_putc(out, ','))) break;
-            skip_ws(L);
+            if ((rc = skip_ws(L))) break;
             continue;
         }
         if (*L->p == '}') {
             L->p++;
-            rc = buf_putc(out, '}');
+            rc = OK;
             break;
         }
         rc = BAIL;
@@ -612,38 +661,42 @@ static int emit_object(Ctx *c, Buf *out, int depth, KeyHandler handler) {
 /* ---- e-mails ------------------------------------------------------------------------------- */
 /* pii.hash_email: sha1(local)@domain (domain up to a further '@'), sha1(value) without '@';
  * values whose local part (or whole value) is already 40 hex characters are left alone. */
-static int emit_hashed_email(Ctx *c, Buf *out, const unsigned char *v, size_t n) {
+static int emit_hashed_email(Ctx *c, const unsigned char *v, size_t n) {
+    Lexer *L = &c->L;
     const unsigned char *at = memchr(v, '@', n);
     char hex[40];
+    Buf *tmp = &L->tmp;
+    tmp->len = 0;
     if (!at) {
-        if (is_hex40(v, n)) return emit_escaped(out, v, n);
+        if (is_hex40(v, n)) return emit_escaped(L->out, v, n);
         sha1_hex(v, n, hex);
-        return emit_escaped(out, (unsigned char *)hex, 40);
+        return emit_escaped(L->out, (const unsigned char *)hex, 40);
     }
     size_t local = (size_t)(at - v);
-    if (is_hex40(v, local)) {
-        c->known_ats++;
-        return emit_escaped(out, v, n);
-    }
+    c->known_ats++;
+    if (is_hex40(v, local)) return emit_escaped(L->out, v, n);
     const unsigned char *dom = at + 1;
     const unsigned char *dend = memchr(dom, '@', n - local - 1);
     size_t dlen = dend ? (size_t)(dend - dom) : n - local - 1;
     sha1_hex(v, local, hex);
-    Buf *tmp = &c->L.tmp;
-    tmp->len = 0;
     if (buf_put(tmp, hex, 40) || buf_putc(tmp, '@') || buf_put(tmp, dom, dlen)) return FAIL;
-    c->known_ats++;
-    return emit_escaped(out, tmp->data, tmp->len);
+    return emit_escaped(L->out, tmp->data, tmp->len);
 }
 
-static int on_email_holder(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+/* `email` of a commit author / follow target: its string is replaced by the hashed value. */
+static int on_email_holder(Ctx *c, const unsigned char *k, size_t n, int depth) {
     (void)depth;
-    if (!c->hash_emails || !key_is(k, n, "email") || peek_kind(&c->L) != V_STRING) return 0;
-    const unsigned char *s;
+    Lexer *L = &c->L;
+    if (!c->hash_emails || !L->out || !key_is(k, n, "email") || peek_kind(L) != V_STRING) return 0;
+    const unsigned char *s, *from = L->p;
     size_t len;
-    int raw, rc = read_string(&c->L, &s, &len, &raw);
+    if (flush_to(L, from, from)) return FAIL; /* everything before the string is out */
+    size_t written = L->out->len;
+    int rc = read_string(L, &s, &len, 1);
     if (rc) return rc;
-    rc = emit_hashed_email(c, out, s, len);
+    L->out->len = written; /* drop the string's own text, if read_string re-encoded it */
+    L->flushed = L->p;     /* ... and never copy its source text */
+    rc = emit_hashed_email(c, s, len);
     return rc ? rc : 1;
 }
 
@@ -713,10 +766,10 @@ static size_t count_ssh(const unsigned char *d, size_t n) {
 }
 
 /* ---- payload semantics (curated.py) ---------------------------------------------------------- */
-static int on_commit(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_commit(Ctx *c, const unsigned char *k, size_t n, int depth) {
     if (key_is(k, n, "author")) {
         if (peek_kind(&c->L) != V_OBJECT) return 0;
-        int rc = emit_object(c, out, depth, on_email_holder);
+        int rc = emit_object(c, depth, on_email_holder);
         return rc ? rc : 1;
     }
     if (key_is(k, n, "distinct")) {
@@ -726,98 +779,74 @@ static int on_commit(Ctx *c, const unsigned char *k, size_t n, Buf *out, int dep
     return 0;
 }
 
-static int emit_commits(Ctx *c, Buf *out, int depth) {
-    Lexer *L = &c->L;
-    if (peek_kind(L) != V_ARRAY) return emit_value(c, out, depth);
-    c->commits_list = 1;
-    L->p++;
-    if (buf_putc(out, '[')) return FAIL;
-    skip_ws(L);
-    if (L->p < L->end && *L->p == ']') {
-        L->p++;
-        return buf_putc(out, ']');
-    }
-    for (;;) {
-        skip_ws(L);
-        c->commits_count++;
-        int rc;
-        if (peek_kind(L) == V_OBJECT) rc = emit_object(c, out, depth + 1, on_commit);
-        else c->commits_all_distinct_keyed = -1000000, rc = emit_value(c, out, depth + 1); /* not a dict */
-        if (rc) return rc;
-        skip_ws(L);
-        if (L->p >= L->end) return BAIL;
-        if (*L->p == ',') {
-            L->p++;
-            if (buf_putc(out, ',')) return FAIL;
-            continue;
-        }
-        if (*L->p == ']') {
-            L->p++;
-            return buf_putc(out, ']');
-        }
-        return BAIL;
-    }
+static int commit_element(Ctx *c, int depth) {
+    c->commits_count++;
+    if (peek_kind(&c->L) == V_OBJECT) return emit_object(c, depth, on_commit);
+    c->commits_all_distinct_keyed = -1000000; /* a commit that is not a dict: no distinct size */
+    return emit_value(c, depth);
 }
 
-static int on_issue(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_issue(Ctx *c, const unsigned char *k, size_t n, int depth) {
     if (!key_is(k, n, "number")) return 0;
-    int rc = value_as_int(c, out, &c->issue_number, depth);
+    int rc = value_as_int(c, &c->issue_number, depth);
     return rc ? rc : 1;
 }
 
-static int on_pull_request(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_pull_request(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
-    if (key_is(k, n, "number")) rc = value_as_int(c, out, &c->pr_number, depth);
-    else if (key_is(k, n, "merged")) rc = value_as_bool(c, out, &c->pr_merged, depth);
+    if (key_is(k, n, "number")) rc = value_as_int(c, &c->pr_number, depth);
+    else if (key_is(k, n, "merged")) rc = value_as_bool(c, &c->pr_merged, depth);
     else return 0;
     return rc ? rc : 1;
 }
 
-static int on_payload(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
+    if (n == 0) return 0;
     switch (k[0]) {
         case 'a':
             if (!key_is(k, n, "action")) return 0;
-            rc = value_as_string(c, out, &c->action, depth);
+            rc = value_as_string(c, &c->action, depth);
             break;
         case 'r':
-            if (key_is(k, n, "ref")) rc = value_as_string(c, out, &c->ref, depth);
-            else if (key_is(k, n, "ref_type")) rc = value_as_string(c, out, &c->ref_type, depth);
+            if (key_is(k, n, "ref")) rc = value_as_string(c, &c->ref, depth);
+            else if (key_is(k, n, "ref_type")) rc = value_as_string(c, &c->ref_type, depth);
             else return 0;
             break;
         case 's':
-            if (key_is(k, n, "size")) rc = value_as_int(c, out, &c->size, depth);
+            if (key_is(k, n, "size")) rc = value_as_int(c, &c->size, depth);
             else if (key_is(k, n, "shas")) return BAIL; /* the backfill PushEvent form */
             else return 0;
             break;
         case 'd':
             if (!key_is(k, n, "distinct_size")) return 0;
-            rc = value_as_int(c, out, &c->distinct_size, depth);
+            rc = value_as_int(c, &c->distinct_size, depth);
             break;
         case 'c':
-            if (!key_is(k, n, "commits")) return 0;
-            rc = emit_commits(c, out, depth);
+            if (!key_is(k, n, "commits") || peek_kind(&c->L) != V_ARRAY) return 0;
+            c->commits_list = 1;
+            rc = emit_array(c, depth, commit_element);
             break;
         case 't':
             if (!key_is(k, n, "target") || peek_kind(&c->L) != V_OBJECT) return 0;
-            rc = emit_object(c, out, depth, on_email_holder);
+            rc = emit_object(c, depth, on_email_holder);
             break;
         case 'n':
             if (!key_is(k, n, "number")) return 0;
             c->has_number_key = 1;
-            rc = value_as_int(c, out, &c->number, depth);
+            rc = value_as_int(c, &c->number, depth);
             break;
         case 'i':
             if (!key_is(k, n, "issue")) return 0;
             c->has_issue_key = 1;
             if (peek_kind(&c->L) != V_OBJECT) return 0;
-            rc = emit_object(c, out, depth, on_issue);
+            rc = emit_object(c, depth, on_issue);
             break;
         case 'p':
             if (!key_is(k, n, "pull_request")) return 0;
             c->has_pr_key = 1;
             if (peek_kind(&c->L) != V_OBJECT) return 0;
-            rc = emit_object(c, out, depth, on_pull_request);
+            rc = emit_object(c, depth, on_pull_request);
             break;
         default: return 0;
     }
@@ -825,29 +854,29 @@ static int on_payload(Ctx *c, const unsigned char *k, size_t n, Buf *out, int de
 }
 
 /* ---- envelope ------------------------------------------------------------------------------ */
-static int on_actor(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_actor(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
-    if (key_is(k, n, "id")) rc = value_as_int(c, out, &c->actor_id, depth);
-    else if (key_is(k, n, "login")) rc = value_as_string(c, out, &c->actor_login, depth);
+    if (key_is(k, n, "id")) rc = value_as_int(c, &c->actor_id, depth);
+    else if (key_is(k, n, "login")) rc = value_as_string(c, &c->actor_login, depth);
     else return 0;
     return rc ? rc : 1;
 }
 
-static int on_org(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_org(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
-    if (key_is(k, n, "id")) rc = value_as_int(c, out, &c->org_id, depth);
-    else if (key_is(k, n, "login")) rc = value_as_string(c, out, &c->org_login, depth);
+    if (key_is(k, n, "id")) rc = value_as_int(c, &c->org_id, depth);
+    else if (key_is(k, n, "login")) rc = value_as_string(c, &c->org_login, depth);
     else return 0;
     return rc ? rc : 1;
 }
 
-static int on_repo(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_repo(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
-    if (key_is(k, n, "id")) rc = value_as_int(c, out, &c->repo_id, depth);
-    else if (key_is(k, n, "name")) rc = value_as_string(c, out, &c->repo_name, depth);
+    if (key_is(k, n, "id")) rc = value_as_int(c, &c->repo_id, depth);
+    else if (key_is(k, n, "name")) rc = value_as_string(c, &c->repo_name, depth);
     else if (key_is(k, n, "url") && peek_kind(&c->L) == V_STRING) {
         Str url = {0};
-        if ((rc = take_string(c, out, &url))) return rc;
+        if ((rc = take_string(c, &url))) return rc;
         const unsigned char *u = resolve(c, &url);
         static const char dev[] = "api.github.dev";
         for (size_t i = 0; i + sizeof dev - 1 <= url.n; i++)
@@ -857,10 +886,9 @@ static int on_repo(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth
     return rc ? rc : 1;
 }
 
-static int on_event(Ctx *c, const unsigned char *k, size_t n, Buf *out, int depth) {
+static int on_event(Ctx *c, const unsigned char *k, size_t n, int depth) {
     Lexer *L = &c->L;
     int kind = peek_kind(L), rc;
-    Buf *sink = &L->skip; /* envelope values are not emitted anywhere */
     if (key_is(k, n, "payload")) {
         c->has_payload = 1;
         if (kind == V_NULL) {
@@ -871,35 +899,36 @@ static int on_event(Ctx *c, const unsigned char *k, size_t n, Buf *out, int dept
         const unsigned char *t = resolve(c, &c->type);
         c->hash_emails = key_is(t, c->type.n, "PushEvent") || key_is(t, c->type.n, "FollowEvent");
         c->payload.len = 0;
-        rc = emit_object(c, &c->payload, depth, on_payload);
+        L->out = &c->payload, L->flushed = L->p;
+        rc = emit_object(c, depth, on_payload);
+        if (!rc) rc = flush_to(L, L->p, L->p);
+        L->out = NULL;
     } else if (key_is(k, n, "id")) {
-        if (kind == V_STRING) rc = take_string(c, sink, &c->id);
+        if (kind == V_STRING) rc = take_string(c, &c->id);
         else if (kind == V_INT) {
-            Int v;
-            const unsigned char *t;
-            size_t len;
-            if ((rc = read_int(L, &v.v, &t, &len))) return rc;
-            rc = keep(c, &c->id, t, len);
+            const unsigned char *t = L->p;
+            int64_t v;
+            if ((rc = read_int(L, &v))) return rc;
+            rc = keep(c, &c->id, t, (size_t)(L->p - t));
         } else return BAIL;
     } else if (key_is(k, n, "type")) {
         if (kind != V_STRING) return BAIL;
-        rc = take_string(c, sink, &c->type);
+        rc = take_string(c, &c->type);
     } else if (key_is(k, n, "created_at")) {
         if (kind != V_STRING) return BAIL;
-        rc = take_string(c, sink, &c->created_at);
+        rc = take_string(c, &c->created_at);
     } else if (key_is(k, n, "public")) {
         if (kind == V_TRUE || kind == V_FALSE) c->public_ = (kind == V_TRUE);
-        rc = emit_value(c, sink, depth);
+        rc = emit_value(c, depth);
     } else if (key_is(k, n, "actor")) {
         if (kind != V_OBJECT) return BAIL; /* Timeline: a login string or null */
         c->seen_actor = 1;
-        rc = emit_object(c, sink, depth, on_actor);
+        rc = emit_object(c, depth, on_actor);
     } else if (key_is(k, n, "repo")) {
-        rc = kind == V_OBJECT ? emit_object(c, sink, depth, on_repo) : emit_value(c, sink, depth);
+        rc = kind == V_OBJECT ? emit_object(c, depth, on_repo) : emit_value(c, depth);
     } else if (key_is(k, n, "org")) {
-        rc = kind == V_OBJECT ? emit_object(c, sink, depth, on_org) : emit_value(c, sink, depth);
+        rc = kind == V_OBJECT ? emit_object(c, depth, on_org) : emit_value(c, depth);
     } else return BAIL; /* a field for `other` (or Timeline's `repository`): the Python path */
-    sink->len = 0;
     return rc ? rc : 1;
 }
 
@@ -1014,16 +1043,15 @@ static int put_str(Out *o, int col, Ctx *c, const Str *v) {
 
 /* Parse one line into the event state; OK, BAIL or FAIL. */
 static int parse_event(Ctx *c, const unsigned char *line, size_t n) {
-    memset(&c->id, 0, (size_t)((char *)&c->str_slot - (char *)&c->id));
+    memset(&c->id, 0, (size_t)((char *)&c->end_of_event - (char *)&c->id));
     c->public_ = c->pr_merged = -1;
     c->own.len = 0;
     c->payload.len = 0;
     Lexer *L = &c->L;
-    L->p = line, L->end = line + n, L->nkeys = 0;
+    L->p = line, L->end = line + n, L->nkeys = 0, L->out = NULL;
     skip_ws(L);
     if (L->p >= L->end || *L->p != '{') return BAIL;
-    int rc = emit_object(c, &L->skip, 0, on_event);
-    L->skip.len = 0;
+    int rc = emit_object(c, 0, on_event);
     if (rc) return rc;
     skip_ws(L);
     if (L->p != L->end) return BAIL;
@@ -1161,67 +1189,87 @@ static PyObject *column_tuple(Column *col, int64_t rows) {
 
 static void ctx_free(Ctx *c) {
     buf_free(&c->L.scratch);
-    buf_free(&c->L.skip);
     buf_free(&c->L.tmp);
     free(c->L.keys);
     buf_free(&c->own);
     buf_free(&c->payload);
 }
 
+/* The lines of the pieces (split on '\n'), as pointers into the pieces; NULL when out of memory. */
+static int split_pieces(const Py_buffer *views, Py_ssize_t npieces, const unsigned char ***ptrs, size_t **lens,
+                        Py_ssize_t *count, size_t *total) {
+    Py_ssize_t n = 0;
+    *total = 0;
+    for (Py_ssize_t i = 0; i < npieces; i++) {
+        const unsigned char *p = views[i].buf, *end = p + views[i].len;
+        *total += (size_t)views[i].len;
+        n++;
+        while ((p = memchr(p, '\n', (size_t)(end - p)))) n++, p++;
+    }
+    *ptrs = malloc(sizeof **ptrs * (size_t)(n ? n : 1));
+    *lens = malloc(sizeof **lens * (size_t)(n ? n : 1));
+    if (!*ptrs || !*lens) return FAIL;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < npieces; i++) {
+        const unsigned char *p = views[i].buf, *end = p + views[i].len, *nl;
+        while ((nl = memchr(p, '\n', (size_t)(end - p)))) (*ptrs)[k] = p, (*lens)[k++] = (size_t)(nl - p), p = nl + 1;
+        (*ptrs)[k] = p, (*lens)[k++] = (size_t)(end - p);
+    }
+    *count = n;
+    return OK;
+}
+
 static PyObject *map_lines(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "map_lines expects a list of bytes");
+        PyErr_SetString(PyExc_TypeError, "map_lines expects a list of bytes-like objects");
         return NULL;
     }
-    Py_ssize_t count = PyList_GET_SIZE(arg);
-    const unsigned char **ptrs = malloc(sizeof *ptrs * (size_t)(count ? count : 1));
-    size_t *lens = malloc(sizeof *lens * (size_t)(count ? count : 1));
-    signed char *status = malloc((size_t)(count ? count : 1)); /* 0 blank, 1 row, 2 fallback */
-    if (!ptrs || !lens || !status) {
-        free(ptrs), free(lens), free(status);
-        return PyErr_NoMemory();
+    Py_ssize_t npieces = PyList_GET_SIZE(arg);
+    Py_buffer *views = calloc((size_t)(npieces ? npieces : 1), sizeof *views);
+    if (!views) return PyErr_NoMemory();
+    Py_ssize_t held = 0;
+    for (; held < npieces; held++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(arg, held), &views[held], PyBUF_SIMPLE) < 0) break;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PyList_GET_ITEM(arg, i);
-        if (!PyBytes_Check(item)) {
-            free(ptrs), free(lens), free(status);
-            PyErr_SetString(PyExc_TypeError, "map_lines expects a list of bytes");
-            return NULL;
-        }
-        ptrs[i] = (const unsigned char *)PyBytes_AS_STRING(item);
-        lens[i] = (size_t)PyBytes_GET_SIZE(item);
-    }
+    PyObject *result = NULL;
+    const unsigned char **ptrs = NULL;
+    size_t *lens = NULL;
+    signed char *status = NULL; /* 0 blank, 1 row, 2 fallback */
     Out out;
     memset(&out, 0, sizeof out);
-    size_t total = 0;
-    for (Py_ssize_t i = 0; i < count; i++) total += lens[i];
-    int failed = 0;
-    for (int i = 0; i < NCOLS; i++) { /* sized for the chunk up front: no regrowing, no copies */
-        Column *col = &out.cols[i];
-        col->kind = KINDS[i];
-        failed |= buf_grow(&col->valid, (size_t)count / 8 + 1);
-        failed |= buf_grow(&col->values, (size_t)(count + 1) * (col->kind == 's' ? 4 : col->kind == 'i' ? 8 : 1));
-        if (col->kind == 's') failed |= buf_grow(&col->data, i == C_PAYLOAD ? total : (size_t)count * 16);
-    }
-    failed |= buf_grow(&out.row_offsets, (size_t)count * 8 + 8);
-    Ctx *c = calloc(1, sizeof *c);
-    failed |= c == NULL;
-    Py_ssize_t lines = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count && !failed; i++) {
-        if (is_blank(ptrs[i], lens[i])) {
-            status[i] = 0;
-            continue;
+    Ctx *c = NULL;
+    int failed = held < npieces ? -1 : 0; /* -1: a Python error is already set */
+    Py_ssize_t count = 0, lines = 0;
+    if (!failed) {
+        Py_BEGIN_ALLOW_THREADS
+        size_t total = 0;
+        failed = split_pieces(views, npieces, &ptrs, &lens, &count, &total) ? 1 : 0;
+        status = failed ? NULL : malloc((size_t)(count ? count : 1));
+        c = failed ? NULL : calloc(1, sizeof *c);
+        failed |= !status || !c;
+        for (int i = 0; i < NCOLS && !failed; i++) { /* sized for the chunk up front: no regrowing */
+            Column *col = &out.cols[i];
+            col->kind = KINDS[i];
+            size_t width = col->kind == 's' ? 4 : col->kind == 'i' ? 8 : 1;
+            failed |= buf_grow(&col->valid, (size_t)count / 8 + 1) || buf_grow(&col->values, (size_t)(count + 1) * width);
+            if (col->kind == 's') failed |= buf_grow(&col->data, i == C_PAYLOAD ? total : (size_t)count * 16);
         }
-        lines++;
-        int rc = parse_event(c, ptrs[i], lens[i]);
-        if (rc == OK) rc = write_row(c, &out, (int64_t)i);
-        if (rc == FAIL) failed = 1;
-        status[i] = rc == OK ? 1 : 2;
+        failed |= !failed && buf_grow(&out.row_offsets, (size_t)count * 8 + 8);
+        for (Py_ssize_t i = 0; i < count && !failed; i++) {
+            if (is_blank(ptrs[i], lens[i])) {
+                status[i] = 0;
+                continue;
+            }
+            lines++;
+            int rc = parse_event(c, ptrs[i], lens[i]);
+            if (rc == OK) rc = write_row(c, &out, (int64_t)i);
+            if (rc == FAIL) failed = 1;
+            status[i] = rc == OK ? 1 : 2;
+        }
+        Py_END_ALLOW_THREADS
     }
-    Py_END_ALLOW_THREADS
-    PyObject *result = NULL;
+    if (failed > 0) PyErr_NoMemory();
     if (!failed) {
         PyObject *columns = PyTuple_New(NCOLS);
         PyObject *fallback = PyList_New(0);
@@ -1233,7 +1281,7 @@ static PyObject *map_lines(PyObject *self, PyObject *arg) {
         }
         for (Py_ssize_t i = 0; ok && i < count; i++) {
             if (status[i] != 2) continue;
-            PyObject *v = PyLong_FromSsize_t(i);
+            PyObject *v = Py_BuildValue("(ny#)", i, (const char *)ptrs[i], (Py_ssize_t)lens[i]);
             if (!v || PyList_Append(fallback, v)) ok = 0;
             Py_XDECREF(v);
         }
@@ -1243,8 +1291,6 @@ static PyObject *map_lines(PyObject *self, PyObject *arg) {
         }
         Py_XDECREF(columns);
         Py_XDECREF(fallback);
-    } else {
-        PyErr_NoMemory();
     }
     for (int i = 0; i < NCOLS; i++) {
         buf_free(&out.cols[i].valid), buf_free(&out.cols[i].values), buf_free(&out.cols[i].data);
@@ -1254,10 +1300,31 @@ static PyObject *map_lines(PyObject *self, PyObject *arg) {
     if (c) ctx_free(c);
     free(c);
     free(ptrs), free(lens), free(status);
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    free(views);
     return result;
 }
 
+/* count_lines(buffer, start, end) -> newlines in buffer[start:end]; bytes.count(b"\n") goes byte by
+ * byte (6% of a run), this loop is vectorized by the compiler. */
+static PyObject *count_lines(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "y*nn", &view, &start, &end)) return NULL;
+    if (start < 0) start = 0;
+    if (end > view.len) end = view.len;
+    const unsigned char *p = view.buf;
+    size_t n = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = start; i < end; i++) n += p[i] == '\n';
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromSize_t(n);
+}
+
 static PyMethodDef METHODS[] = {
+    {"count_lines", count_lines, METH_VARARGS, "Newlines in buffer[start:end] (vectorized)."},
     {"map_lines", map_lines, METH_O, "Map Events-era NDJSON lines to Arrow column buffers (see module doc)."},
     {NULL, NULL, 0, NULL},
 };

@@ -35,6 +35,14 @@ class Constants:
     version: str
 
 
+@dataclass(frozen=True)
+class TextChunk:
+    """Complete lines as a few big blocks (`lines` in all): what the native mapper reads."""
+
+    pieces: list[bytes | memoryview]
+    lines: int
+
+
 @dataclass
 class ChunkResult:
     batch: pa.RecordBatch | None
@@ -51,7 +59,7 @@ def offending_text(raw: Any) -> str:
     return scrub_text(text)[:REJECT_TEXT_LIMIT]
 
 
-def process(items: list[Any], first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
+def process(items: Any, first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
     """Parse (when bytes) and map every item; line numbers start at `first_line_no`."""
     with gc_paused():
         return _process(items, first_line_no, mapper, constants)
@@ -70,13 +78,17 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _process(items: list[Any], first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
-    fast = native.map_lines(items) if items and type(items[0]) is bytes else None
+def _process(items: Any, first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
+    fast = None
+    if isinstance(items, TextChunk):
+        fast = native.map_lines(items.pieces)
+    elif items and type(items[0]) is bytes:
+        fast = native.map_lines(items)
     if fast is None:
-        part = _map_in_python(items, range(len(items)), first_line_no, mapper)
+        part = _map_in_python(enumerate(items), first_line_no, mapper)
         batch = _python_batch(part.rows, constants) if part.rows else None
         return ChunkResult(batch, part.lines, part.rejects, part.eras, part.last_event_line)
-    part = _map_in_python(items, fast.fallback, first_line_no, mapper)
+    part = _map_in_python(fast.fallback, first_line_no, mapper)
     batch = with_lineage(
         fast.columns, pa.repeat(pa.scalar(EVENTS), fast.rows), schema.arrow_schema(), *_lineage(constants)
     )
@@ -107,17 +119,14 @@ class _PythonPart:
     eras: Counter[str] = field(default_factory=Counter)
 
 
-def _map_in_python(
-    items: list[Any], offsets: Iterable[int], first_line_no: int, mapper: EventMapper
-) -> _PythonPart:
-    """Parse (when bytes) and map the items at `offsets` with the Python mapper."""
+def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper: EventMapper) -> _PythonPart:
+    """Parse (when bytes) and map `(offset in the chunk, line or parsed event)` items in Python."""
     loads = orjson.loads
     map_event = mapper.map
     part = _PythonPart()
     append, keep_offset = part.rows.append, part.offsets.append
     rejects = part.rejects
-    for offset in offsets:
-        raw = items[offset]
+    for offset, raw in items:
         if isinstance(raw, bytes) and (not raw or raw.isspace()):
             continue
         part.lines += 1

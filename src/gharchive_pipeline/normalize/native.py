@@ -38,7 +38,7 @@ NATIVE_COLUMNS: tuple[str, ...] = schema.COLUMN_NAMES[: schema.COLUMN_NAMES.inde
 class NativeChunk:
     columns: list[pa.Array]  # NATIVE_COLUMNS, one array each
     row_offsets: pa.Array  # int64: the offset in the chunk of each row's line
-    fallback: list[int]  # offsets of the non-blank lines left to the Python mapper
+    fallback: list[tuple[int, bytes]]  # (offset, line) of the non-blank lines left to Python
     lines: int  # non-blank lines seen
 
     @property
@@ -46,11 +46,19 @@ class NativeChunk:
         return len(self.row_offsets)
 
 
-def map_lines(lines: list[bytes]) -> NativeChunk | None:
-    """Map `lines` natively; None when the native module is not in use."""
+def count_newlines(data: bytes, start: int, end: int) -> int:
+    """data.count(b"\\n", start, end), vectorized when the native module is there."""
+    if _module is None:
+        return data.count(b"\n", start, end)
+    return int(_module.count_lines(data, start, end))
+
+
+def map_lines(pieces: list[bytes | memoryview] | list[bytes]) -> NativeChunk | None:
+    """Map the lines of `pieces` (each one or more lines joined by newlines) natively; line
+    offsets count across pieces. None when the native module is not in use."""
     if _module is None:
         return None
-    rows, buffers, fallback, offsets, seen = _module.map_lines(lines)
+    rows, buffers, fallback, offsets, seen = _module.map_lines(pieces)
     arrow = schema.arrow_schema()
     columns = [
         pa.Array.from_buffers(

@@ -14,28 +14,40 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .chunks import ChunkResult, Constants, process
+from . import native
+from .chunks import ChunkResult, Constants, TextChunk, process
 from .eras import EventMapper
 from .reader import LineReader, ReadStats
 
 _POLL_SECONDS = 1.0
 
 
-def chunked(reader: LineReader, chunk_lines: int) -> Iterator[tuple[list[Any], int]]:
-    """(items, first line number) of about `chunk_lines` lines each, or the events of a document."""
-    pending: list[bytes] = []
+def chunked(reader: LineReader, chunk_lines: int) -> Iterator[tuple[Any, int]]:
+    """(items, first line number) of about `chunk_lines` lines each: a list of lines, a TextChunk
+    (when the reader yields pieces), or the events of a document."""
+    pending: list[Any] = []
+    pending_lines = 0
     first_line_no = 1
     for block in reader.chunks():
         if reader.stats.kind == "document":
             yield document_events(block[0]), 1
             return
-        pending.extend(block)
-        if len(pending) >= chunk_lines:
-            yield pending, first_line_no
-            first_line_no += len(pending)
-            pending = []
+        if reader.pieces:
+            pending.extend(block)
+            pending_lines += sum(lines for _, lines in block)
+        else:
+            pending.extend(block)
+            pending_lines = len(pending)
+        if pending_lines >= chunk_lines:
+            yield _chunk(pending, pending_lines, reader.pieces), first_line_no
+            first_line_no += pending_lines
+            pending, pending_lines = [], 0
     if pending:
-        yield pending, first_line_no
+        yield _chunk(pending, pending_lines, reader.pieces), first_line_no
+
+
+def _chunk(pending: list[Any], lines: int, pieces: bool) -> Any:
+    return TextChunk([text for text, _ in pending], lines) if pieces else pending
 
 
 def document_events(data: bytes) -> list[Any]:
@@ -55,7 +67,7 @@ def _worker(
 ) -> None:  # fmt: skip
     number = 0
     try:
-        reader = LineReader(path, name, salvage=salvage)
+        reader = LineReader(path, name, salvage=salvage, pieces=native.AVAILABLE)
         mapper = EventMapper()
         for items, first_line_no in chunked(reader, chunk_lines):
             if number % workers == index:

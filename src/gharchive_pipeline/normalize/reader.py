@@ -16,11 +16,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from isal import isal_zlib
 
 from .errors import CorruptInputError, EmptyInputError
+from .native import count_newlines
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20  # compressed bytes per read
@@ -36,13 +37,21 @@ class ReadStats:
     dropped_partial_bytes: int = 0  # bytes of the incomplete line cut by the damage
 
 
-class LineReader:
-    """Iterate `chunks()` for lists of complete lines (without newline; may contain blanks)."""
+#: `(text, lines)`: one or more complete lines joined by newlines (no final newline), and how many
+Piece = tuple[bytes | memoryview, int]
 
-    def __init__(self, src: Path | BinaryIO, name: str, *, salvage: bool = False) -> None:
+
+class LineReader:
+    """Iterate `chunks()` for lists of complete lines (without newline; may contain blanks), or
+    with `pieces=True` lists of Pieces (blocks of complete lines, for the native mapper)."""
+
+    def __init__(
+        self, src: Path | BinaryIO, name: str, *, salvage: bool = False, pieces: bool = False
+    ) -> None:
         self.src = src
         self.name = name
         self.salvage = salvage
+        self.pieces = pieces
         self.stats = ReadStats()
 
     # ---- raw bytes -----------------------------------------------------------------------------
@@ -63,7 +72,7 @@ class LineReader:
             yield data
 
     # ---- decoding ------------------------------------------------------------------------------
-    def chunks(self) -> Iterator[list[bytes]]:
+    def chunks(self) -> Iterator[list[Any]]:
         stream = self._open()
         try:
             raw = self._raw_chunks(stream)
@@ -159,9 +168,10 @@ class LineReader:
             )
         self.stats.damage = reason
 
-    def _lines(self, data: Iterator[bytes]) -> Iterator[list[bytes]]:
+    def _lines(self, data: Iterator[bytes]) -> Iterator[list[Any]]:
         carry = b""
         first = True
+        split = self._split_pieces if self.pieces else _split_lines
         for block in data:
             if first:
                 first = False
@@ -170,17 +180,28 @@ class LineReader:
                 if head[: line_end if line_end >= 0 else len(head)].strip() in (b"{", b"["):
                     yield [self._document(head, data)]
                     return
-            lines = block.split(b"\n")  # not (carry + block): that copies every block once more
-            if carry:
-                lines[0] = carry + lines[0]
-            carry = lines.pop()
-            if lines:
-                yield lines
+            items, carry = split(carry, block)
+            if items:
+                yield items
         if carry.strip():
             if self.stats.damage is not None:
                 self.stats.dropped_partial_bytes = len(carry)
-            else:
-                yield [carry]  # a last line without newline: complete or truncated, the parser decides
+            else:  # a last line without newline: complete or truncated, the parser decides
+                yield [(carry, 1)] if self.pieces else [carry]
+
+    @staticmethod
+    def _split_pieces(carry: bytes, block: bytes) -> tuple[list[Piece], bytes]:
+        """Pieces of complete lines, without copying the block: the line that completes `carry`,
+        then a view of every further complete line (the native mapper splits them itself)."""
+        first_nl = block.find(b"\n")
+        if first_nl < 0:
+            return [], carry + block
+        last_nl = block.rfind(b"\n")
+        pieces: list[Piece] = [(carry + block[:first_nl], 1)]
+        if last_nl > first_nl:
+            lines = count_newlines(block, first_nl + 1, last_nl) + 1
+            pieces.append((memoryview(block)[first_nl + 1 : last_nl], lines))
+        return pieces, block[last_nl + 1 :]
 
     def _document(self, head: bytes, rest: Iterator[bytes]) -> bytes:
         self.stats.kind = "document"
@@ -195,6 +216,15 @@ class LineReader:
                 )
             parts.append(block)
         return b"".join(parts)
+
+
+def _split_lines(carry: bytes, block: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines of carry + block, and the incomplete rest."""
+    lines = block.split(b"\n")  # not (carry + block): that copies every block once more
+    if carry:
+        lines[0] = carry + lines[0]
+    rest = lines.pop()
+    return lines, rest
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -624,18 +624,15 @@ static int emit_object(Ctx *c, int depth, KeyHandler handler) {
             L->keys = k, L->capkeys = cap;
         }
         L->keys[L->nkeys++] = h;
-        /* the key may live in scratch, which the value will overwrite: copy it for the handler */
-        unsigned char small[32];
-        const unsigned char *k = key;
-        int handled = handler && klen <= sizeof small;
-        if (handled && key == L->scratch.data) memcpy(small, key, klen), k = small;
         if ((rc = skip_ws(L))) break;
         if (L->p >= L->end || *L->p != ':') { rc = BAIL; break; }
         L->p++;
         if ((rc = skip_ws(L))) break;
+        /* handlers compare the key before they read the value (which may reuse scratch, where an
+         * escaped key lives), and every key reaches them: the envelope's refuses unknown ones */
         int taken = 0;
-        if (handled) {
-            taken = handler(c, k, klen, depth + 1);
+        if (handler) {
+            taken = handler(c, key, klen, depth + 1);
             if (taken < 0) { rc = taken; break; }
         }
         if (!taken && (rc = emit_value(c, depth + 1))) break;

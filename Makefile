@@ -10,11 +10,19 @@ DEMO_END   ?= 2015-01-01T05
 
 .PHONY: setup demo test test-fast lint typecheck bench package clean bqemulator
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev,spark]"
+	touch $@
+
+# The normalizer's native fast path (C, built by setup.py; optional: without a C compiler the
+# package installs and runs the pure-Python path). Rebuilt when its source changes.
+NATIVE_SRC := src/gharchive_pipeline/normalize/_fastpath.c
+$(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -c 'from gharchive_pipeline.normalize import native; print("native fast path:", "built" if native.AVAILABLE else "NOT built (pure-Python normalizer)")'
 	touch $@
 
 # checkov vendors its own `hcl2` module (bc-python-hcl2) that overwrites python-hcl2's: own venv.
@@ -37,7 +45,7 @@ $(BQVENV)/.installed:
 
 bqemulator: $(BQVENV)/.installed  ## the BigQuery emulator's virtualenv (.bqvenv)
 
-setup: $(VENV)/.installed $(TOOLS_VENV)/.installed  ## create the virtualenvs (package+tests+Spark, checkov)
+setup: $(VENV)/.installed $(VENV)/.native $(TOOLS_VENV)/.installed  ## create the virtualenvs (package+tests+Spark, checkov)
 
 demo: setup  ## run the whole local pipeline on the bundled real sample hours
 	$(BIN)/gharchive run $(DEMO_START) $(DEMO_END) --source $(SAMPLES) --home $(HOME_DIR)

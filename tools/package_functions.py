@@ -30,7 +30,7 @@ SPARK_SCRIPT = "load_events.py"
 #: The earliest time a zip can hold; used for every entry so builds are reproducible.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
-_SKIP_SUFFIXES = {".pyc", ".pyo"}
+_SKIP_SUFFIXES = {".pyc", ".pyo", ".so"}
 
 
 @dataclass(frozen=True)

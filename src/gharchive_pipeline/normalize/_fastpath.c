@@ -581,12 +581,25 @@ static int emit_value(Ctx *c, int depth) {
     }
 }
 
-static inline uint64_t key_hash(const unsigned char *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL ^ n;
+/* Hash of a key for duplicate detection: equal keys must hash alike (a collision only costs a
+ * fallback). The tail is one masked 8-byte load when `readable` allows it (little-endian only). */
+static inline uint64_t key_hash(const unsigned char *s, size_t n, const unsigned char *readable) {
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) h = (h ^ load8(s + i)) * 1099511628211ULL, h ^= h >> 29;
-    for (; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h ^ (h >> 32);
+    for (; i + 8 <= n; i += 8) h = (h ^ load8(s + i)) * 0xff51afd7ed558ccdULL;
+    size_t r = n - i;
+    if (r) {
+        uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (s + i + 8 <= readable) w = load8(s + i) & ((1ULL << (8 * r)) - 1);
+        else memcpy(&w, s + i, r);
+#else
+        (void)readable;
+        memcpy(&w, s + i, r);
+#endif
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+    }
+    return h ^ (h >> 31);
 }
 
 /* An object, keys in order; `handler` may take a key's value (returns 1 when it did).
@@ -609,7 +622,7 @@ static int emit_object(Ctx *c, int depth, KeyHandler handler) {
         const unsigned char *key;
         size_t klen;
         if ((rc = read_string(L, &key, &klen, 1))) break;
-        uint64_t h = key_hash(key, klen);
+        uint64_t h = key_hash(key, klen, key == L->scratch.data ? key + klen : L->end);
         unsigned bit = (unsigned)(h >> 56);
         if (bloom[bit >> 6] & (1ULL << (bit & 63))) {
             for (size_t i = base; i < L->nkeys; i++)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -57,9 +58,11 @@ class _AtomicFile:
 class ParquetSink:
     """Streams record batches into one parquet file with exactly `schema.arrow_schema()`.
 
-    Encoding and compressing a batch runs in a background thread (pyarrow releases the GIL there)
-    while the caller maps the next chunk; at most one batch is in flight, so memory stays bounded.
+    Encoding and compressing runs in a background thread (pyarrow releases the GIL there) while the
+    caller maps the next chunks; at most IN_FLIGHT batches wait for it, so memory stays bounded.
     """
+
+    IN_FLIGHT = 2  # one batch queued behind the one being written: the mapper rarely waits
 
     def __init__(self, dst: Path) -> None:
         self.schema = schema.arrow_schema()
@@ -72,19 +75,19 @@ class ParquetSink:
             write_statistics=True,
         )
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows:
-            self._wait()
-            self._pending = self._thread.submit(self._writer.write_batch, batch)
+            while len(self._pending) >= self.IN_FLIGHT:
+                self._pending.popleft().result()
+            self._pending.append(self._thread.submit(self._writer.write_batch, batch))
             self.rows += batch.num_rows
 
     def _wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
+        while self._pending:
+            self._pending.popleft().result()
 
     def commit(self) -> None:
         self._wait()

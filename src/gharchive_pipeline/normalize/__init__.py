@@ -3,9 +3,12 @@
     from gharchive_pipeline.normalize import normalize
     result = normalize(Path("2015-01-01-15.json.gz"), Path("events.parquet"))
 
-Lines are parsed and mapped in chunks of CHUNK_LINES (in worker processes for big inputs) and
-written in order as they come, so memory does not
-grow with the size of the hour. Lines that are not usable events go to a rejects file beside the
+Lines are parsed and mapped in chunks of about CHUNK_LINES and written in order as they come, so
+memory does not grow with the size of the hour. Events-era lines (2015 on) go through the native fast
+path (`native.py`, C) when it is built; every other line, and every line it cannot prove it maps
+exactly alike, goes through the Python mapper (`eras.py`), which defines the rules.
+
+Lines that are not usable events go to a rejects file beside the
 output (`<dst>.rejects.ndjson` unless `rejects_path` is given); more than MAX_REJECT_SHARE of them
 fails the run. Every failure leaves no output behind (see writer.py) and names the file.
 """
@@ -92,10 +95,11 @@ def normalize(
 ) -> NormalizeResult:
     """Normalize one hour into `dst` (zstd parquet, exactly schema.arrow_schema()).
 
-    `hour` defaults to the one in the file name. `workers` >= 2 parses and maps in that many
-    worker processes (see parallel.py: ~20% faster on an idle 2-core machine but twice the memory,
-    and slower on a busy one); the default 0 works in-process. `progress(bytes_read)`
-    is called after every chunk (for progress bars).
+    `hour` defaults to the one in the file name. The default `workers=0` works in-process: the native
+    fast path (native.py) maps Events-era lines without the GIL while a reader thread inflates and a
+    writer thread encodes. `workers` >= 2 parses and maps in that many processes (parallel.py): only
+    worth it where the native module is not built (measured slower than in-process with it).
+    `progress(bytes_read)` is called after every chunk (for progress bars).
     """
     started = time.perf_counter()
     name = _source_name(src, source_name)

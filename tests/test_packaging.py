@@ -3,6 +3,7 @@ byte-identical on rebuild, and importable the way the Cloud Functions runtime im
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -103,3 +104,18 @@ def test_missing_main_is_a_clear_error(tmp_path: Path) -> None:
 def test_duplicate_entries_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="duplicate"):
         pkg.write_zip(tmp_path / "x.zip", [("a", b"1"), ("a", b"2")])
+
+
+def test_native_fast_path_is_built_here() -> None:
+    """The native module is optional at install (no C compiler: pure Python, same output), so its
+    own tests skip without it; this one makes a silently failed build fail CI instead."""
+    if os.environ.get("GHARCHIVE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+        pytest.skip("GHARCHIVE_NATIVE=0: the pure-Python path is wanted")
+    from gharchive_pipeline.normalize import native
+
+    assert native.AVAILABLE, "normalize/_fastpath.c was not built: run `make setup` (needs gcc)"
+
+
+def test_function_zips_carry_no_compiled_modules(built: Path) -> None:
+    for name in pkg.FUNCTIONS:
+        assert not [n for n in _names(built / "functions" / f"{name}.zip") if n.endswith((".so", ".pyd"))]

@@ -864,20 +864,21 @@ static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
 }
 
 /* ---- envelope ------------------------------------------------------------------------------ */
-static int on_actor(Ctx *c, const unsigned char *k, size_t n, int depth) {
+/* `id` and `login` of an account object (actor, org) */
+static int account_field(Ctx *c, const unsigned char *k, size_t n, int depth, Int *id, Str *login) {
     int rc;
-    if (key_is(k, n, "id")) rc = value_as_int(c, &c->actor_id, depth);
-    else if (key_is(k, n, "login")) rc = value_as_string(c, &c->actor_login, depth);
+    if (key_is(k, n, "id")) rc = value_as_int(c, id, depth);
+    else if (key_is(k, n, "login")) rc = value_as_string(c, login, depth);
     else return 0;
     return rc ? rc : 1;
 }
 
+static int on_actor(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    return account_field(c, k, n, depth, &c->actor_id, &c->actor_login);
+}
+
 static int on_org(Ctx *c, const unsigned char *k, size_t n, int depth) {
-    int rc;
-    if (key_is(k, n, "id")) rc = value_as_int(c, &c->org_id, depth);
-    else if (key_is(k, n, "login")) rc = value_as_string(c, &c->org_login, depth);
-    else return 0;
-    return rc ? rc : 1;
+    return account_field(c, k, n, depth, &c->org_id, &c->org_login);
 }
 
 static int on_repo(Ctx *c, const unsigned char *k, size_t n, int depth) {

@@ -54,6 +54,7 @@ static int buf_grow(Buf *b, size_t extra) {
     do { if ((b)->len + (n) > (b)->cap && buf_grow((b), (n))) return -1; } while (0)
 
 static inline int buf_put(Buf *b, const void *s, size_t n) {
+    if (!n) return 0; /* memcpy on a not yet allocated buffer is undefined even for 0 bytes */
     BUF_RESERVE(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;
@@ -407,8 +408,10 @@ static int read_int(Lexer *L, int64_t *v) {
     if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9') return BAIL; /* leading zero */
     int64_t x = 0;
     int digits = 0;
-    while (p < end && *p >= '0' && *p <= '9') x = x * 10 + (*p++ - '0'), digits++;
-    if (digits > 18) return BAIL;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (++digits > 18) return BAIL; /* checked before it could overflow */
+        x = x * 10 + (*p++ - '0');
+    }
     if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) return BAIL; /* floats: leave to Python */
     if (neg && x == 0) return BAIL;                                        /* -0 becomes 0 */
     *v = neg ? -x : x;

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from gharchive_pipeline.cli import cli
+from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.stats import charts
 from gharchive_pipeline.stats.report import render_report
 
 from .test_warehouse_support import HOUR0, HOUR1, cached_rows, write_rows
@@ -85,3 +87,45 @@ def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) ->
     logs = (run.stderr + dom.stderr).splitlines()
     errors = [line for line in logs if "CONSOLE" in line or "Uncaught" in line]
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def gapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real hours 00, 01 and 03: hour 02 is missing, as when GH Archive serves no file for it."""
+    wh = tmp_path_factory.mktemp("gapped") / "warehouse"
+    for name in ("2015-01-01-0.json.gz", "2015-01-01-1.json.gz", "2015-01-01-3.json.gz"):
+        hour = Hour.parse(name.removesuffix(".json.gz"))
+        write_rows(cached_rows(name, hour), wh / "events" / hour.key / "part-0.parquet")
+    return wh
+
+
+def _gap_titles(html: str) -> list[str]:
+    return re.findall(r'class="gap"[^>]*><title>([^<]+)</title>', html)
+
+
+def test_a_missing_hour_keeps_its_slot_and_is_named(gapped: Path) -> None:
+    html = render_report(gapped)
+    labels = re.findall(r'class="tick" text-anchor="middle">([^<]+)<', html)
+    assert labels[:4] == ["01-01 00h", "01-01 01h", "01-01 02h", "01-01 03h"]  # a continuous axis
+    assert _gap_titles(html) == ["01-01 02h: no data"] * 2  # events and commits charts
+    assert "No events for 1 of 4 hours (shaded): 01-01 02h." in html
+    bots = html[html.index('aria-label="Bots per hour"') :]
+    bots = bots[: bots.index("</svg>")]
+    # per series: a line over 00-01, then a lone dot at 03; nothing drawn at 02 (no fake zero)
+    assert bots.count("<polyline") == 2 and bots.count("<circle") == 6
+
+
+def test_a_requested_window_shows_its_empty_hours(gapped: Path) -> None:
+    html = render_report(gapped, Hour.parse("2015-01-01T00"), Hour.parse("2015-01-01T04"))
+    assert _gap_titles(html) == ["01-01 02h: no data", "01-01 04h: no data"] * 2
+    assert "No events for 2 of 5 hours" in html
+
+
+def test_no_gap_note_when_every_hour_has_data(warehouse: Path) -> None:
+    html = render_report(warehouse)
+    assert not _gap_titles(html) and "No events for" not in html
+
+
+def test_line_chart_breaks_at_missing_points() -> None:
+    svg = charts.lines(["a", "b", "c", "d"], {"s": [0.1, None, 0.2, 0.3]}, "t", percent=True)
+    assert svg.count("<polyline") == 1 and svg.count("<circle") == 3  # "a" alone, then c-d

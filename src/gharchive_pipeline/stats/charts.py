@@ -76,15 +76,26 @@ def _axes(top: float, labels: Sequence[str], percent: bool, height: int = HEIGHT
 
 
 def stacked_bars(
-    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, colors: Sequence[str] = PALETTE
+    labels: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    colors: Sequence[str] = PALETTE,
+    gaps: Sequence[bool] = (),
 ) -> str:
-    """One bar per label, stacked by series (e.g. events per hour by type)."""
+    """One bar per label, stacked by series (e.g. events per hour by type). Labels flagged in
+    `gaps` (no data at all, e.g. an hour GH Archive does not serve) get a shaded slot, so a missing
+    hour reads as missing rather than as a quiet one."""
     totals = [sum(s[i] for s in series.values()) for i in range(len(labels))]
     top = _nice_max(max(totals, default=0))
     plot_h = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     body = _axes(top, labels, False)
     for i, label in enumerate(labels):
+        if i < len(gaps) and gaps[i]:
+            body.append(
+                f'<rect class="gap" x="{LEFT + slot * i:.1f}" y="{TOP}" width="{slot:.1f}" '
+                f'height="{plot_h}" fill="#ececec"><title>{escape(label)}: no data</title></rect>'
+            )
         y: float = HEIGHT - BOTTOM
         for k, (name, values) in enumerate(series.items()):
             h = plot_h * values[i] / top
@@ -104,24 +115,36 @@ def bars(labels: Sequence[str], values: Sequence[float], title: str, color: str 
 
 
 def lines(
-    labels: Sequence[str], series: Mapping[str, Sequence[float]], title: str, *, percent: bool = False
+    labels: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str, *, percent: bool = False
 ) -> str:
-    """One polyline per series with a dot per point (e.g. bot share per hour)."""
-    top = _nice_max(max((v for s in series.values() for v in s), default=0) * (100 if percent else 1))
+    """One polyline per series with a dot per point (e.g. bot share per hour); a None value (no
+    data for that label) breaks the line instead of drawing a fake zero."""
+    top = _nice_max(
+        max((v for s in series.values() for v in s if v is not None), default=0) * (100 if percent else 1)
+    )
     top = top / 100 if percent else top
     plot_h = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     body = _axes(top, labels, percent)
     for k, (name, values) in enumerate(series.items()):
         color = PALETTE[k % len(PALETTE)]
-        pts = [(LEFT + slot * (i + 0.5), HEIGHT - BOTTOM - plot_h * v / top) for i, v in enumerate(values)]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-        body.append(f'<polyline class="line" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        body += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(labels[i])} '
-            f"{escape(name)}: {_fmt(values[i], percent)}</title></circle>"
-            for i, (x, y) in enumerate(pts)
-        ]
+        runs: list[list[tuple[int, float, float]]] = [[]]
+        for i, v in enumerate(values):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append((i, LEFT + slot * (i + 0.5), HEIGHT - BOTTOM - plot_h * v / top))
+        for run in runs:
+            if len(run) > 1:
+                path = " ".join(f"{x:.1f},{y:.1f}" for _, x, y in run)
+                body.append(
+                    f'<polyline class="line" points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+                )
+            body += [
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(labels[i])} '
+                f"{escape(name)}: {_fmt(values[i] or 0.0, percent)}</title></circle>"
+                for i, x, y in run
+            ]
     return _frame(title, body, list(series))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -41,22 +41,75 @@ def _label(value: Any, bucket: str) -> str:
     return str(value)
 
 
-def _series(rows: StatsTable, bucket: str, metric: str) -> tuple[list[str], dict[str, list[float]]]:
-    """Per bucket, per type (top TOP_TYPES by total, rest as "other") values of `metric`."""
+def _key(value: Any) -> Any:
+    """A bucket value comparable with the timeline: hours as aware UTC datetimes, days as dates."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def _timeline(present: list[Any], bucket: str, start: Hour | None, end: Hour | None) -> list[Any]:
+    """Every hour (or day) from the window's start to its end, where the window is open the first
+    and last bucket with data: a missing hour keeps its slot on the axis instead of vanishing."""
+    values = sorted({_key(v) for v in present})
+    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
+
+    def edge(hour: Hour | None, fallback: Any) -> Any:
+        if hour is None:
+            return fallback
+        return hour.start if bucket == "hour" else hour.start.date()
+
+    if not values and (start is None or end is None):
+        return []
+    first = edge(start, values[0] if values else None)
+    last = edge(end, values[-1] if values else None)
+    timeline = []
+    while first <= last:
+        timeline.append(first)
+        first += step
+    return timeline
+
+
+def _series(
+    rows: StatsTable, bucket: str, metric: str, timeline: list[Any]
+) -> tuple[list[str], dict[str, list[float]]]:
+    """Per bucket of `timeline`, per type (top TOP_TYPES by total, rest as "other") values of `metric`."""
     recs = rows.records()
-    buckets = sorted({r[bucket] for r in recs})
     totals: dict[str, float] = defaultdict(float)
     for r in recs:
         totals[r["type"]] += r[metric] or 0
     top = [t for t, _ in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TYPES]]
-    index = {b: i for i, b in enumerate(buckets)}
-    series: dict[str, list[float]] = {t: [0.0] * len(buckets) for t in [*top, "other"]}
+    index = {b: i for i, b in enumerate(timeline)}
+    series: dict[str, list[float]] = {t: [0.0] * len(timeline) for t in [*top, "other"]}
     for r in recs:
         name = r["type"] if r["type"] in top else "other"
-        series[name][index[r[bucket]]] += float(r[metric] or 0)
+        slot = index.get(_key(r[bucket]))
+        if slot is not None:
+            series[name][slot] += float(r[metric] or 0)
     if not any(series["other"]):
         del series["other"]
-    return [_label(b, bucket) for b in buckets], series
+    return [_label(b, bucket) for b in timeline], series
+
+
+def _gap_note(timeline: list[Any], present: set[Any], bucket: str) -> str:
+    missing = [b for b in timeline if b not in present]
+    if not missing:
+        return ""
+    shown = ", ".join(_label(b, bucket) for b in missing[:12]) + (" ..." if len(missing) > 12 else "")
+    return (
+        f'<p class="note">No events for {len(missing)} of {len(timeline)} {bucket}s (shaded): '
+        f"{escape(shown)}. GH Archive has no file for some hours, and an hour may not be loaded yet: "
+        "<code>gharchive status</code> says what happened to each.</p>"
+    )
+
+
+def _bot_share(row: dict[str, Any] | None, of: str) -> float | None:
+    """Bots' share of a bucket's actors or events; None for a bucket without data (a gap)."""
+    if row is None:
+        return None
+    if of == "actors":
+        return float(row["bot_actor_share"] or 0)
+    return row["bot_events"] / row["events"] if row["events"] else 0.0
 
 
 def _tiles(total: dict[str, Any], hours: int) -> str:
@@ -92,7 +145,8 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
     con = connect(warehouse)
     hourly = stats(warehouse, start=start, end=end, by="hour", con=con)
     n_hours = len(hourly.rows)
-    bucket = "hour" if n_hours <= MAX_HOURLY_BARS else "day"
+    hours_span = len(_timeline([r[0] for r in hourly.rows], "hour", start, end))
+    bucket = "hour" if hours_span <= MAX_HOURLY_BARS else "day"
     over_time = over_time_by_type(con, bucket, start, end)
     overall = stats(warehouse, start=start, end=end, by="none", con=con).records()
     total = overall[0] if overall else {}
@@ -101,8 +155,12 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
     actors = stats(warehouse, start=start, end=end, by="actor", limit=12, con=con).records()
     per = stats(warehouse, start=start, end=end, by=bucket, con=con).records()
 
-    labels, events = _series(over_time, bucket, "events")
-    _, commits = _series(over_time, bucket, "commits")
+    present = {_key(r[bucket]) for r in per}
+    timeline = _timeline(list(present), bucket, start, end)
+    gaps = [b not in present for b in timeline]
+    labels, events = _series(over_time, bucket, "events", timeline)
+    _, commits = _series(over_time, bucket, "commits", timeline)
+    per_bucket = {_key(r[bucket]): r for r in per}
     commits = {k: v for k, v in commits.items() if any(v)}
     first, last = (hourly.rows[0][0], hourly.rows[-1][0]) if hourly.rows else (None, None)
     span = f"{_label(first, 'hour')} to {_label(last, 'hour')} UTC" if first else "no data loaded"
@@ -116,22 +174,24 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
         f"&middot; duplicates removed (one row per event id and time)</p>",
         _tiles(total, n_hours),
         f"<h2>Events per {bucket} by type</h2>",
-        charts.stacked_bars(labels, events, f"Events per {bucket}"),
+        charts.stacked_bars(labels, events, f"Events per {bucket}", gaps=gaps),
+        _gap_note(timeline, present, bucket),
         f"<h2>Commits pushed per {bucket}</h2>",
         charts.stacked_bars(
             labels,
             commits or {"PushEvent": [0.0] * len(labels)},
             f"Commits per {bucket}",
             colors=(charts.PALETTE[2],),
+            gaps=gaps,
         ),
         '<p class="note">Commits are summed from push sizes; pushes without a size (GitHub\'s slim '
         "PushEvents since late 2025) are counted as pushes of unknown size, not as zero commits.</p>",
         f"<h2>Bot share per {bucket}</h2>",
         charts.lines(
-            [_label(r[bucket], bucket) for r in per],
+            labels,
             {
-                "share of actors": [float(r["bot_actor_share"] or 0) for r in per],
-                "share of events": [r["bot_events"] / r["events"] if r["events"] else 0.0 for r in per],
+                "share of actors": [_bot_share(per_bucket.get(b), "actors") for b in timeline],
+                "share of events": [_bot_share(per_bucket.get(b), "events") for b in timeline],
             },
             f"Bots per {bucket}",
             percent=True,

@@ -68,6 +68,7 @@ class NormalizeResult:
     input_kind: str = "gzip"  # gzip | ndjson | document
     damage: str | None = None  # what --salvage recovered from
     damaged_lines: int = 0  # garbage lines after the damage, dropped (salvage)
+    native_events: int = 0  # events mapped by the native fast path (the rest: the Python mapper)
 
 
 def hour_from_name(name: str) -> Hour | None:
@@ -117,10 +118,11 @@ def normalize(
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
     try:
         with gc_paused():  # the reader thread allocates too: no collector passes over the hour
-            lines, eras, last_event_line, stats = _run(reader, sink, rejects, constants, workers, progress)
+            totals, stats = _run(reader, sink, rejects, constants, workers, progress)
+        lines, eras = totals.lines, totals.eras
         damaged_lines = 0
         if stats.damage is not None:  # salvaged: what inflated after the damage is garbage
-            damaged_lines = rejects.drop_after(last_event_line)
+            damaged_lines = rejects.drop_after(totals.last_event_line)
             lines -= damaged_lines
         if lines == 0 and stats.damage is not None:
             raise EmptyInputError(f"{name}: nothing to salvage before the damage ({stats.damage})")
@@ -151,6 +153,7 @@ def normalize(
         input_kind=stats.kind,
         damage=stats.damage,
         damaged_lines=damaged_lines,
+        native_events=totals.native_rows,
     )
     _log_result(name, result)
     return result
@@ -167,8 +170,8 @@ def _source_name(src: Path | BinaryIO, source_name: str | None) -> str:
 def _log_result(name: str, r: NormalizeResult) -> None:
     """One line per hour saying what happened (never event content: reasons only)."""
     log.info(
-        "normalized %s (hour %s): %d events, %d rejects, era %s, %.2fs -> %s",
-        name, r.hour.key, r.events, r.rejects, r.era, r.seconds, r.output,
+        "normalized %s (hour %s): %d events (%d by the native mapper), %d rejects, era %s, %.2fs -> %s",
+        name, r.hour.key, r.events, r.native_events, r.rejects, r.era, r.seconds, r.output,
     )  # fmt: skip
     if r.rejects:
         log.warning(
@@ -186,6 +189,14 @@ def _log_result(name: str, r: NormalizeResult) -> None:
         )  # fmt: skip
 
 
+@dataclass
+class _Totals:
+    lines: int = 0  # non-blank lines
+    last_event_line: int = 0  # line number of the last good event
+    native_rows: int = 0  # events mapped by the native fast path
+    eras: Counter[str] = field(default_factory=Counter)  # events per era
+
+
 def _run(
     reader: LineReader,
     sink: ParquetSink,
@@ -193,16 +204,15 @@ def _run(
     constants: Constants,
     workers: int,
     progress: Callable[[int], None] | None,
-) -> tuple[int, Counter[str], int, ReadStats]:
-    """Parse, map and write every line in order; returns (non-blank lines, events per era, line
-    number of the last good event, what the reader saw)."""
-    totals = [0, 0]
-    eras: Counter[str] = Counter()
+) -> tuple[_Totals, ReadStats]:
+    """Parse, map and write every line in order; returns the run's totals and what the reader saw."""
+    totals = _Totals()
 
     def collect(result: ChunkResult) -> None:
-        totals[0] += result.lines
-        totals[1] = max(totals[1], result.last_event_line)
-        eras.update(result.eras)
+        totals.lines += result.lines
+        totals.last_event_line = max(totals.last_event_line, result.last_event_line)
+        totals.native_rows += result.native_rows
+        totals.eras.update(result.eras)
         for line_no, reason, text in result.rejects:
             rejects.add(line_no, reason, text)
         if result.batch is not None:
@@ -214,8 +224,8 @@ def _run(
         stats = run_parallel(
             reader.src, reader.name, reader.salvage, constants, workers, CHUNK_LINES, collect
         )
-        return totals[0], eras, totals[1], stats
+        return totals, stats
     mapper = EventMapper()
     for items, first_line_no in prefetched(chunked(reader, CHUNK_LINES), name="normalize-reader"):
         collect(process(items, first_line_no, mapper, constants))
-    return totals[0], eras, totals[1], reader.stats
+    return totals, reader.stats

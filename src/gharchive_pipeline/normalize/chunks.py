@@ -51,6 +51,7 @@ class ChunkResult:
     eras: Counter[str] = field(default_factory=Counter)
     last_event_line: int = 0  # line number of the chunk's last good event (0: none)
     bytes_read: int = 0  # input bytes read when the chunk was done (progress of parallel runs)
+    native_rows: int = 0  # rows mapped by the native fast path
 
 
 def offending_text(raw: Any) -> str:
@@ -106,6 +107,7 @@ def _process(items: Any, first_line_no: int, mapper: EventMapper, constants: Con
         part.rejects,
         part.eras,
         max(last_native, part.last_event_line),
+        native_rows=fast.rows,
     )
 
 

@@ -80,6 +80,7 @@ def handle_raw_finalized(
         "era": result.era,
         "eras": dict(result.eras),
         "lines": result.lines,
+        "native_events": result.native_events,
         "salvaged": result.salvaged,
         "seconds": round(result.seconds, 3),
         "curated": object_url(curated.url, target),

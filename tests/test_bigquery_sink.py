@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,33 @@ def test_events_table_definition() -> None:
     assert {f.name for f in table.schema if f.mode == "REQUIRED"} >= {"id", "created_at", "source_hour"}
 
 
-def test_replacement_script_touches_only_the_hours() -> None:
-    script = bq.replacement_script(TABLE, f"{TABLE}_staging_x", [HOUR1, HOUR0, HOUR1])
-    begin, delete, insert, commit = script.strip().split("\n")
+H0 = "TIMESTAMP '2015-01-01 00:00:00.000000+00'"
+H1 = "TIMESTAMP '2015-01-01 01:00:00.000000+00'"
+
+
+def test_first_load_of_hours_deletes_nothing_and_records_their_range() -> None:
+    script = bq.replacement_script(TABLE, f"{TABLE}_staging_x", [HOUR1, HOUR0, HOUR1], bq.PreviousLoad())
+    begin, guard, insert, forget, record, commit = script.strip().split("\n")
     assert (begin, commit) == ("BEGIN TRANSACTION;", "COMMIT TRANSACTION;")
-    assert delete == (
-        f"DELETE FROM `{TABLE}` WHERE source_hour IN "
-        "(TIMESTAMP '2015-01-01 00:00:00+00', TIMESTAMP '2015-01-01 01:00:00+00');"
-    )
+    assert f"source_hour IN ({H0}, {H1})) = 0 AND" in guard and "ERROR(" in guard
     assert insert.startswith(f"INSERT INTO `{TABLE}` (id, type,")
-    assert insert.endswith(f"FROM `{TABLE}_staging_x`;")
-    assert "created_at >=" not in script and "TRUNCATE" not in script
+    assert insert.endswith(f"FROM `{TABLE}_staging_x` WHERE source_hour IN ({H0}, {H1});")
+    assert forget == f"DELETE FROM `{TABLE}_loads` WHERE source_hour IN ({H0}, {H1});"
+    assert record.startswith(f"INSERT INTO `{TABLE}_loads` (source_hour, created_min, created_max,")
+    assert f"DELETE FROM `{TABLE}` " not in script and "TRUNCATE" not in script
+
+
+def test_reload_delete_is_bounded_by_the_previous_range_so_partitions_are_pruned() -> None:
+    lo, hi = datetime(2014, 12, 31, 23, 58, 1, tzinfo=UTC), datetime(2015, 1, 1, 1, 59, 59, 5, tzinfo=UTC)
+    last = datetime(2026, 11, 29, 12, 0, 0, 123456, tzinfo=UTC)
+    previous = bq.PreviousLoad(2, lo, hi, last)
+    script = bq.replacement_script(TABLE, f"{TABLE}_staging_x", [HOUR0, HOUR1], previous)
+    _, guard, delete, *_ = script.strip().split("\n")
+    assert "= 2 AND" in guard and "IS NOT DISTINCT FROM TIMESTAMP '2026-11-29 12:00:00.123456+00'" in guard
+    assert delete == (
+        f"DELETE FROM `{TABLE}` WHERE source_hour IN ({H0}, {H1}) AND created_at BETWEEN "
+        "TIMESTAMP '2014-12-31 23:58:01.000000+00' AND TIMESTAMP '2015-01-01 01:59:59.000005+00';"
+    )
 
 
 class RecordingClient:
@@ -177,9 +194,49 @@ def test_hour_reload_replaces_only_its_rows(client: Any, tmp_path: Path) -> None
     # a replacement whose INSERT fails (staging table gone) rolls back its DELETE
     from google.api_core.exceptions import NotFound
 
+    previous = bq.previous_load(client, TABLE, [HOUR0])
     with pytest.raises(NotFound):
-        client.query(bq.replacement_script(TABLE, f"{DATASET}.no_such_staging", [HOUR0])).result()
+        client.query(bq.replacement_script(TABLE, f"{DATASET}.no_such_staging", [HOUR0], previous)).result()
     assert _counts(client) == {HOUR0.start: 7702, HOUR1.start: 100}
+
+    # each hour's last load is recorded with the created_at range of its rows
+    from google.cloud import bigquery
+
+    loads = {r["source_hour"]: r for r in client.query(f"SELECT * FROM `{TABLE}_loads`").result()}
+    assert {h: r["events"] for h, r in loads.items()} == {HOUR0.start: 7702, HOUR1.start: 100}
+    bounds = f"SELECT MIN(created_at) AS lo, MAX(created_at) AS hi FROM `{TABLE}` WHERE source_hour = @h"
+    for hour, row in loads.items():
+        config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("h", "TIMESTAMP", hour)]
+        )
+        [actual] = list(client.query(bounds, job_config=config).result())
+        assert (row["created_min"], row["created_max"]) == (actual["lo"], actual["hi"])
+
+
+@pytest.mark.slow
+def test_a_stale_replacement_after_a_concurrent_load_fails_and_changes_nothing(
+    client: Any, tmp_path: Path
+) -> None:
+    """Two jobs load hour 00: the one that read the loads table before the other committed must fail
+    (its DELETE bounds may miss the other's rows), leaving the other's result intact."""
+    h0 = cached_rows("2015-01-01-0.json.gz", HOUR0)
+    first = write_rows(h0[:50], tmp_path / "a" / "part-0.parquet")
+    bq.replace_hours(client, TABLE, [first], [HOUR0])
+    stale = bq.previous_load(client, TABLE, [HOUR0])  # job B reads, then job A commits:
+    second = write_rows(h0[:70], tmp_path / "b" / "part-0.parquet")
+    bq.replace_hours(client, TABLE, [second], [HOUR0])
+    assert _counts(client)[HOUR0.start] == 70
+    from google.cloud import bigquery
+
+    staging = f"{TABLE}_staging_stale"
+    client.create_table(bigquery.Table(staging, schema=bq._schema(required=False)))
+    try:
+        bq._load_parquet(client, [first], staging)
+        with pytest.raises(Exception, match="loaded by another job meanwhile"):
+            client.query(bq.replacement_script(TABLE, staging, [HOUR0], stale)).result()
+    finally:
+        client.delete_table(staging, not_found_ok=True)
+    assert _counts(client)[HOUR0.start] == 70
 
 
 @pytest.mark.slow

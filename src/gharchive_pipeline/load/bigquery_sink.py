@@ -5,6 +5,14 @@ rows from `events` and inserts the staging rows.
 Why not the spark-bigquery connector: its overwrite modes replace whole tables or whole `created_at`
 partitions, while a source hour's events spread over partitions and a partition holds many source
 hours. A parquet load job is free, and the DELETE+INSERT touches exactly the rows of the hours loaded.
+
+Why the `<events>_loads` table: `source_hour` is not the partition column, so `DELETE ... WHERE
+source_hour = h` alone would scan that column of the whole table on every hourly load (tens of GB
+once the archive is in). Each load records, per source hour, the created_at range of the rows it
+inserted; the next load of that hour bounds its DELETE by that range, written into the script as
+literals, so BigQuery prunes to the few partitions the hour's rows are in. An hour without a loads
+row has no rows (both tables change in the same transaction). A guard in the transaction fails the
+script, and so the batch (retried), when another job loaded the same hours after the range was read.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,22 +66,89 @@ def ensure_events_table(client: bigquery.Client, table_id: str) -> bigquery.Tabl
 
 
 def _timestamp(hour: Hour) -> str:
-    return f"TIMESTAMP '{hour.start:%Y-%m-%d %H:%M:%S}+00'"
+    return _literal(hour.start)
 
 
-def replacement_script(table_id: str, staging_id: str, hours: Sequence[Hour]) -> str:
+def _literal(moment: datetime | None) -> str:
+    if moment is None:
+        return "CAST(NULL AS TIMESTAMP)"
+    return f"TIMESTAMP '{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}+00'"
+
+
+def loads_table_id(table_id: str) -> str:
+    """Per source hour: the created_at range, count and time of the last load (see module doc)."""
+    return f"{table_id}_loads"
+
+
+def loads_table(table_id: str) -> bigquery.Table:
+    from google.cloud import bigquery
+
+    table = bigquery.Table(
+        loads_table_id(table_id),
+        schema=[
+            bigquery.SchemaField("source_hour", "TIMESTAMP", mode="REQUIRED"),
+            bigquery.SchemaField("created_min", "TIMESTAMP", description="earliest created_at loaded"),
+            bigquery.SchemaField("created_max", "TIMESTAMP", description="latest created_at loaded"),
+            bigquery.SchemaField("events", "INT64"),
+            bigquery.SchemaField("loaded_at", "TIMESTAMP", mode="REQUIRED"),
+        ],
+    )
+    table.description = "Last load of each source hour into events: bounds the next reload's DELETE"
+    return table
+
+
+@dataclass(frozen=True)
+class PreviousLoad:
+    """What `<events>_loads` says about the hours about to be replaced."""
+
+    hours: int = 0  # how many of them were loaded before
+    created_min: datetime | None = None
+    created_max: datetime | None = None
+    last_loaded_at: datetime | None = None
+
+
+def previous_load(client: bigquery.Client, table_id: str, hours: Sequence[Hour]) -> PreviousLoad:
+    in_list = ", ".join(_timestamp(h) for h in sorted(set(hours)))
+    sql = (
+        "SELECT COUNT(*) AS hours, MIN(created_min) AS created_min, MAX(created_max) AS created_max, "
+        f"MAX(loaded_at) AS last_loaded_at FROM `{loads_table_id(table_id)}` WHERE source_hour IN ({in_list})"
+    )
+    [row] = list(client.query(sql).result())
+    return PreviousLoad(row["hours"], row["created_min"], row["created_max"], row["last_loaded_at"])
+
+
+def replacement_script(table_id: str, staging_id: str, hours: Sequence[Hour], previous: PreviousLoad) -> str:
     """DELETE the hours' rows and INSERT the staging rows in one transaction: readers never see an
     hour half replaced, and a failed INSERT leaves the old rows.
 
-    Hours are written as literals (they are typed Hour values, never user text) so the script needs
-    no array parameters.
+    Hours and bounds are written as literals (typed values, never user text): constant filters are
+    what BigQuery prunes partitions by, and the script needs no array parameters.
     """
     cols = ", ".join(COLUMN_NAMES)
+    loads = loads_table_id(table_id)
     in_list = ", ".join(_timestamp(h) for h in sorted(set(hours)))
+    of_hours = f"FROM `{loads}` WHERE source_hour IN ({in_list})"
+    guard = (
+        f"SELECT IF((SELECT COUNT(*) {of_hours}) = {previous.hours} AND "
+        f"(SELECT MAX(loaded_at) {of_hours}) IS NOT DISTINCT FROM {_literal(previous.last_loaded_at)}, "
+        "1, ERROR('these source hours were loaded by another job meanwhile; retry the load'));\n"
+    )
+    delete = ""
+    if previous.hours:  # else nothing of these hours is in the table
+        delete = (
+            f"DELETE FROM `{table_id}` WHERE source_hour IN ({in_list}) AND created_at BETWEEN "
+            f"{_literal(previous.created_min)} AND {_literal(previous.created_max)};\n"
+        )
     return (
         "BEGIN TRANSACTION;\n"
-        f"DELETE FROM `{table_id}` WHERE source_hour IN ({in_list});\n"
-        f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}`;\n"
+        + guard
+        + delete
+        + f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}` "
+        f"WHERE source_hour IN ({in_list});\n"
+        f"DELETE {of_hours};\n"
+        f"INSERT INTO `{loads}` (source_hour, created_min, created_max, events, loaded_at) "
+        "SELECT source_hour, MIN(created_at), MAX(created_at), COUNT(*), CURRENT_TIMESTAMP() "
+        f"FROM `{staging_id}` WHERE source_hour IN ({in_list}) GROUP BY source_hour;\n"
         "COMMIT TRANSACTION;"
     )
 
@@ -101,12 +178,14 @@ def replace_hours(
     if not hours:
         return
     ensure_events_table(client, table_id)
+    client.create_table(loads_table(table_id), exists_ok=True)
     staging_id = f"{table_id}_staging_{uuid.uuid4().hex[:12]}"
     staging = bigquery.Table(staging_id, schema=_schema(required=False))
     client.create_table(staging)
     try:
         _load_parquet(client, source, staging_id)
-        client.query(replacement_script(table_id, staging_id, hours)).result()
+        previous = previous_load(client, table_id, hours)
+        client.query(replacement_script(table_id, staging_id, hours, previous)).result()
         log.info("replaced source hours %s..%s in %s", min(hours).key, max(hours).key, table_id)
     finally:
         client.delete_table(staging_id, not_found_ok=True)

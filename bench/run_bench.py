@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
@@ -109,6 +110,28 @@ def best(cmd: list[str], repeat: int) -> Measure:
     return Measure(wall, cpu, max_rss, *polled_memory(cmd))
 
 
+#: columns both outputs have and mean the same by (payload differs: ours has e-mails hashed)
+SHARED_COLUMNS = ("id", "type", "public", "created_at", "actor_id", "actor_login", "repo_id", "repo_name",
+                  "org_id", "org_login")  # fmt: skip
+
+
+def same_events(ours: Path, reference: Path) -> tuple[bool, str]:
+    """Whether our parquet holds exactly the reference's events (a speed-up must not drop rows)."""
+    import pyarrow.parquet as pq
+
+    def rows(path: Path) -> pa.Table:
+        table = pq.read_table(path, columns=list(SHARED_COLUMNS))
+        return table.cast(pa.schema([table.schema.field(c) for c in SHARED_COLUMNS])).sort_by("id")
+
+    mine, theirs = rows(ours), rows(reference)
+    if len(mine) != len(theirs):
+        return False, f"{len(mine):,} rows vs {len(theirs):,}"
+    differing = [c for c in SHARED_COLUMNS if not mine[c].equals(theirs[c])]
+    if differing:
+        return False, f"differing columns: {', '.join(differing)}"
+    return True, f"{len(mine):,} rows, {len(SHARED_COLUMNS)} columns equal"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -166,6 +189,9 @@ def main() -> None:
         checks.append(
             (f">= {TARGET_SPEEDUP:.0f}x faster than the seed", speedup >= TARGET_SPEEDUP, f"{speedup:.1f}x")
         )
+    checks.append(
+        ("same events as the DuckDB reference", *same_events(out / "ours.parquet", out / "duckdb.parquet"))
+    )
     for label, ok, value in checks:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
 

@@ -68,3 +68,18 @@ def test_help_explains() -> None:
     assert code == 0
     for words in ("SRC", "DST", "--hour", "--salvage", "rejects", "1%", "sha1(local-part)@domain"):
         assert words in output
+
+
+def test_every_command_is_reachable_through_the_lazy_group() -> None:
+    """The CLI imports a command's module only when it runs: its name map must match the modules."""
+    import importlib
+
+    from gharchive_pipeline import cli as cli_package
+
+    modules = set(cli_package._COMMAND_MODULES.values())
+    declared = {
+        command.name: module
+        for module in modules
+        for command in importlib.import_module(f"gharchive_pipeline.cli.{module}").COMMANDS
+    }
+    assert declared == cli_package._COMMAND_MODULES

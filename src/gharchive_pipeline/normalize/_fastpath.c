@@ -449,14 +449,13 @@ typedef struct {
 struct Ctx {
     Lexer L;
     /* the event */
-    Buf own; /* decoded strings that had escapes (offsets into it: own_off) */
+    Buf own; /* decoded strings that had escapes, kept for the row (Str.set == 2: an offset into it) */
     Str id, type, created_at, actor_login, repo_name, org_login, action, ref, ref_type;
     Int actor_id, repo_id, org_id, size, distinct_size, number, issue_number, pr_number;
     int public_, pr_merged; /* -1 null, 0/1 */
     int seen_actor, has_payload, payload_null, has_number_key, has_issue_key, has_pr_key;
     int commits_list, commits_count, commits_all_distinct_keyed, commits_distinct_true;
     int hash_emails, known_ats;
-    int repo_is_object;
     /* end of the per-event fields (cleared per line up to here) */
     int end_of_event;
     Buf payload; /* re-emitted payload of the current event */

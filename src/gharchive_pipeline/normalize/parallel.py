@@ -32,12 +32,8 @@ def chunked(reader: LineReader, chunk_lines: int) -> Iterator[tuple[Any, int]]:
         if reader.stats.kind == "document":
             yield document_events(block[0]), 1
             return
-        if reader.pieces:
-            pending.extend(block)
-            pending_lines += sum(lines for _, lines in block)
-        else:
-            pending.extend(block)
-            pending_lines = len(pending)
+        pending.extend(block)
+        pending_lines = pending_lines + sum(n for _, n in block) if reader.pieces else len(pending)
         if pending_lines >= chunk_lines:
             yield _chunk(pending, pending_lines, reader.pieces), first_line_no
             first_line_no += pending_lines

@@ -17,8 +17,13 @@ import pyarrow as pa
 from .. import schema
 
 
+def switched_off() -> bool:
+    """GHARCHIVE_NATIVE=0 (or false/no/off): the pure-Python path is wanted even where the module is built."""
+    return os.environ.get("GHARCHIVE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off")
+
+
 def _load() -> ModuleType | None:
-    if os.environ.get("GHARCHIVE_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off():
         return None
     try:
         from . import _fastpath  # type: ignore[attr-defined]

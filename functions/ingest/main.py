@@ -1,4 +1,4 @@
-"""Cloud Function `ingest` (Pub/Sub CloudEvent): a thin adapter over gharchive_pipeline.ingest.
+"""Cloud Function `ingest` (Pub/Sub CloudEvent): a thin adapter over gharchive_pipeline.stages.ingest.
 
 Messages: empty (Cloud Scheduler, hourly) -> the latest complete hour; `{"hour": "2015-01-01T15"}`
 -> that hour; `{"start": ..., "end": ...}` -> one message per hour published to GHARCHIVE_TOPIC.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from gharchive_pipeline.ingest import handle_cloud_event
 from gharchive_pipeline.settings import (
     ENV_MAX_RANGE_HOURS,
     ENV_PUBLICATION_LAG_MINUTES,
@@ -19,6 +18,7 @@ from gharchive_pipeline.settings import (
     ENV_TOPIC,
     Settings,
 )
+from gharchive_pipeline.stages.ingest import handle_cloud_event
 
 #: The settings.py variables this function reads (Terraform must set them; tests check).
 ENV_VARS: tuple[str, ...] = (

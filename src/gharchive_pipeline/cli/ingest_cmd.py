@@ -17,9 +17,9 @@ from rich.table import Table
 
 from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
-from ..ingest import Outcome, ingest_hour
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE
+from ..stages.ingest import Outcome, ingest_hour
 from ..storage.base import Storage, StorageError, open_storage
 from .options import HOUR, home_option, hour_arguments, window
 

@@ -29,7 +29,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from .. import layout
-from ..events import (
+from ..cloud_events import (
     GCS_FINALIZED,
     bucket_name,
     finalized_event,

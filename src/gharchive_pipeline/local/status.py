@@ -14,7 +14,7 @@ from .. import layout
 from ..hours import Hour
 from ..ledger import LedgerEntry, latest, ledger_hours, read_ledger
 from ..stages import RAW_GENERATION
-from ..stages.trigger_stage import LOADED_OUTCOMES
+from ..stages.load import LOADED_OUTCOMES
 from ..storage.base import Storage
 
 #: What the raw column says for ingest outcomes.

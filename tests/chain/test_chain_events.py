@@ -1,4 +1,4 @@
-"""CloudEvents built and parsed by gharchive_pipeline.events, and the local bus's wiring (no services)."""
+"""CloudEvents built and parsed by gharchive_pipeline.cloud_events, and the local bus wiring."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent, from_http
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.events import (
+from gharchive_pipeline.cloud_events import (
     GCS_FINALIZED,
     PUBSUB_PUBLISHED,
     EventError,
@@ -131,7 +131,7 @@ def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_pa
 
 
 def test_gcs_notification_becomes_the_finalize_event_eventarc_sends() -> None:
-    from gharchive_pipeline.events import PubSubMessage, event_from_notification
+    from gharchive_pipeline.cloud_events import PubSubMessage, event_from_notification
 
     resource = {
         "kind": "storage#object",

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from gharchive_pipeline.normalize import chunks, native
 from gharchive_pipeline.normalize.eras import EVENTS, EventMapper, RowError, detect_era
 
-from .conftest import DATA
+from ..conftest import DATA
 
 pytestmark = pytest.mark.skipif(
     not native.AVAILABLE,

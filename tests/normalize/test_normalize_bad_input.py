@@ -20,7 +20,7 @@ from gharchive_pipeline.normalize import (
     normalize,
 )
 
-from .conftest import DATA
+from ..conftest import DATA
 
 HOUR = "2015-01-01-5.json.gz"  # 5887 events
 

@@ -21,7 +21,7 @@ from gharchive_pipeline.stats import sql
 from gharchive_pipeline.stats.query import stats
 from gharchive_pipeline.stats.views import bigquery_views
 
-from .test_warehouse_support import HOUR0, HOUR1, cached_rows, put_curated, raw_counts, reset, write_rows
+from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, raw_counts, reset, write_rows
 
 FILES = {HOUR0: "2015-01-01-0.json.gz", HOUR1: "2015-01-01-1.json.gz"}
 

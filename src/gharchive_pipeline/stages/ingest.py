@@ -23,15 +23,15 @@ from typing import Any
 
 import requests
 
-from .download import Fetched, FetchKind, RetryPolicy, fetch_hour
-from .events import EventError, pubsub_envelope
-from .hours import Hour, HourError, hour_range, latest_complete_hour
-from .layout import quarantine_object, raw_object
-from .ledger import LedgerEntry, append_entry
-from .logs import log_event
-from .publish import Publisher, PublishError
-from .settings import ENV_RAW_BUCKET, ENV_TOPIC, Settings
-from .storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, open_storage
+from ..cloud_events import EventError, pubsub_envelope
+from ..download import Fetched, FetchKind, RetryPolicy, fetch_hour
+from ..hours import Hour, HourError, hour_range, latest_complete_hour
+from ..layout import quarantine_object, raw_object
+from ..ledger import LedgerEntry, append_entry
+from ..logs import log_event
+from ..publish import Publisher, PublishError
+from ..settings import ENV_RAW_BUCKET, ENV_TOPIC, Settings
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, open_storage
 
 STAGE = "ingest"
 #: A 404 for an hour that ended less than this long ago means "not published yet", not "missing".
@@ -355,7 +355,7 @@ def _storage(url: str) -> Storage:
 
 @functools.cache
 def _publisher() -> Publisher:
-    from .publish import PubSubPublisher
+    from ..publish import PubSubPublisher
 
     return PubSubPublisher()
 

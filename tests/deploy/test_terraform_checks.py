@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"
 #: A justification shorter than this is not one ("ok", "n/a").
 MIN_REASON = 20

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout
-from ..events import StorageObjectEvent
+from ..cloud_events import StorageObjectEvent
 from ..hours import Hour
 from ..ledger import read_ledger
 from ..settings import ENV_PROJECT, Settings

@@ -24,8 +24,8 @@ from gharchive_pipeline.load.spark_job import session_conf
 from gharchive_pipeline.stats.query import connect
 from gharchive_pipeline.storage import open_storage
 
-from .conftest import ROOT
-from .test_warehouse_support import HOUR0, HOUR1, cached_rows, put_curated, reset
+from ..conftest import ROOT
+from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, reset
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from gharchive_pipeline.stats.query import connect
 from gharchive_pipeline.stats.views import bigquery_views
 from tests.support.ports import free_port
 
-from .conftest import ROOT
-from .test_warehouse_support import HOUR0, HOUR1, cached_rows, put_curated, reset, write_rows
+from ..conftest import ROOT
+from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, reset, write_rows
 
 BQVENV = ROOT / ".bqvenv"
 PROJECT = "p"

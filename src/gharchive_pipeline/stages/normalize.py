@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout
-from ..events import StorageObjectEvent
+from ..cloud_events import StorageObjectEvent
 from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..settings import ENV_CURATED_BUCKET, Settings

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.events import StorageObjectEvent, bucket_name
+from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import Settings
-from gharchive_pipeline.stages.normalize_stage import handle_raw_finalized
-from gharchive_pipeline.stages.trigger_stage import handle_curated_finalized
+from gharchive_pipeline.stages.load import handle_curated_finalized
+from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA
 

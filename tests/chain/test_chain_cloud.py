@@ -27,7 +27,7 @@ import requests
 from cloudevents.conversion import to_structured
 
 from gharchive_pipeline import layout, settings
-from gharchive_pipeline.events import PubSubMessage, event_from_notification
+from gharchive_pipeline.cloud_events import PubSubMessage, event_from_notification
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.storage import Storage, open_storage

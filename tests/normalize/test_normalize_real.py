@@ -19,7 +19,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import NormalizeResult, normalize
 from gharchive_pipeline.normalize.ids import DERIVED_PREFIX
 
-from .conftest import COMPLETE_HOURS, DATA
+from ..conftest import COMPLETE_HOURS, DATA
 
 VARIANT = "variant-preobfuscation/2015-01-01-1.json.gz"
 PARTIALS: dict[str, tuple[int, str | None]] = {  # file -> (events, hour when the name has none)

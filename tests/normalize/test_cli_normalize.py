@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from gharchive_pipeline.cli import cli
 
-from .conftest import DATA
+from ..conftest import DATA
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.stats import charts
 from gharchive_pipeline.stats.report import render_report
 
-from .test_warehouse_support import HOUR0, HOUR1, cached_rows, write_rows
+from ..support.warehouse import HOUR0, HOUR1, cached_rows, write_rows
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -24,7 +24,7 @@ from gharchive_pipeline import schema, settings
 from gharchive_pipeline.cli import cli
 from tools import generate_terraform_inputs as gen
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TF = ROOT / "terraform"
 FUNCTIONS = ("ingest", "normalize", "spark_trigger")
 
@@ -319,7 +319,7 @@ def test_scheduler_publishes_an_empty_message_hourly_in_utc(tf: Module) -> None:
 
 def test_push_delivery_reaches_ingest_as_a_pubsub_cloudevent(tmp_path: Path) -> None:
     """The push subscription posts a raw Pub/Sub body; functions-framework must hand ingest the
-    same CloudEvent data an Eventarc trigger would (gharchive_pipeline.ingest.pubsub_payload reads it)."""
+    same CloudEvent data an Eventarc trigger would (stages.ingest.pubsub_payload reads it)."""
     import base64
 
     from functions_framework import create_app
@@ -328,7 +328,7 @@ def test_push_delivery_reaches_ingest_as_a_pubsub_cloudevent(tmp_path: Path) -> 
     main = tmp_path / "main.py"
     main.write_text(
         "import json, functions_framework\n"
-        "from gharchive_pipeline.ingest import pubsub_payload\n"
+        "from gharchive_pipeline.stages.ingest import pubsub_payload\n"
         "@functions_framework.cloud_event\n"
         "def ingest(event):\n"
         f"    open({str(out)!r}, 'w').write(json.dumps([event['type'], "

@@ -18,7 +18,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.normalize.pii import hash_email, scrub, scrub_text
 
-from .conftest import DATA
+from ..conftest import DATA
 
 #: originals with raw e-mails (the 2016 re-issues hold hashed ones)
 ORIGINALS = [

@@ -22,7 +22,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.schema import arrow_schema
 
-from .conftest import DATA
+from ..conftest import DATA
 
 #: the real 2015 hours the tests load (hour 0 and 1: ~15k events)
 HOUR0 = Hour.parse("2015-01-01T00")

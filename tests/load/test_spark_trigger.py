@@ -11,7 +11,7 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.events import finalized_event
+from gharchive_pipeline.cloud_events import finalized_event
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import (

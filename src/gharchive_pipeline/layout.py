@@ -5,11 +5,21 @@ Raw bucket:      hours/2015/01/01/2015-01-01-15.json.gz   (the GH Archive file, 
                  ledger/2015/01/01/2015-01-01T15.json      (what happened to the hour, every stage)
 Curated bucket:  events/date=2015-01-01/hour=15/events.parquet   (hive-style partitions)
                  rejects/date=2015-01-01/hour=15/rejects.ndjson  (lines the normalizer refused)
+                 days/date=2014-12-31/from=2015-01-01T00          (empty marker: hour 2015-01-01T00
+                   holds events created on 2014-12-31, so rebuilding that day must read it too)
+                 locks/date=2015-01-01.lock                       (one writer per `events` day partition)
+
+A day partition of `events` is rebuilt from `contributing hours`: every curated hour under
+events/date=D/ plus every hour named by a marker under days/date=D/ (late events; since 2025-05-24
+hour files are by crawl time). Markers are written before the hour's parquet, whose finalize event
+triggers the load, so a loader never misses one.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import date
 
 from .hours import Hour
 
@@ -18,9 +28,12 @@ QUARANTINE_PREFIX = "quarantine/"
 LEDGER_PREFIX = "ledger/"
 CURATED_PREFIX = "events/"
 REJECTS_PREFIX = "rejects/"
+DAY_INDEX_PREFIX = "days/"
+LOCKS_PREFIX = "locks/"
 
 _RAW_RE = re.compile(r"^hours/\d{4}/\d{2}/\d{2}/(\d{4}-\d{2}-\d{2}-\d{1,2})\.json\.gz$")
 _CURATED_RE = re.compile(r"^events/date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/events\.parquet$")
+_DAY_INDEX_RE = re.compile(r"^days/date=(\d{4}-\d{2}-\d{2})/from=(\d{4}-\d{2}-\d{2}T\d{2})$")
 
 
 def _dated(hour: Hour) -> str:
@@ -60,3 +73,40 @@ def hour_of_raw_object(name: str) -> Hour | None:
 def hour_of_curated_object(name: str) -> Hour | None:
     m = _CURATED_RE.match(name)
     return Hour.parse(f"{m.group(1)}T{m.group(2)}") if m else None
+
+
+def curated_day_prefix(day: date) -> str:
+    """Where the curated hours of UTC day `day` are (list it to find them)."""
+    return f"{CURATED_PREFIX}date={day.isoformat()}/"
+
+
+def day_index_prefix(day: date) -> str:
+    return f"{DAY_INDEX_PREFIX}date={day.isoformat()}/"
+
+
+def day_index_object(day: date, hour: Hour) -> str:
+    """Marker: curated `hour` (of another day) holds events created on `day`."""
+    return f"{day_index_prefix(day)}from={hour.key}"
+
+
+def lock_object(day: date) -> str:
+    return f"{LOCKS_PREFIX}date={day.isoformat()}.lock"
+
+
+def hour_of_day_index_object(name: str) -> tuple[date, Hour] | None:
+    """(day, hour) a day-index marker names, or None for anything else."""
+    m = _DAY_INDEX_RE.match(name)
+    return (date.fromisoformat(m.group(1)), Hour.parse(m.group(2))) if m else None
+
+
+def contributing_hours(names: Iterable[str]) -> list[Hour]:
+    """The hours whose rows may belong to a day, from the names listed under
+    `curated_day_prefix(day)` and `day_index_prefix(day)` (other names are ignored)."""
+    hours: set[Hour] = set()
+    for name in names:
+        hour = hour_of_curated_object(name)
+        if hour is None and (marked := hour_of_day_index_object(name)) is not None:
+            hour = marked[1]
+        if hour is not None:
+            hours.add(hour)
+    return sorted(hours)

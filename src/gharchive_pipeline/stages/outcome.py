@@ -1,0 +1,82 @@
+"""The one outcome vocabulary of the pipeline: what a stage did to an hour.
+
+Logs, the hour ledger and `gharchive status` all speak these values (they are `StrEnum`s, so the
+ledger's JSON and the log lines hold the plain words). Each stage has its own enum because the same
+word must never mean two things: a malformed Pub/Sub message is `IngestOutcome.MALFORMED`, while a
+normalized hour with some bad lines is `NormalizeOutcome.NORMALIZED_WITH_REJECTS`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    INGEST = "ingest"
+    NORMALIZE = "normalize"
+    LOAD = "load"
+
+
+class Severity(StrEnum):
+    """Cloud Logging severities the outcomes map to."""
+
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class IngestOutcome(StrEnum):
+    STORED = "stored"
+    ALREADY_PRESENT = "already_present"
+    NOT_YET_PUBLISHED = "not_yet_published"  # retried: GH Archive has not published the hour yet
+    MISSING = "missing"  # a 404 for an old hour: recorded, never retried
+    CORRUPT = "corrupt"  # kept under quarantine/
+    TRANSIENT = "transient"  # retried
+    MALFORMED = "malformed"  # a message that can never succeed: logged once, acknowledged
+
+
+class NormalizeOutcome(StrEnum):
+    NORMALIZED = "normalized"
+    NORMALIZED_WITH_REJECTS = "rejected"  # the word the ledger has always used; see module doc
+    ALREADY_DONE = "already_done"
+    SUPERSEDED = "superseded"  # a newer raw generation exists
+    IGNORED = "ignored"  # not an hour object (ledger, quarantine, foreign names)
+    FAILED = "failed"  # the normalizer refused the hour (corrupt, empty, too many rejects)
+
+
+class LoadOutcome(StrEnum):
+    DEFERRED = "deferred"  # backfill: the hour waits for its day's batch
+    SUBMITTED = "submitted"  # a Dataproc batch will load it
+    ALREADY_EXISTS = "already_exists"  # the batch was submitted before (redelivery)
+    LOADED = "loaded"  # rows are in the warehouse (recorded by the load job itself)
+    ALREADY_DONE = "already_done"
+    SUPERSEDED = "superseded"  # a newer curated generation exists
+    IGNORED = "ignored"
+    MISSING = "missing"  # no curated file to load
+    FAILED = "failed"
+
+
+Outcome = IngestOutcome | NormalizeOutcome | LoadOutcome
+
+_WARNING = {
+    IngestOutcome.MISSING,
+    IngestOutcome.NOT_YET_PUBLISHED,
+    IngestOutcome.TRANSIENT,
+    NormalizeOutcome.NORMALIZED_WITH_REJECTS,
+    LoadOutcome.MISSING,
+}
+_ERROR = {IngestOutcome.CORRUPT, IngestOutcome.MALFORMED, NormalizeOutcome.FAILED, LoadOutcome.FAILED}
+
+
+def severity(outcome: Outcome) -> Severity:
+    if outcome in _ERROR:
+        return Severity.ERROR
+    if outcome in _WARNING:
+        return Severity.WARNING
+    return Severity.INFO
+
+
+#: Load outcomes meaning "this curated generation is (being) loaded".
+LOAD_DONE: frozenset[LoadOutcome] = frozenset(
+    {LoadOutcome.LOADED, LoadOutcome.SUBMITTED, LoadOutcome.ALREADY_EXISTS}
+)

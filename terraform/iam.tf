@@ -37,6 +37,34 @@ resource "google_service_account" "builder" {
   depends_on = [google_project_service.apis]
 }
 
+# Custom roles where every predefined role grants more than the pipeline uses. roles/dataproc.editor
+# (what spark_trigger had) also deletes and cancels batches and manages clusters, jobs and workflow
+# templates in the whole project; the submitter needs to create a batch, read it back (state of a
+# day's batch, ALREADY_EXISTS) and list batches (the load sweep finds unfinished days by label).
+# Custom roles are soft-deleted: an apply within 7 days of a destroy undeletes the role, but from 7 to
+# 37 days after it the role id cannot be used at all (apply with another name_prefix meanwhile).
+resource "google_project_iam_custom_role" "batch_submitter" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_batch_submitter"
+  title       = "gharchive Dataproc batch submitter"
+  description = "Create, read and list Dataproc Serverless batches; nothing else (no delete, cancel, clusters or jobs)."
+  permissions = ["dataproc.batches.create", "dataproc.batches.get", "dataproc.batches.list"]
+  stage       = "GA"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_iam_custom_role" "act_as" {
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_act_as"
+  title       = "gharchive act as a service account"
+  description = "Run a workload as the service account this role is granted on (iam.serviceAccounts.actAs only)."
+  permissions = ["iam.serviceAccounts.actAs"]
+  stage       = "GA"
+
+  depends_on = [google_project_service.apis]
+}
+
 locals {
   bucket_ids = {
     raw     = google_storage_bucket.raw.name
@@ -58,24 +86,30 @@ locals {
   # and never overwritten or deleted by a function; ledger objects are rewritten on every append,
   # quarantine files when ingest quarantines a download again.
   bucket_grants = {
-    "ingest-raw-read"           = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "ingest-raw-create"         = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = [] }
-    "ingest-raw-rewrite"        = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
-    "normalize-raw-read"        = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "normalize-raw-rewrite"     = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
-    "normalize-curated-write"   = { who = "normalize", bucket = "curated", role = "roles/storage.objectUser", prefixes = [] }
+    "ingest-raw-read"         = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
+    "ingest-raw-create"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = [] }
+    "ingest-raw-rewrite"      = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
+    "normalize-raw-read"      = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
+    "normalize-raw-rewrite"   = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    "normalize-curated-write" = { who = "normalize", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["events/", "rejects/", "days/"] }
+    # spark_trigger reads curated metadata (generation, hour) and lists a day's hours; it writes only the ledger.
     "spark_trigger-raw-read"    = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
     "spark_trigger-raw-rewrite" = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
     "spark_trigger-curated"     = { who = "spark_trigger", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
-    "dataproc-curated-read"     = { who = "dataproc", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
-    "dataproc-code-read"        = { who = "dataproc", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
-    "dataproc-temp-write"       = { who = "dataproc", bucket = "temp", role = "roles/storage.objectUser", prefixes = [] }
-    "builder-code-read"         = { who = "builder", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
+    # Dataproc batches read curated (listing a day: hours and day-index markers), hold the day's lock,
+    # record "loaded by batch X" in the hours' ledgers, and stage files in temp (Spark staging, BigQuery load files).
+    "dataproc-curated-read"  = { who = "dataproc", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
+    "dataproc-curated-locks" = { who = "dataproc", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["locks/"] }
+    "dataproc-raw-ledger"    = { who = "dataproc", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    "dataproc-code-read"     = { who = "dataproc", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
+    "dataproc-temp-write"    = { who = "dataproc", bucket = "temp", role = "roles/storage.objectUser", prefixes = [] }
+    "builder-code-read"      = { who = "builder", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
   }
 
   # key => who and which project-level role (roles that have no narrower resource to bind to).
+  # Dataproc batches are project resources: the submitter's custom role cannot be bound any lower.
   project_grants = {
-    "spark_trigger-dataproc-editor" = { who = "spark_trigger", role = "roles/dataproc.editor" }
+    "spark_trigger-batch-submitter" = { who = "spark_trigger", role = google_project_iam_custom_role.batch_submitter.name }
     "dataproc-worker"               = { who = "dataproc", role = "roles/dataproc.worker" }
     "dataproc-bq-job-user"          = { who = "dataproc", role = "roles/bigquery.jobUser" }
     "builder-log-writer"            = { who = "builder", role = "roles/logging.logWriter" }
@@ -117,10 +151,11 @@ resource "google_pubsub_topic_iam_member" "ingest_publisher" {
   member = local.members.ingest
 }
 
-# spark_trigger may start batches as the Dataproc account, and as no other account.
+# spark_trigger may start batches as the Dataproc account, and as no other account: actAs alone,
+# granted on that one account (roles/iam.serviceAccountUser would add get/list of accounts).
 resource "google_service_account_iam_member" "spark_trigger_acts_as_dataproc" {
   service_account_id = google_service_account.dataproc.name
-  role               = "roles/iam.serviceAccountUser"
+  role               = google_project_iam_custom_role.act_as.name
   member             = local.members.spark_trigger
 }
 

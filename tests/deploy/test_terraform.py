@@ -61,18 +61,22 @@ EXPECTED_GRANTS: set[Grant] = {
     ("bucket", "raw", "roles/storage.objectCreator", "ingest"),
     ("bucket:ledger/,quarantine/", "raw", "roles/storage.objectUser", "ingest"),
     ("topic", "hours", "roles/pubsub.publisher", "ingest"),
-    # normalize: read raw, rewrite the ledger, write curated (parquet + rejects, which it may delete)
+    # normalize: read raw, rewrite the ledger, write curated parquet, rejects (which it may delete) and
+    # day-index markers, and nothing else in curated (not the loaders' locks/)
     ("bucket", "raw", "roles/storage.objectViewer", "normalize"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "normalize"),
-    ("bucket", "curated", "roles/storage.objectUser", "normalize"),
-    # spark_trigger: ledger, curated metadata, submit batches as the Dataproc account only
+    ("bucket:events/,rejects/,days/", "curated", "roles/storage.objectUser", "normalize"),
+    # spark_trigger: ledger, curated metadata, create/get/list batches, run them as the Dataproc account only
     ("bucket", "raw", "roles/storage.objectViewer", "spark_trigger"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "spark_trigger"),
     ("bucket", "curated", "roles/storage.objectViewer", "spark_trigger"),
-    ("project", "project", "roles/dataproc.editor", "spark_trigger"),
-    ("service_account", "dataproc", "roles/iam.serviceAccountUser", "spark_trigger"),
-    # Dataproc batches: read curated and code, scratch in temp, write the dataset, run jobs
+    ("project", "project", "custom:batch_submitter", "spark_trigger"),
+    ("service_account", "dataproc", "custom:act_as", "spark_trigger"),
+    # Dataproc batches: read curated and code, hold a day's lock, append to ledgers, scratch in temp,
+    # write the dataset (events and the statistics tables), run jobs
     ("bucket", "curated", "roles/storage.objectViewer", "dataproc"),
+    ("bucket:locks/", "curated", "roles/storage.objectUser", "dataproc"),
+    ("bucket:ledger/", "raw", "roles/storage.objectUser", "dataproc"),
     ("bucket", "code", "roles/storage.objectViewer", "dataproc"),
     ("bucket", "temp", "roles/storage.objectUser", "dataproc"),
     ("project", "project", "roles/dataproc.worker", "dataproc"),
@@ -400,18 +404,30 @@ def _target(expr: str) -> str:
     return ref(expr).split(".")[1]
 
 
+_CUSTOM_ROLE = re.compile(r"\$\{google_project_iam_custom_role\.(\w+)\.name\}")
+
+
+def _role(expr: str) -> str:
+    """`roles/x.y` as is; a reference to a custom role of this module -> `custom:<name>`."""
+    m = _CUSTOM_ROLE.fullmatch(expr)
+    if m:
+        return f"custom:{m.group(1)}"
+    assert expr.startswith("roles/"), f"unexpected role expression {expr!r}"
+    return expr
+
+
 def collect_grants(tf: Module) -> list[Grant]:
     grants: list[Grant] = []
     for key, g in tf.locals["bucket_grants"].items():
         kind = "bucket:" + ",".join(g["prefixes"]) if g["prefixes"] else "bucket"
-        grants.append((kind, g["bucket"], g["role"], _member(tf, tf.locals["members"][g["who"]])))
+        grants.append((kind, g["bucket"], _role(g["role"]), _member(tf, tf.locals["members"][g["who"]])))
         assert key.startswith(g["who"]), f"bucket_grants key {key} does not name its member {g['who']}"
     for g in tf.locals["project_grants"].values():
-        grants.append(("project", "project", g["role"], _member(tf, tf.locals["members"][g["who"]])))
+        grants.append(("project", "project", _role(g["role"]), _member(tf, tf.locals["members"][g["who"]])))
     for (rtype, name), body in tf.resources.items():
         if not rtype.endswith("_iam_member") or name == "grants":
             continue
-        role, member = body["role"], _member(tf, body["member"])
+        role, member = _role(body["role"]), _member(tf, body["member"])
         if rtype == "google_project_iam_member":
             grants.append(("project", "project", role, member))
         elif rtype == "google_pubsub_topic_iam_member":
@@ -450,6 +466,72 @@ def test_conditional_grants_limit_to_their_prefixes(tf: Module) -> None:
     cond = res["dynamic"][0]["condition"]["content"][0]
     assert "resource.name.startsWith" in cond["expression"]
     assert "/objects/${p}" in cond["expression"]
+
+
+#: The custom roles and their exact permissions: each is what a predefined role minus the rest is.
+CUSTOM_ROLES: dict[str, set[str]] = {
+    # instead of roles/dataproc.editor (delete/cancel batches, clusters, jobs, workflow templates...)
+    "batch_submitter": {"dataproc.batches.create", "dataproc.batches.get", "dataproc.batches.list"},
+    # instead of roles/iam.serviceAccountUser (also get/list service accounts and projects)
+    "act_as": {"iam.serviceAccounts.actAs"},
+}
+
+
+def test_custom_roles_hold_exactly_their_permissions(tf: Module) -> None:
+    roles = tf.of_type("google_project_iam_custom_role")
+    assert set(roles) == set(CUSTOM_ROLES)
+    ids = set()
+    for name, body in roles.items():
+        assert set(body["permissions"]) == CUSTOM_ROLES[name], name
+        assert body["title"] and body["description"], name
+        assert body["project"] == "${var.project_id}"
+        # role ids allow [a-zA-Z0-9_.] only: the prefix's hyphens are replaced
+        assert body["role_id"] == f'${{replace(var.name_prefix, "-", "_")}}_{name}', body["role_id"]
+        ids.add(body["role_id"])
+    assert len(ids) == len(roles)
+
+
+def test_spark_trigger_has_no_project_wide_dataproc_or_act_as(tf: Module) -> None:
+    """The two grants issue 13 found too wide stay narrow: no Dataproc editor/admin anywhere, and
+    acting as a service account only on the Dataproc runtime account, never project-wide."""
+    grants = collect_grants(tf)
+    roles = {role for _, _, role, _ in grants}
+    assert not {r for r in roles if re.fullmatch(r"roles/dataproc\.(editor|admin|serverlessEditor)", r)}
+    project_roles = {role for kind, _, role, _ in grants if kind == "project"}
+    act_as = {"custom:act_as", "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator"}
+    assert not project_roles & act_as, "acting as service accounts must be granted per account"
+    assert [(k, t, m) for k, t, r, m in grants if r == "custom:act_as"] == [
+        ("service_account", "dataproc", "spark_trigger")
+    ]
+
+
+def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module) -> None:
+    """Rewriting raw or curated objects is limited, by an IAM condition, to prefixes that
+    gharchive_pipeline.layout names; only ingest may create (never overwrite) raw hour files."""
+    from gharchive_pipeline import layout
+
+    known = {v for k, v in vars(layout).items() if k.endswith("_PREFIX") and isinstance(v, str)}
+    writers = {"roles/storage.objectUser", "roles/storage.objectAdmin", "roles/storage.objectCreator"}
+    by_grant: dict[tuple[str, str], set[str]] = {}
+    for key, g in tf.locals["bucket_grants"].items():
+        if g["bucket"] not in ("raw", "curated") or g["role"] not in writers:
+            continue
+        if g["role"] == "roles/storage.objectCreator":
+            assert (g["who"], g["bucket"]) == ("ingest", "raw"), f"{key}: only ingest creates raw files"
+            continue
+        assert g["prefixes"], f"{key}: {g['role']} on the whole {g['bucket']} bucket"
+        assert set(g["prefixes"]) <= known, f"{key}: {set(g['prefixes']) - known} is not a layout prefix"
+        assert all(p.endswith("/") for p in g["prefixes"]), f"{key}: a prefix must end in / to be a folder"
+        by_grant[(g["who"], g["bucket"])] = set(g["prefixes"])
+    assert by_grant[("normalize", "curated")] == {
+        layout.CURATED_PREFIX,
+        layout.REJECTS_PREFIX,
+        layout.DAY_INDEX_PREFIX,
+    }
+    assert by_grant[("dataproc", "curated")] == {layout.LOCKS_PREFIX}
+    for who in ("normalize", "spark_trigger", "dataproc"):
+        assert by_grant[(who, "raw")] == {layout.LEDGER_PREFIX}, who
+    assert by_grant[("ingest", "raw")] == {layout.LEDGER_PREFIX, layout.QUARANTINE_PREFIX}
 
 
 def test_service_accounts_one_per_role(tf: Module) -> None:

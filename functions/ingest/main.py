@@ -1,4 +1,4 @@
-"""Cloud Function `ingest` (Pub/Sub CloudEvent): a thin adapter over gharchive_pipeline.stages.ingest.
+"""Cloud Function `ingest` (Pub/Sub CloudEvent): a thin adapter over gharchive_pipeline.entrypoints.ingest.
 
 Messages: empty (Cloud Scheduler, hourly) -> the latest complete hour; `{"hour": "2015-01-01T15"}`
 -> that hour; `{"start": ..., "end": ...}` -> one message per hour published to GHARCHIVE_TOPIC.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
+from gharchive_pipeline import entrypoints
 from gharchive_pipeline.settings import (
     ENV_MAX_RANGE_HOURS,
     ENV_PUBLICATION_LAG_MINUTES,
@@ -18,7 +19,6 @@ from gharchive_pipeline.settings import (
     ENV_TOPIC,
     Settings,
 )
-from gharchive_pipeline.stages.ingest import handle_cloud_event
 
 #: The settings.py variables this function reads (Terraform must set them; tests check).
 ENV_VARS: tuple[str, ...] = (
@@ -32,4 +32,4 @@ ENV_VARS: tuple[str, ...] = (
 
 @functions_framework.cloud_event
 def ingest(event: CloudEvent) -> None:
-    handle_cloud_event(event.get_data(), Settings.from_env())
+    entrypoints.ingest(event, Settings.from_env())

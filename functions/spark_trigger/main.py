@@ -1,6 +1,6 @@
 """Cloud Function `spark_trigger`: curated object finalized -> a Dataproc Serverless batch loading the hour.
 
-A thin adapter: all logic is in gharchive_pipeline.stages.load. The batch id is derived from
+A thin adapter over gharchive_pipeline.entrypoints.spark_trigger. The batch id is derived from
 hour and curated generation, so redelivered events cannot load twice; the function does not wait.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from gharchive_pipeline.cloud_events import parse_storage_event
+from gharchive_pipeline import entrypoints
 from gharchive_pipeline.settings import (
     ENV_BQ_TABLE,
     ENV_DATAPROC_RUNTIME_VERSION,
@@ -22,7 +22,6 @@ from gharchive_pipeline.settings import (
     ENV_SPARK_TEMP_BUCKET,
     Settings,
 )
-from gharchive_pipeline.stages.load import handle_curated_finalized
 
 #: The settings.py variables this function reads (Terraform must set them). GHARCHIVE_DATAPROC_ENDPOINT,
 #: a test-only override, is read too but deliberately not listed: Terraform never sets it.
@@ -41,4 +40,4 @@ ENV_VARS: tuple[str, ...] = (
 
 @functions_framework.cloud_event
 def spark_trigger(event: CloudEvent) -> None:
-    handle_curated_finalized(parse_storage_event(event), Settings.from_env())
+    entrypoints.spark_trigger(event, Settings.from_env())

@@ -1,10 +1,13 @@
-"""An in-process stand-in for Pub/Sub + Eventarc: the same CloudEvents, to the same function entry points.
+"""An in-process stand-in for Pub/Sub + Eventarc: the same CloudEvents, to the same function handlers.
 
-Wiring (as Terraform sets it up in the cloud):
-  hour messages on the topic          -> functions/ingest/main.py        `ingest`
-  object finalized in the raw bucket  -> functions/normalize/main.py     `normalize`
-  object finalized in the curated one -> functions/spark_trigger/main.py `spark_trigger`
+Wiring (as Terraform sets it up in the cloud; the handlers are gharchive_pipeline.entrypoints, which
+functions/*/main.py call too):
+  hour messages on the topic          -> `ingest`
+  object finalized in the raw bucket  -> `normalize`
+  object finalized in the curated one -> `spark_trigger`
 
+Handlers get a Settings value (no environment patching), the bus's buckets and the bus itself as
+the publisher, so the chain runs from an installed package as well as from a checkout.
 Local buckets send no notifications, so after each delivery the bus compares the objects of the
 day it touched (listed before and after) and emits a finalize event for every new generation: a
 write anywhere in that day, ledger included, is announced exactly as GCS would. Deliveries are
@@ -13,22 +16,19 @@ sequential; a handler that raises is retried (at-least-once), then recorded as f
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
+import functools
 import json
 import logging
-import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from .. import layout
+from .. import entrypoints, layout
 from ..cloud_events import (
     GCS_FINALIZED,
     bucket_name,
@@ -37,7 +37,10 @@ from ..cloud_events import (
     parse_storage_event,
     published_event,
 )
-from ..hours import Hour
+from ..hours import DEFAULT_BASE_URL, Hour
+from ..publish import Publisher
+from ..settings import Settings
+from ..stages.load import LocalLoader
 from ..storage.base import ObjectInfo, Storage
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,6 @@ Handler = Callable[[CloudEvent], Any]
 #: function name -> which events it gets: "topic" or the role of the bucket it watches
 ROUTES: dict[str, str] = {"ingest": "topic", "normalize": "raw", "spark_trigger": "curated"}
 LOCAL_TOPIC = "projects/local/topics/gharchive-hours"
-DEFAULT_FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
-
-
-class BusError(RuntimeError):
-    """The bus cannot be wired (e.g. a function's main.py is missing)."""
 
 
 @dataclass(frozen=True)
@@ -70,39 +68,29 @@ class Delivery:
         return self.error is None
 
 
-def load_entry_points(functions_dir: Path = DEFAULT_FUNCTIONS_DIR) -> dict[str, Handler]:
-    """Import each functions/<name>/main.py under a unique module name and take its entry point."""
-    handlers: dict[str, Handler] = {}
-    for name in ROUTES:
-        path = functions_dir / name / "main.py"
-        if not path.is_file():
-            raise BusError(f"function source {path} not found (run from a checkout of the repository)")
-        spec = importlib.util.spec_from_file_location(f"gharchive_function_{name}", path)
-        if spec is None or spec.loader is None:
-            raise BusError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        handlers[name] = getattr(module, name)
-    return handlers
+def package_handlers(
+    settings: Settings,
+    *,
+    raw: Storage,
+    curated: Storage,
+    publisher: Publisher,
+    loader: LocalLoader | None = None,
+) -> dict[str, Handler]:
+    """The entrypoints bound to one Settings value and the local dependencies, keyed by function."""
+    return {
+        "ingest": functools.partial(entrypoints.ingest, settings=settings, raw=raw, publisher=publisher),
+        "normalize": functools.partial(entrypoints.normalize, settings=settings, raw=raw, curated=curated),
+        "spark_trigger": functools.partial(
+            entrypoints.spark_trigger, settings=settings, raw=raw, curated=curated, loader=loader
+        ),
+    }
 
 
-@contextlib.contextmanager
-def patched_environ(env: Mapping[str, str | None]) -> Iterator[None]:
-    """Set (value) or unset (None) environment variables for the duration of a delivery."""
-    saved = {k: os.environ.get(k) for k in env}
-    try:
-        _set_environ(env)
-        yield
-    finally:
-        _set_environ(saved)
-
-
-def _set_environ(env: Mapping[str, str | None]) -> None:
-    for key, value in env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+def local_settings(
+    raw: Storage, curated: Storage, source: str = DEFAULT_BASE_URL, topic: str = LOCAL_TOPIC
+) -> Settings:
+    """What Terraform would set for the functions, pointing at local buckets (no project: no Dataproc)."""
+    return Settings(raw_bucket=raw.url, curated_bucket=curated.url, source=source, topic=topic)
 
 
 class LocalBus:
@@ -113,18 +101,24 @@ class LocalBus:
         raw: Storage,
         curated: Storage,
         *,
-        env: Mapping[str, str | None] | None = None,
+        settings: Settings | None = None,
         handlers: Mapping[str, Handler] | None = None,
+        loader: LocalLoader | None = None,
         topic: str = LOCAL_TOPIC,
         max_attempts: int = 3,
     ) -> None:
+        """`handlers` replace the package's (tests); otherwise they get `settings` (default: the
+        buckets' URLs and `topic`) and `loader` for spark_trigger's local load."""
         self.buckets: dict[str, Storage] = {"raw": raw, "curated": curated}
-        self.env = dict(env or {})
-        self.handlers = dict(handlers) if handlers is not None else load_entry_points()
         self.topic = topic
+        self.settings = settings or local_settings(raw, curated, topic=topic)
+        if handlers is None:
+            handlers = package_handlers(
+                self.settings, raw=raw, curated=curated, publisher=self, loader=loader
+            )
+        self.handlers = dict(handlers)
         self.max_attempts = max_attempts
         self._queue: deque[tuple[str, CloudEvent]] = deque()
-        self.deliveries: list[Delivery] = []
 
     # ---- publishing (also satisfies publish.Publisher) ------------------------------------------
     def publish(self, data: bytes, attributes: Mapping[str, str] | None = None) -> None:
@@ -149,7 +143,9 @@ class LocalBus:
 
     # ---- delivering -----------------------------------------------------------------------------
     def drain(self) -> list[Delivery]:
-        """Deliver queued events, and the events their writes cause, until the queue is empty."""
+        """Deliver queued events, and the events their writes cause, until the queue is empty.
+
+        Returns this drain's deliveries; the bus keeps none (a long run must not grow)."""
         done: list[Delivery] = []
         while self._queue:
             function, event = self._queue.popleft()
@@ -159,7 +155,6 @@ class LocalBus:
             done.append(delivery)
             for role, info in self._changes(before, self._snapshot(hour)):
                 self.announce(role, info)
-        self.deliveries.extend(done)
         return done
 
     def _deliver(self, function: str, event: CloudEvent, hour: Hour | None) -> Delivery:
@@ -170,8 +165,7 @@ class LocalBus:
         attempt = 0
         for attempt in range(1, self.max_attempts + 1):
             try:
-                with patched_environ(self.env):
-                    handler(event)
+                handler(event)
                 error = None
                 break
             except Exception as exc:

@@ -18,16 +18,8 @@ from typing import TextIO
 from .. import layout
 from ..hours import Hour, hour_range
 from ..logs import log_stream
-from ..settings import (
-    ENV_CURATED_BUCKET,
-    ENV_DATAPROC_ENDPOINT,
-    ENV_PROJECT,
-    ENV_RAW_BUCKET,
-    ENV_SOURCE,
-    ENV_TOPIC,
-)
 from ..storage.base import Storage, open_storage
-from .bus import LOCAL_TOPIC, Delivery, Handler, LocalBus
+from .bus import LOCAL_TOPIC, Delivery, Handler, LocalBus, local_settings
 from .status import HourStatus, collect_status, hour_status
 
 
@@ -70,18 +62,6 @@ class RunReport:
         return not self.failures
 
 
-def function_env(home: Home, source: str) -> dict[str, str | None]:
-    """What Terraform would set for the functions, pointing at local directories (cloud-only unset)."""
-    return {
-        ENV_RAW_BUCKET: str(home.raw_dir.resolve()),
-        ENV_CURATED_BUCKET: str(home.curated_dir.resolve()),
-        ENV_SOURCE: source,
-        ENV_TOPIC: LOCAL_TOPIC,
-        ENV_PROJECT: None,  # no project: spark_trigger loads with local PySpark, not Dataproc
-        ENV_DATAPROC_ENDPOINT: None,
-    }
-
-
 def run_hours(
     start: Hour,
     end: Hour,
@@ -95,7 +75,7 @@ def run_hours(
     where = Home(home)
     raw, curated = where.buckets()
     where.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    bus = LocalBus(raw, curated, env=function_env(where, source), handlers=handlers)
+    bus = LocalBus(raw, curated, settings=local_settings(raw, curated, source), handlers=handlers)
     hours = list(hour_range(start, end))
     report = RunReport(hours)
     with _log_file(where) as (log_path, _stream):

@@ -1,0 +1,60 @@
+"""The bodies of the three Cloud Functions, one handler each: a CloudEvent and a Settings value in.
+
+`functions/*/main.py` read `Settings.from_env()` and call these; the local bus calls the very same
+handlers with Settings it builds for a home directory. Nothing here reads the environment or the
+source tree, so an installed wheel runs the local chain exactly as the cloud runs the functions.
+Dependencies (buckets, publisher, loader) are passed in where the pipeline is assembled; what is
+left out is built from the settings, as a function instance in the cloud does.
+"""
+
+from __future__ import annotations
+
+from cloudevents.http import CloudEvent
+
+from .cloud_events import parse_storage_event
+from .publish import Publisher
+from .settings import Settings
+from .stages import StageOutcome
+from .stages.ingest import MessageResult, handle_cloud_event
+from .stages.load import LocalLoader, handle_curated_finalized
+from .stages.normalize import handle_raw_finalized
+from .storage.base import Storage
+
+#: Function name -> the handler its `functions/<name>/main.py` entry point calls.
+FUNCTIONS: tuple[str, ...] = ("ingest", "normalize", "spark_trigger")
+
+
+def ingest(
+    event: CloudEvent,
+    settings: Settings,
+    *,
+    raw: Storage | None = None,
+    publisher: Publisher | None = None,
+) -> MessageResult:
+    """Hour message (Pub/Sub) -> the hour in the raw bucket, or one message per hour of a range."""
+    return handle_cloud_event(event.get_data(), settings, raw=raw, publisher=publisher)
+
+
+def normalize(
+    event: CloudEvent,
+    settings: Settings,
+    *,
+    raw: Storage | None = None,
+    curated: Storage | None = None,
+) -> StageOutcome:
+    """Raw object finalized -> curated parquet for its hour."""
+    return handle_raw_finalized(parse_storage_event(event), settings, raw=raw, curated=curated)
+
+
+def spark_trigger(
+    event: CloudEvent,
+    settings: Settings,
+    *,
+    raw: Storage | None = None,
+    curated: Storage | None = None,
+    loader: LocalLoader | None = None,
+) -> StageOutcome:
+    """Curated object finalized -> the hour's load (a Dataproc batch in the cloud, `loader` locally)."""
+    return handle_curated_finalized(
+        parse_storage_event(event), settings, curated=curated, raw=raw, local_loader=loader
+    )

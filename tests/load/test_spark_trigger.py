@@ -28,6 +28,7 @@ from gharchive_pipeline.settings import (
     Settings,
 )
 from gharchive_pipeline.stages import dataproc
+from gharchive_pipeline.stages.load import HourVersion, LoadRequest
 from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import ROOT
 from tests.support.dataproc_server import DataprocServer
@@ -100,19 +101,44 @@ def put_curated(curated: Storage, hour: Hour, payload: bytes = b"PAR1 stand-in")
 
 
 # ---- pure: batch ids and requests -----------------------------------------------------------------
+def hour_request(hour: Hour, generation: int, curated: str = "gs://cur") -> LoadRequest:
+    return LoadRequest(curated, (HourVersion(hour, generation),))
+
+
 def test_batch_id_follows_dataproc_rules() -> None:
-    assert dataproc.batch_id(HOUR, 1735707600123456) == "gha-2015010105-g1735707600123456"
+    assert dataproc.batch_id(hour_request(HOUR, 1735707600123456)) == "gha-2015010105-g1735707600123456"
+    assert dataproc.batch_id(hour_request(HOUR, 7), attempt=2) == "gha-2015010105-g7-a2"
     with pytest.raises(ValueError, match="2015-01-01T05"):
-        dataproc.batch_id(HOUR, 10**70)
+        dataproc.batch_id(hour_request(HOUR, 10**70))
+
+
+def test_day_batch_id_is_derived_from_the_day_and_the_hour_versions_it_covers() -> None:
+    day = HOUR.start.date()
+    covers = (HourVersion(HOUR, 1), HourVersion(HOUR + 1, 2))
+    one = dataproc.batch_id(LoadRequest("gs://cur", covers, days=(day,)))
+    assert one.startswith("gha-d20150101-") and len(one) <= 63
+    assert dataproc.batch_id(LoadRequest("gs://cur", covers[::-1], days=(day,))) == one  # order-free
+    renormalized = (HourVersion(HOUR, 3), HourVersion(HOUR + 1, 2))
+    assert dataproc.batch_id(LoadRequest("gs://cur", renormalized, days=(day,))) != one
+    month = LoadRequest("gs://cur", covers, day_range=(day, day.replace(day=31)))
+    assert dataproc.batch_id(month, attempt=3).startswith("gha-r20150101-20150131-")
+    assert dataproc.batch_id(month, attempt=3).endswith("-a3")
 
 
 def test_request_is_built_from_settings() -> None:
     settings = Settings(project="p", region="us-central1", spark_job_uri="gs://c/job.py", bq_table="p.d.t")
-    target = dataproc.LoadTarget(HOUR, "gs://cur", 42)
+    target = hour_request(HOUR, 42)
     request = dataproc.build_request(target, settings)
     assert request.parent == "projects/p/locations/us-central1"
     assert request.batch_id == "gha-2015010105-g42"
-    assert list(request.batch.pyspark_batch.args)[:2] == ["--hour", "2015-01-01T05"]
+    assert list(request.batch.pyspark_batch.args)[:4] == [
+        "--hour",
+        "2015-01-01T05",
+        "--batch-id",
+        "gha-2015010105-g42",
+    ]
+    day = dataproc.build_request(LoadRequest("gs://cur", target.covers, days=(HOUR.start.date(),)), settings)
+    assert list(day.batch.pyspark_batch.args)[:2] == ["--day", "2015-01-01"]
     with pytest.raises(dataproc.DataprocConfigError, match="GHARCHIVE_BQ_TABLE"):
         dataproc.build_request(target, Settings(project="p", region="r", spark_job_uri="gs://c/j.py"))
 
@@ -137,6 +163,10 @@ def test_finalize_submits_one_batch_with_the_expected_request(
     assert batch["pysparkBatch"]["args"] == [
         "--hour",
         "2015-01-01T05",
+        "--batch-id",
+        call.batch_id,
+        "--raw",
+        f"gs://{RAW}",
         "--curated",
         f"gs://{CURATED}",
         "--sink",
@@ -153,6 +183,7 @@ def test_finalize_submits_one_batch_with_the_expected_request(
     assert batch["labels"] == {
         "app": "gharchive-pipeline",
         "stage": "load",
+        "hours": "1",
         "hour": "2015-01-01t05",
         "curated-generation": str(info.generation),
     }

@@ -1,47 +1,137 @@
-"""Curated object finalized -> load that hour (the core of the spark_trigger function).
+"""Curated object finalized -> get that hour loaded (the core of the spark_trigger function).
 
-In the cloud (GHARCHIVE_PROJECT set) this submits a Dataproc Serverless batch whose id is derived
-from hour and curated generation, so a redelivered event cannot load twice; it does not wait for
-the batch. Locally (a curated bucket that is a directory, no project) it runs the load in process
-with local PySpark, skipping a generation the ledger already shows as loaded.
+The stage decides WHAT to load; a `Loader` passed in by whoever assembles the pipeline decides HOW:
+in the cloud a Dataproc submitter (stages/dataproc.py) submits a batch with a deterministic id and
+does not wait; locally `DeferToRunner` only records the hour, and the runner loads by day.
+
+Two flows:
+- hourly (the default): every new curated hour version is one request for that hour, so it is
+  loaded within minutes; a redelivered event maps to the same batch id (ALREADY_EXISTS = success).
+- deferred (backfills: the curated object carries `load=deferred`, copied from the raw object and
+  the ingest message): the hour is recorded `deferred` and nothing is submitted for it alone. Once
+  its UTC day is settled (every hour curated or terminally missing/corrupt/failed) ONE day request
+  covers every curated hour version of the day. Its id derives from that set, so concurrent triggers
+  that see the same settled day ask for the same batch. Each trigger's curated object is written
+  before it checks, so when the last two hours land at once at least one sees both; a day whose
+  last hour is a 404 (no curated object, no trigger) is left to the sweep (`gharchive load`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..hours import Hour
-from ..ledger import read_ledger
-from ..settings import ENV_PROJECT, Settings
-from ..storage.base import Storage, open_storage
-from . import StageOutcome, dataproc, finish, record_outcome
+from ..ledger import LedgerEntry, latest, read_ledger
+from ..settings import Settings
+from ..storage.base import ObjectInfo, Storage, open_storage
+from . import StageOutcome, finish, record_outcome
+from .outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 
-STAGE = "load"
+STAGE = Stage.LOAD
 #: Ledger outcomes meaning "this curated generation is (being) loaded".
-LOADED_OUTCOMES = frozenset({"loaded", "submitted", "already_exists"})
+LOADED_OUTCOMES = frozenset(str(o) for o in LOAD_DONE)
+
+#: Object metadata key (raw and curated) and message field saying how the hour is loaded.
+LOAD_MODE = "load"
+DEFERRED = "deferred"
+#: Curated metadata key: the other UTC days (comma-separated) the hour's rows were created on.
+OTHER_DAYS = "days"
+
+#: An hour with one of these latest outcomes will never get a curated object: its day can settle.
+_TERMINAL_INGEST = frozenset({str(IngestOutcome.MISSING), str(IngestOutcome.CORRUPT)})
+_TERMINAL_NORMALIZE = frozenset({str(NormalizeOutcome.FAILED)})
 
 LocalLoader = Callable[[Path, Hour], Any]
 
 
+# ---- the contract with whoever assembles the pipeline ---------------------------------------------
+@dataclass(frozen=True, order=True)
+class HourVersion:
+    """One curated hour as it is now: a load covers hour versions, not hours."""
+
+    hour: Hour
+    generation: int
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load these curated hour versions: by hour (`days` empty: the job rebuilds the days each hour
+    touches) or by whole UTC days (`days`, or the inclusive range `day_range`)."""
+
+    curated_url: str
+    covers: tuple[HourVersion, ...]
+    days: tuple[date, ...] = ()
+    day_range: tuple[date, date] | None = None
+    #: The sweep asks again for work whose batch failed (a new id with an attempt suffix).
+    retry_failed: bool = False
+
+    @property
+    def by_day(self) -> bool:
+        return bool(self.days) or self.day_range is not None
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What the loader did: SUBMITTED / ALREADY_EXISTS (cloud), DEFERRED (local), LOADED (in process)."""
+
+    outcome: LoadOutcome
+    batch_id: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Loader(Protocol):
+    """Gets a `LoadRequest` loaded (or queued). Raise for a transient fault: the event is redelivered."""
+
+    def load(self, request: LoadRequest) -> LoadResult: ...
+
+
+class DeferToRunner:
+    """The local loader: records the hour as deferred; the local runner loads settled days itself."""
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        return LoadResult(LoadOutcome.DEFERRED, details={"reason": "the local runner loads by day"})
+
+
+class InProcessLoader:
+    """Loads each hour in this process with `fn(home, hour)` (the per-hour local path, kept until the
+    local runner loads by day). Its result's scalar fields go to the ledger."""
+
+    def __init__(self, fn: LocalLoader) -> None:
+        self.fn = fn
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        home = Path(request.curated_url).parent  # home layout: HOME/curated, HOME/warehouse
+        details: dict[str, Any] = {}
+        for version in request.covers:
+            details.update(_jsonable_fields(self.fn(home, version.hour)))
+        return LoadResult(LoadOutcome.LOADED, details=details)
+
+
+# ---- the stage ------------------------------------------------------------------------------------
 def handle_curated_finalized(
     obj: StorageObjectEvent,
     settings: Settings,
     *,
     curated: Storage | None = None,
     raw: Storage | None = None,
-    dataproc_client: Any | None = None,
+    loader: Loader | None = None,
     local_loader: LocalLoader | None = None,
+    now: datetime | None = None,
 ) -> StageOutcome:
-    """Load the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
+    """Load (or defer) the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
     hour = layout.hour_of_curated_object(obj.name)
     if hour is None:
-        return finish(StageOutcome(STAGE, "ignored", None, obj.uri, {"reason": "not a curated hour object"}))
+        return finish(
+            StageOutcome(STAGE, LoadOutcome.IGNORED, None, obj.uri, {"reason": "not a curated hour object"})
+        )
     curated = curated or open_storage(obj.storage_url)
     if raw is None and settings.raw_bucket:
         raw = open_storage(settings.raw_bucket)
@@ -49,62 +139,155 @@ def handle_curated_finalized(
 
     current = curated.stat(obj.name)
     if current is None or current.generation != obj.generation:
-        now = current.generation if current else "deleted"
-        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_now": now}))
+        now_gen = current.generation if current else "deleted"
+        return finish(
+            StageOutcome(STAGE, LoadOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_now": now_gen})
+        )
+    if loader is None:
+        loader = _fallback_loader(settings, obj, local_loader)
+    if isinstance(loader, InProcessLoader) and raw is not None and _loaded_at(raw, hour, obj.generation):
+        return finish(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
-    if settings.project or obj.storage_url.startswith("gs://"):
-        outcome = _submit_dataproc(obj, hour, settings, dataproc_client)
-    else:
-        outcome = _load_locally(obj, hour, raw, local_loader)
-    if raw is not None and outcome.outcome != "already_done":
+    version = HourVersion(hour, obj.generation)
+    if current.metadata.get(LOAD_MODE) == DEFERRED:
+        if raw is None:
+            raise RuntimeError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
+        return _defer(obj, version, curated, raw, loader, now=now)
+
+    started = time.perf_counter()
+    try:
+        result = loader.load(LoadRequest(curated.url, (version,)))
+    except Exception as exc:
+        failed = StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)})
+        if raw is not None:
+            record_outcome(raw, failed)
+        finish(failed)
+        raise  # Eventarc (and the local bus) redeliver
+    details = {**base, **_result_details(result)}
+    if result.outcome is LoadOutcome.LOADED:
+        details["seconds"] = round(time.perf_counter() - started, 3)
+    outcome = StageOutcome(STAGE, result.outcome, hour, obj.uri, details)
+    if raw is not None:
         record_outcome(raw, outcome)
     return finish(outcome)
 
 
-def _submit_dataproc(
-    obj: StorageObjectEvent, hour: Hour, settings: Settings, client: Any | None
+def _defer(
+    obj: StorageObjectEvent,
+    version: HourVersion,
+    curated: Storage,
+    raw: Storage,
+    loader: Loader,
+    *,
+    now: datetime | None,
 ) -> StageOutcome:
-    if not settings.project:
-        raise dataproc.DataprocConfigError(
-            f"{ENV_PROJECT} is not set: cannot submit the load of hour {hour.key} ({obj.uri})"
-        )
-    target = dataproc.LoadTarget(hour, obj.storage_url, obj.generation)
-    submission = dataproc.submit(target, settings, client=client)
-    details = {
-        "curated_generation": obj.generation,
-        "batch_id": submission.batch_id,
-        "operation": submission.operation,
-    }
-    return StageOutcome(STAGE, submission.outcome, hour, obj.uri, details)
-
-
-def _load_locally(
-    obj: StorageObjectEvent, hour: Hour, raw: Storage | None, loader: LocalLoader | None
-) -> StageOutcome:
-    base: dict[str, Any] = {"curated_generation": obj.generation}
-    if raw is not None and _already_loaded(raw, hour, obj.generation):
-        return StageOutcome(STAGE, "already_done", hour, obj.uri, base)
-    loader = loader or _default_local_loader()
-    if loader is None:
-        # The local Spark job is not installed: record that the load was asked for.
-        return StageOutcome(STAGE, "recorded", hour, obj.uri, {**base, "reason": "local loader unavailable"})
-    # Home layout: HOME/curated is the curated bucket, HOME/warehouse the warehouse.
-    home = Path(obj.storage_url).parent
-    started = time.perf_counter()
+    """Record the hour deferred (write), then check its day (read): see the module docstring."""
+    hour = version.hour
+    base: dict[str, Any] = {"curated_generation": version.generation, "day": hour.date}
+    deferred = StageOutcome(STAGE, LoadOutcome.DEFERRED, hour, obj.uri, base)
+    if not _latest_is(raw, hour, LoadOutcome.DEFERRED, version.generation):
+        record_outcome(raw, deferred)
+    day = hour.start.date()
+    settlement = settle_day(curated, raw, day, now=now)
+    if not settlement.settled:
+        waiting = {"waiting_hours": len(settlement.waiting), "first_waiting": settlement.waiting[0].key}
+        return finish(dataclasses.replace(deferred, details={**base, **waiting}))
+    request = LoadRequest(curated.url, settlement.covers, days=(day, *settlement.other_days))
     try:
-        result = loader(home, hour)
+        result = loader.load(request)
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        failed = StageOutcome(STAGE, "failed", hour, obj.uri, {**base, "error": error})
-        if raw is not None:
-            record_outcome(raw, failed)
+        failed = StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)})
+        record_outcome(raw, failed)
         finish(failed)
-        raise  # the bus (like Eventarc) retries the delivery
-    details = {**base, **_jsonable_fields(result), "seconds": round(time.perf_counter() - started, 3)}
-    return StageOutcome(STAGE, "loaded", hour, obj.uri, details)
+        raise
+    details = {**base, **_result_details(result), "hours": len(settlement.covers)}
+    outcome = StageOutcome(STAGE, result.outcome, hour, obj.uri, details)
+    record_submission(raw, obj.uri, request, result, first=hour)
+    return finish(outcome)
 
 
-def _already_loaded(raw: Storage, hour: Hour, generation: int) -> bool:
+def record_submission(
+    raw: Storage, uri: str, request: LoadRequest, result: LoadResult, *, first: Hour | None = None
+) -> None:
+    """Say in every covered hour's ledger which batch will load it. Only the caller that created the
+    batch writes all of them; a caller that found it existing writes only `first` (its own hour)."""
+    for v in request.covers:
+        if result.outcome is LoadOutcome.DEFERRED:
+            continue
+        if result.outcome is not LoadOutcome.SUBMITTED and v.hour != first:
+            continue
+        details = {"curated_generation": v.generation, **_result_details(result)}
+        if request.by_day:
+            details["days"] = _days_text(request)
+        record_outcome(raw, StageOutcome(STAGE, result.outcome, v.hour, uri, details))
+
+
+# ---- settled days ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settlement:
+    """Where a UTC day stands: the curated hour versions it has, and the hours still to come."""
+
+    day: date
+    covers: tuple[HourVersion, ...]
+    waiting: tuple[Hour, ...]
+    other_days: tuple[date, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        return not self.waiting and bool(self.covers)
+
+
+def day_hours(day: date) -> list[Hour]:
+    first = Hour.parse(f"{day.isoformat()}T00", now=None)
+    return [first + i for i in range(24)]
+
+
+def curated_hours(curated: Storage, day: date) -> dict[Hour, ObjectInfo]:
+    """The curated hour objects of a UTC day, as listed now."""
+    found: dict[Hour, ObjectInfo] = {}
+    for info in curated.list(layout.curated_day_prefix(day)):
+        hour = layout.hour_of_curated_object(info.name)
+        if hour is not None:
+            found[hour] = info
+    return found
+
+
+def other_days(infos: Iterable[ObjectInfo]) -> tuple[date, ...]:
+    """The other UTC days the hours' rows were created on (curated metadata written by normalize)."""
+    days: set[date] = set()
+    for info in infos:
+        for text in filter(None, info.metadata.get(OTHER_DAYS, "").split(",")):
+            try:
+                days.add(date.fromisoformat(text))
+            except ValueError:
+                continue
+    return tuple(sorted(days))
+
+
+def settle_day(curated: Storage, raw: Storage, day: date, *, now: datetime | None = None) -> Settlement:
+    """Is every hour of `day` curated or terminally refused (missing, corrupt, failed)?"""
+    found = curated_hours(curated, day)
+    waiting: list[Hour] = []
+    for hour in day_hours(day):
+        if hour in found:
+            continue
+        if now is not None and hour.end > now:
+            waiting.append(hour)
+            continue
+        entries = read_ledger(raw, hour)
+        ingest, norm = latest(entries, "ingest"), latest(entries, "normalize")
+        if ingest is not None and ingest.outcome in _TERMINAL_INGEST:
+            continue
+        if norm is not None and norm.outcome in _TERMINAL_NORMALIZE:
+            continue
+        waiting.append(hour)
+    covers = tuple(sorted(HourVersion(h, info.generation) for h, info in found.items()))
+    others = tuple(d for d in other_days(found.values()) if d != day)
+    return Settlement(day, covers, tuple(waiting), others)
+
+
+# ---- ledger helpers -------------------------------------------------------------------------------
+def _loaded_at(raw: Storage, hour: Hour, generation: int) -> bool:
     return any(
         e.stage == STAGE
         and e.outcome in LOADED_OUTCOMES
@@ -113,12 +296,58 @@ def _already_loaded(raw: Storage, hour: Hour, generation: int) -> bool:
     )
 
 
+def _latest_is(raw: Storage, hour: Hour, outcome: LoadOutcome, generation: int) -> bool:
+    entry: LedgerEntry | None = latest(read_ledger(raw, hour), STAGE)
+    return (
+        entry is not None
+        and entry.outcome == outcome
+        and entry.details.get("curated_generation") == generation
+    )
+
+
+def loaded_generation(entries: Iterable[LedgerEntry]) -> dict[int, str]:
+    """curated generation -> the batch that loaded it (the job's `loaded` entries)."""
+    return {
+        int(e.details["curated_generation"]): str(e.details.get("batch_id", ""))
+        for e in entries
+        if e.stage == STAGE and e.outcome == LoadOutcome.LOADED and "curated_generation" in e.details
+    }
+
+
+# ---- small helpers --------------------------------------------------------------------------------
+def _fallback_loader(settings: Settings, obj: StorageObjectEvent, local_loader: LocalLoader | None) -> Loader:
+    """Until every assembly passes a loader: Dataproc in the cloud, the in-process hour load locally."""
+    if settings.project or obj.storage_url.startswith("gs://"):
+        from .dataproc import DataprocSubmitter
+
+        return DataprocSubmitter(settings)
+    fn = local_loader or _default_local_loader()
+    return InProcessLoader(fn) if fn is not None else DeferToRunner()
+
+
 def _default_local_loader() -> LocalLoader | None:
     try:
         from ..load.local_load import load_hour_local
     except ImportError:
         return None
     return load_hour_local
+
+
+def _days_text(request: LoadRequest) -> str:
+    if request.day_range is not None:
+        return f"{request.day_range[0].isoformat()}..{request.day_range[1].isoformat()}"
+    return ",".join(d.isoformat() for d in request.days)
+
+
+def _result_details(result: LoadResult) -> dict[str, Any]:
+    details = dict(result.details)
+    if result.batch_id:
+        details["batch_id"] = result.batch_id
+    return details
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _jsonable_fields(result: Any) -> dict[str, Any]:

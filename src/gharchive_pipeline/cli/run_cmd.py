@@ -31,7 +31,15 @@ def _console() -> Any:
     help="GH Archive base URL or a local directory of hour files.",
 )
 @home_option()
-def run_command(start: Hour, end: Hour | None, source: str, home: Path) -> None:
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep going (the local Cloud Scheduler): from START on (to END if given, else forever) take "
+    "each hour once GH Archive publishes it (30 min after it ends), asking again for late hours and "
+    "backing off while the source is down. A restart resumes from the ledgers in HOME; SIGINT/SIGTERM "
+    "finish the current hour and stop (twice: stop now). See docs/operations.md.",
+)
+def run_command(start: Hour, end: Hour | None, source: str, home: Path, follow: bool) -> None:
     """Download, normalize and load every hour from START to END (inclusive) through the local event chain.
 
     \b
@@ -47,6 +55,10 @@ def run_command(start: Hour, end: Hour | None, source: str, home: Path) -> None:
     first, last = window(start, end)
     if "://" not in source and not Path(source).is_dir():
         raise click.BadParameter(f"source {source!r} is neither a URL nor a directory", param_hint="--source")
+    if follow:
+        from ..local.follow import follow_command
+
+        sys.exit(follow_command(start, end, home=home, source=source, echo=click.echo))
     console = _console()
     total = first.hours_until(last) + 1
     with Progress(

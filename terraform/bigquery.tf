@@ -1,6 +1,7 @@
 # The events table (schema generated from gharchive_pipeline.schema by
-# tools/generate_terraform_inputs.py) and the statistics views (SQL from
-# gharchive_pipeline.stats.views, with the dataset as a placeholder filled in here).
+# tools/generate_terraform_inputs.py), the materialized statistics tables (schemas generated from
+# gharchive_pipeline.stats.sql; the load job replaces their day partitions) and the events_unique
+# view (SQL from gharchive_pipeline.stats.views, with the dataset as a placeholder filled in here).
 
 locals {
   dataset_ref = "${var.project_id}.${var.dataset_id}"
@@ -8,6 +9,11 @@ locals {
   view_sql = {
     for name, level in local.view_levels :
     name => replace(file("${path.module}/generated/views/${name}.sql"), "__GHARCHIVE_DATASET__", local.dataset_ref)
+  }
+  # statistics table -> its schema; the first column (hour or day) is its partition column
+  stats_schemas = {
+    for f in fileset("${path.module}/generated/stats_tables", "*.json") :
+    trimsuffix(f, ".json") => file("${path.module}/generated/stats_tables/${f}")
   }
 }
 
@@ -26,7 +32,7 @@ resource "google_bigquery_table" "events" {
   # checkov:skip=CKV_GCP_80: public GitHub event data; Google-managed encryption suffices (as for the dataset, CKV_GCP_81)
   dataset_id          = google_bigquery_dataset.gharchive.dataset_id
   table_id            = "events"
-  description         = "One row per GitHub event per source hour; deduplicated on (id, created_at) by the events_unique view."
+  description         = "One row per GitHub event (id, created_at): the load job rebuilds each day partition deduplicated (docs/warehouse.md)."
   deletion_protection = true
   schema              = file("${path.module}/generated/events_schema.json")
   clustering          = ["type", "repo_name", "actor_login"]
@@ -35,6 +41,25 @@ resource "google_bigquery_table" "events" {
     type  = "DAY"
     field = "created_at"
     # no expiration_ms: partitions never expire (the table is the history)
+  }
+}
+
+# hourly_stats and daily_stats: one row per (hour or day, type), DAY-partitioned on that column and
+# refreshed by the load job for exactly the days it rebuilt, so a dashboard reads kilobytes.
+resource "google_bigquery_table" "stats" {
+  # checkov:skip=CKV_GCP_80: public GitHub event data; Google-managed encryption suffices (as for the dataset, CKV_GCP_81)
+  for_each = local.stats_schemas
+
+  dataset_id          = google_bigquery_dataset.gharchive.dataset_id
+  table_id            = each.key
+  description         = "Statistics per ${jsondecode(each.value)[0].name} and event type, computed from events; partitions refreshed by each load."
+  deletion_protection = true
+  schema              = each.value
+  clustering          = ["type"]
+
+  time_partitioning {
+    type  = "DAY"
+    field = jsondecode(each.value)[0].name
   }
 }
 

@@ -4,6 +4,8 @@ Terraform cannot import Python, so the BigQuery table schema and the view SQL ar
 `terraform/generated/` (committed, and checked fresh by tests/test_terraform.py):
 
   events_schema.json  schema.bigquery_schema(), i.e. `gharchive schema --format bigquery`
+  stats_tables/<name>.json  schema of each materialized statistics table (stats.sql.stats_columns:
+                      its time column, type, then every metric of stats.sql.METRICS)
   views/<name>.sql    stats.views.bigquery_views(), the dataset written as a placeholder
   views.json          {name: level}: level 0 reads only tables, level n reads views of lower levels,
                       so Terraform can create them in dependency order (one resource per level)
@@ -57,12 +59,12 @@ def view_levels(views: Mapping[str, str], placeholder: str = DATASET_PLACEHOLDER
 def render() -> dict[Path, str]:
     """Relative path under terraform/generated -> file content."""
     from gharchive_pipeline.schema import bigquery_schema
+    from gharchive_pipeline.stats.sql import STATS_TABLES, stats_columns
+    from gharchive_pipeline.stats.views import bigquery_views
 
     files: dict[Path, str] = {Path("events_schema.json"): _json(bigquery_schema())}
-    try:
-        from gharchive_pipeline.stats.views import bigquery_views
-    except ImportError:  # stats not written yet: schema only
-        return files
+    for table in STATS_TABLES:
+        files[Path("stats_tables") / f"{table}.json"] = _json(stats_columns(table))
     views = bigquery_views(DATASET_PLACEHOLDER)
     for name, sql in views.items():
         files[Path("views") / f"{name}.sql"] = sql.rstrip() + "\n"
@@ -74,17 +76,21 @@ def _same(path: Path, text: str) -> bool:
     return path.is_file() and path.read_text() == text
 
 
+def _listed(folder: Path, pattern: str) -> list[Path]:
+    return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+
 def stale(out: Path = GENERATED) -> list[Path]:
-    """Files that are missing or differ from what render() produces, plus leftover view files."""
+    """Files that are missing or differ from what render() produces, plus leftover generated files."""
     wanted = render()
     bad = [rel for rel, text in wanted.items() if not _same(out / rel, text)]
-    leftovers = sorted((out / "views").glob("*.sql")) if (out / "views").is_dir() else []
+    leftovers = [*_listed(out / "views", "*.sql"), *_listed(out / "stats_tables", "*.json")]
     bad += [rel for rel in (p.relative_to(out) for p in leftovers) if rel not in wanted]
     return bad
 
 
 def write(out: Path = GENERATED) -> list[Path]:
-    """Write every generated file (removing view files no longer produced); returns what changed."""
+    """Write every generated file (removing ones no longer produced); returns what changed."""
     changed = stale(out)
     wanted = render()
     for rel in changed:

@@ -1,14 +1,19 @@
-"""The statistics SQL, written once for DuckDB (local warehouse) and BigQuery (views).
+"""The statistics SQL, written once for DuckDB (local warehouse) and BigQuery (tables refreshed per day).
 
-Only time bucketing differs between the two dialects; everything else is portable SQL. Every figure
-is computed from `events_unique` (one row per DEDUP_KEY), never from the raw `events` table.
+Only time bucketing and timestamp literals differ between the two dialects; everything else is
+portable SQL. `events` is unique by construction (each day partition is rebuilt deduplicated, see
+load/days.py), so statistics read it directly; `events_unique` stays as a trivial view for dashboards.
+Statistics are materialized per UTC day: `hourly_stats_sql(..., day=D)` is exactly what replaces
+partition D of the `hourly_stats` table, and the same function without a day is the whole table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
+from ..load.days import day_bounds, dedup_order_sql
 from ..schema import COLUMN_NAMES, DEDUP_KEY
 
 
@@ -17,10 +22,15 @@ class Dialect:
     name: str
     hour: str  # expression template over {c}: the hour a timestamp falls in
     day: str  # expression template over {c}: the UTC date of a timestamp
+    timestamp: str  # literal template over {t} (`2015-01-01 00:00:00+00`): a UTC instant
 
 
-DUCKDB = Dialect("duckdb", hour="date_trunc('hour', {c})", day="CAST({c} AS DATE)")
-BIGQUERY = Dialect("bigquery", hour="TIMESTAMP_TRUNC({c}, HOUR)", day="DATE({c})")
+DUCKDB = Dialect(
+    "duckdb", hour="date_trunc('hour', {c})", day="CAST({c} AS DATE)", timestamp="TIMESTAMPTZ '{t}'"
+)
+BIGQUERY = Dialect(
+    "bigquery", hour="TIMESTAMP_TRUNC({c}, HOUR)", day="DATE({c})", timestamp="TIMESTAMP '{t}'"
+)
 
 _PUSH = "type = 'PushEvent'"
 #: (column, aggregate): the figures every statistic reports, in this order.
@@ -44,22 +54,48 @@ METRICS: tuple[tuple[str, str], ...] = (
 METRIC_NAMES: tuple[str, ...] = tuple(name for name, _ in METRICS)
 
 
-def events_unique_sql(events: str) -> str:
-    """One row per DEDUP_KEY: the copy from the earliest source_hour (then the newest normalization).
+#: BigQuery column types of the statistics tables (DuckDB infers its own).
+METRIC_TYPES: dict[str, str] = {
+    name: "FLOAT64" if name == "bot_actor_share" else "INT64" for name in METRIC_NAMES
+}
+METRIC_DESCRIPTIONS: dict[str, str] = {
+    "events": "events (each once)",
+    "actors": "distinct actor logins",
+    "repos": "distinct repository names",
+    "pushes": "PushEvents",
+    "commits": "sum of push_size over pushes whose size is known",
+    "distinct_commits": "sum of push_distinct_size over pushes whose size is known",
+    "pushes_unknown_size": "PushEvents without a size (slim, since late 2025): never 0 commits",
+    "bot_events": "events by actors flagged is_bot",
+    "bot_actors": "distinct actors flagged is_bot",
+    "bot_actor_share": "bot_actors / actors",
+}
 
-    The table holds every loaded hour's copy, so this choice depends only on which hours are
-    loaded and their current content: never on load order.
-    """
+
+def events_unique_sql(events: str) -> str:
+    """One row per DEDUP_KEY. `events` is unique by construction, so this is the table itself; the
+    view keeps its name for dashboards and queries written against it."""
+    return f"SELECT {', '.join(COLUMN_NAMES)} FROM {events}"
+
+
+def dedup_sql(source: str, *, where: str = "") -> str:
+    """The rows of `source` (optionally filtered), one per DEDUP_KEY, chosen by days.DEDUP_ORDER:
+    what a day rebuild writes, for SQL engines (Spark uses the same order as a window)."""
     cols = ", ".join(COLUMN_NAMES)
     key = ", ".join(DEDUP_KEY)
     return (
         f"SELECT {cols} FROM (\n"
         f"  SELECT {cols},\n"
-        f"    ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY source_hour ASC, ingested_at DESC,"
-        f" pipeline_version DESC) AS _copy\n"
-        f"  FROM {events}\n"
-        f") WHERE _copy = 1"
+        f"    ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {dedup_order_sql()}) AS _copy\n"
+        f"  FROM {source}" + (f"\n  WHERE {where}" if where else "") + "\n"
+        ") WHERE _copy = 1"
     )
+
+
+def day_filter(dialect: Dialect, day: date, column: str = "created_at") -> str:
+    """`column` within UTC day `day`, as a range of literals: what partition pruning needs."""
+    start, end = (dialect.timestamp.format(t=f"{t:%Y-%m-%d %H:%M:%S}+00") for t in day_bounds(day))
+    return f"{column} >= {start} AND {column} < {end}"
 
 
 def aggregate_sql(
@@ -85,16 +121,42 @@ def aggregate_sql(
     return sql
 
 
-def hourly_stats_sql(dialect: Dialect, events_unique: str) -> str:
-    """Per event hour (created_at, UTC) and type."""
+def hourly_stats_sql(dialect: Dialect, source: str, day: date | None = None) -> str:
+    """Per event hour (created_at, UTC) and type; with `day`, only that day's rows (one partition)."""
     hour = dialect.hour.format(c="created_at")
-    return aggregate_sql(events_unique, [("hour", hour), ("type", "type")])
+    where = day_filter(dialect, day) if day else ""
+    return aggregate_sql(source, [("hour", hour), ("type", "type")], where=where)
 
 
-def daily_stats_sql(dialect: Dialect, events_unique: str) -> str:
+def daily_stats_sql(dialect: Dialect, source: str, day: date | None = None) -> str:
     """Per UTC day and type, from the events themselves (distinct counts do not add up over hours)."""
-    day = dialect.day.format(c="created_at")
-    return aggregate_sql(events_unique, [("day", day), ("type", "type")])
+    bucket = dialect.day.format(c="created_at")
+    where = day_filter(dialect, day) if day else ""
+    return aggregate_sql(source, [("day", bucket), ("type", "type")], where=where)
+
+
+#: Statistics table -> (its time column, the partition column too; the SQL that computes it).
+STATS_TABLES = {"hourly_stats": ("hour", hourly_stats_sql), "daily_stats": ("day", daily_stats_sql)}
+
+
+def stats_columns(table: str) -> list[dict[str, str]]:
+    """BigQuery schema of a statistics table (name, type, mode, description), derived from METRICS."""
+    time_col = STATS_TABLES[table][0]
+    head = [
+        {
+            "name": time_col,
+            "type": "TIMESTAMP" if time_col == "hour" else "DATE",
+            "mode": "REQUIRED",
+            "description": "event hour (created_at truncated, UTC)"
+            if time_col == "hour"
+            else "event day (created_at, UTC)",
+        },
+        {"name": "type", "type": "STRING", "mode": "REQUIRED", "description": "event type"},
+    ]
+    return head + [
+        {"name": n, "type": METRIC_TYPES[n], "mode": "NULLABLE", "description": METRIC_DESCRIPTIONS[n]}
+        for n in METRIC_NAMES
+    ]
 
 
 #: `--by` choices: group columns and ordering, given a dialect.

@@ -1,0 +1,118 @@
+"""One writer per `events` day partition: a lock object in the curated bucket.
+
+Taken with an "only if absent" write (if_generation_match=0), so two batches can never both hold
+it; the holder lists the day's contributing hours only AFTER taking it, so the last writer always
+sees the newest hours. A lock older than its lease belongs to a killed batch: it is broken by
+overwriting exactly that generation, so two breakers cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from .. import layout
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage
+
+log = logging.getLogger(__name__)
+
+#: A batch rebuilds one day in minutes; a lock this old was left by a killed batch.
+DEFAULT_LEASE = timedelta(hours=2)
+#: How long a second writer waits for the holder before giving up (transient: retried later).
+DEFAULT_WAIT = timedelta(minutes=10)
+_POLL_S = 2.0
+
+
+class DayLocked(RuntimeError):
+    """Another batch holds the day's lock (transient: retry later). Names the day and holder."""
+
+
+@dataclass(frozen=True)
+class Held:
+    day: date
+    batch_id: str
+    generation: int
+
+
+def _acquired_at(info: ObjectInfo) -> datetime | None:
+    try:
+        return datetime.fromisoformat(info.metadata["acquired_at"])
+    except (KeyError, ValueError):
+        return None
+
+
+def is_stale(info: ObjectInfo, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
+    """A lock is stale past its lease (or when it says nothing about its age: never written by us)."""
+    acquired = _acquired_at(info)
+    return acquired is None or now - acquired > lease
+
+
+def try_acquire(
+    storage: Storage, day: date, batch_id: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+) -> Held | None:
+    """Take the lock of `day`, or None when a live lock is held by someone else."""
+    name = layout.lock_object(day)
+    meta = {"batch_id": batch_id, "acquired_at": now.astimezone(UTC).isoformat()}
+    body = json.dumps(meta).encode()
+    try:
+        info = storage.put_bytes(name, body, metadata=meta, if_generation_match=0)
+        return Held(day, batch_id, info.generation)
+    except PreconditionFailed:
+        pass
+    current = storage.stat(name)
+    if current is None:  # released meanwhile: try again from scratch next poll
+        return None
+    if not is_stale(current, now, lease):
+        return None
+    log.warning(
+        "day %s: breaking the stale lock of batch %s (taken %s)",
+        day,
+        current.metadata.get("batch_id", "?"),
+        current.metadata.get("acquired_at", "?"),
+    )
+    try:
+        info = storage.put_bytes(name, body, metadata=meta, if_generation_match=current.generation)
+    except PreconditionFailed:  # another breaker or the owner got there first
+        return None
+    return Held(day, batch_id, info.generation)
+
+
+def release(storage: Storage, held: Held) -> None:
+    """Delete the lock if it is still ours (a lock broken after our lease ran out is not)."""
+    name = layout.lock_object(held.day)
+    current = storage.stat(name)
+    if current is not None and current.generation == held.generation:
+        storage.delete(name)
+
+
+@contextmanager
+def day_lock(
+    storage: Storage,
+    day: date,
+    batch_id: str,
+    *,
+    wait: timedelta = DEFAULT_WAIT,
+    lease: timedelta = DEFAULT_LEASE,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Held]:
+    """Hold the lock of `day` for the block; wait up to `wait` for another holder, then DayLocked."""
+    deadline = clock() + wait
+    while (held := try_acquire(storage, day, batch_id, now=clock(), lease=lease)) is None:
+        if clock() >= deadline:
+            current = storage.stat(layout.lock_object(day))
+            holder = current.metadata.get("batch_id", "?") if current else "?"
+            raise DayLocked(
+                f"day {day}: batch {holder} holds {storage.url}/{layout.lock_object(day)}; "
+                f"gave up after {wait.total_seconds():.0f}s (retry later)"
+            )
+        sleep(_POLL_S)
+    try:
+        yield held
+    finally:
+        release(storage, held)

@@ -1,3 +1,0 @@
-SELECT DATE(created_at) AS day, type AS type, COUNT(*) AS events, COUNT(DISTINCT actor_login) AS actors, COUNT(DISTINCT repo_name) AS repos, SUM(CASE WHEN type = 'PushEvent' THEN 1 ELSE 0 END) AS pushes, COALESCE(SUM(CASE WHEN type = 'PushEvent' THEN push_size END), 0) AS commits, COALESCE(SUM(CASE WHEN type = 'PushEvent' THEN push_distinct_size END), 0) AS distinct_commits, SUM(CASE WHEN type = 'PushEvent' AND push_size IS NULL THEN 1 ELSE 0 END) AS pushes_unknown_size, SUM(CASE WHEN is_bot THEN 1 ELSE 0 END) AS bot_events, COUNT(DISTINCT CASE WHEN is_bot THEN actor_login END) AS bot_actors, COUNT(DISTINCT CASE WHEN is_bot THEN actor_login END) / NULLIF(COUNT(DISTINCT actor_login), 0) AS bot_actor_share
-FROM `__GHARCHIVE_DATASET__.events_unique`
-GROUP BY 1, 2

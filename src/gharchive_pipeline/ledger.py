@@ -9,19 +9,28 @@ writers (duplicate Pub/Sub deliveries, stages racing) never lose each other's en
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from .hours import Hour
 from .layout import LEDGER_PREFIX, ledger_object
-from .storage.base import PreconditionFailed, Storage, StorageError
+from .storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError
 
-STAGES: tuple[str, ...] = ("ingest", "normalize", "load")
+if TYPE_CHECKING:
+    from .stages.outcome import Outcome, Stage
+
 #: Keep the document small: older entries beyond this are dropped (and counted in "dropped").
 MAX_ENTRIES = 100
 #: How often an append retries when another writer got there first.
@@ -36,17 +45,32 @@ class LedgerError(StorageError):
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One thing that happened to an hour at one stage."""
+    """One thing that happened to an hour at one stage, in the stage's outcome vocabulary.
 
-    stage: str
-    outcome: str
+    Plain strings are accepted and checked (ValueError for an unknown stage or outcome).
+    """
+
+    stage: Stage
+    outcome: Outcome
     at: datetime
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # imported here: stages/ records through this module, so it cannot be imported at the top
+        from .stages.outcome import Stage, parse_outcome
+
+        try:
+            stage = Stage(self.stage)
+        except ValueError:
+            known = ", ".join(s.value for s in Stage)
+            raise ValueError(f"unknown ledger stage {self.stage!r} (one of {known})") from None
+        object.__setattr__(self, "stage", stage)
+        object.__setattr__(self, "outcome", parse_outcome(stage, self.outcome))
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "stage": self.stage,
-            "outcome": self.outcome,
+            "stage": self.stage.value,
+            "outcome": self.outcome.value,
             "at": self.at.isoformat(),
             "details": self.details,
         }
@@ -54,8 +78,8 @@ class LedgerEntry:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> LedgerEntry:
         return cls(
-            stage=str(doc["stage"]),
-            outcome=str(doc["outcome"]),
+            stage=doc["stage"],
+            outcome=doc["outcome"],
             at=datetime.fromisoformat(doc["at"]),
             details=dict(doc.get("details") or {}),
         )
@@ -82,7 +106,39 @@ def read_ledger(storage: Storage, hour: Hour) -> list[LedgerEntry]:
         raw = storage.read_bytes(name)
     except FileNotFoundError:
         return []
-    return [LedgerEntry.from_json(e) for e in _decode(storage, hour, raw)["entries"]]
+    try:
+        return [LedgerEntry.from_json(e) for e in _decode(storage, hour, raw)["entries"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, LedgerError):
+            raise
+        raise LedgerError(
+            f"ledger for hour {hour.key} in {storage.url}/{name} is unreadable: bad entry: {exc}"
+        ) from exc
+
+
+class _Conflict(Exception):
+    """Another writer changed the ledger between our read and our write: read again."""
+
+
+def _append_once(storage: Storage, hour: Hour, entry: LedgerEntry) -> None:
+    name = ledger_object(hour)
+    # stat before read: the data read is at least as new as this generation, so a write
+    # conditioned on it fails whenever anything changed in between.
+    info: ObjectInfo | None = storage.stat(name)
+    doc: dict[str, Any] = {"hour": hour.key, "entries": [], "dropped": 0}
+    if info is not None:
+        try:
+            doc = _decode(storage, hour, storage.read_bytes(name))
+        except FileNotFoundError:
+            raise _Conflict from None  # deleted between stat and read
+    entries = [*doc["entries"], entry.to_json()]
+    overflow = max(0, len(entries) - MAX_ENTRIES)
+    doc = {"hour": hour.key, "entries": entries[overflow:], "dropped": int(doc.get("dropped", 0)) + overflow}
+    data = json.dumps(doc, separators=(",", ":"), default=str).encode()
+    try:
+        storage.put_bytes(name, data, if_generation_match=info.generation if info else 0)
+    except PreconditionFailed:
+        raise _Conflict from None
 
 
 def append_entry(
@@ -92,37 +148,23 @@ def append_entry(
     *,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Append `entry` to the hour's ledger; safe under concurrent writers (see module docstring)."""
-    if entry.stage not in STAGES:
-        raise ValueError(f"unknown ledger stage {entry.stage!r} (one of {', '.join(STAGES)})")
-    name = ledger_object(hour)
-    for attempt in range(MAX_APPEND_ATTEMPTS):
-        # stat before read: the data read is at least as new as this generation, so a write
-        # conditioned on it fails whenever anything changed in between.
-        info = storage.stat(name)
-        doc: dict[str, Any] = {"hour": hour.key, "entries": [], "dropped": 0}
-        if info is not None:
-            try:
-                doc = _decode(storage, hour, storage.read_bytes(name))
-            except FileNotFoundError:
-                continue  # deleted between stat and read: start over
-        entries = [*doc["entries"], entry.to_json()]
-        overflow = max(0, len(entries) - MAX_ENTRIES)
-        doc = {
-            "hour": hour.key,
-            "entries": entries[overflow:],
-            "dropped": int(doc.get("dropped", 0)) + overflow,
-        }
-        data = json.dumps(doc, separators=(",", ":"), default=str).encode()
-        try:
-            storage.put_bytes(name, data, if_generation_match=info.generation if info else 0)
-            return
-        except PreconditionFailed:
-            sleep(min(0.5, 0.01 * 2**attempt) * random.random())
-    raise LedgerError(
-        f"could not append to the ledger of hour {hour.key} in {storage.url}: "
-        f"{MAX_APPEND_ATTEMPTS} concurrent-update conflicts"
+    """Append `entry` to the hour's ledger; safe under concurrent writers (see module docstring).
+
+    A lost race is retried after a short random wait (full jitter, so racers spread out).
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type(_Conflict),
+        stop=stop_after_attempt(MAX_APPEND_ATTEMPTS),
+        wait=wait_random_exponential(multiplier=0.01, max=0.5),
+        sleep=sleep,
     )
+    try:
+        retrying(_append_once, storage, hour, entry)
+    except RetryError:
+        raise LedgerError(
+            f"could not append to the ledger of hour {hour.key} in {storage.url}: "
+            f"{MAX_APPEND_ATTEMPTS} concurrent-update conflicts"
+        ) from None
 
 
 def ledger_hours(storage: Storage) -> Iterator[Hour]:
@@ -133,7 +175,7 @@ def ledger_hours(storage: Storage) -> Iterator[Hour]:
             yield Hour.parse(m.group(1), now=None)
 
 
-def latest(entries: list[LedgerEntry], stage: str) -> LedgerEntry | None:
+def latest(entries: list[LedgerEntry], stage: Stage | str) -> LedgerEntry | None:
     """The newest entry of `stage`, if any (an hour's current state at that stage)."""
     for entry in reversed(entries):
         if entry.stage == stage:

@@ -1,44 +1,96 @@
-"""One-line structured JSON logs that Cloud Logging parses (and humans can grep).
+"""Structured JSON logs through stdlib `logging`, one line per record, as Cloud Logging parses them.
 
-Every stage reports what happened to an hour with `log_event(stage, hour, outcome, **fields)`. Cloud
-Functions forward stdout/stderr lines to Cloud Logging, which reads a JSON line's `severity` and
-`message` and keeps the other keys as `jsonPayload`, so one line per outcome is queryable there.
+Cloud Functions forward stdout/stderr lines to Cloud Logging, which reads a JSON line's `severity`
+and `message` and keeps the other keys as `jsonPayload`, so every stage outcome is queryable there.
+`JsonFormatter` writes that shape for any `logging` record (structured fields ride in `extra=`); the
+outcome lines go through the `gharchive_pipeline.outcomes` logger, which writes to stderr unless a
+run sends them elsewhere (`log_stream`, or `log_file` for the local run's JSON-lines log). The
+severity of an outcome is the caller's (the stage recorder takes it from stages/outcome.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
 from typing import Any, TextIO
 
 from .hours import Hour
 
-#: Outcomes that are worth a human's attention (severity WARNING) or a failure (ERROR).
-WARNING_OUTCOMES = frozenset({"missing", "not_yet_published", "transient", "rejected", "salvaged"})
-ERROR_OUTCOMES = frozenset({"corrupt", "failed", "error"})
+#: The logger every outcome line goes through (not propagated: its handler decides where lines go).
+OUTCOME_LOGGER = "gharchive_pipeline.outcomes"
+#: The `extra=` key carrying a record's structured fields.
+FIELDS = "json_fields"
 
-_stream: TextIO | None = None
-
-
-def severity_for(outcome: str) -> str:
-    if outcome in ERROR_OUTCOMES:
-        return "ERROR"
-    if outcome in WARNING_OUTCOMES:
-        return "WARNING"
-    return "INFO"
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+_SEVERITIES = {logging.CRITICAL: "CRITICAL", logging.ERROR: "ERROR", logging.WARNING: "WARNING"}
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Hour):
         return value.key
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)
+
+
+def severity_name(levelno: int) -> str:
+    """Cloud Logging's severity for a `logging` level."""
+    for level, name in _SEVERITIES.items():
+        if levelno >= level:
+            return name
+    return "INFO" if levelno >= logging.INFO else "DEBUG"
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"severity", "message", ...fields, "time"}`: the jsonPayload shape of Cloud Logging."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields: dict[str, Any] = getattr(record, FIELDS, None) or {}
+        doc: dict[str, Any] = {"severity": severity_name(record.levelno), "message": record.getMessage()}
+        doc.update(fields)
+        doc.setdefault("time", datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"))
+        if record.name != OUTCOME_LOGGER:
+            doc.setdefault("logger", record.name)
+        if record.exc_info:
+            doc["stack_trace"] = self.formatException(record.exc_info)  # Error Reporting reads this
+        return json.dumps(doc, default=_jsonable)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time (test capture, a redirected console)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def _json_handler(handler: logging.Handler) -> logging.Handler:
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+_outcomes = logging.getLogger(OUTCOME_LOGGER)
+_outcomes.setLevel(logging.DEBUG)
+_outcomes.propagate = False
+_DEFAULT_HANDLER = _json_handler(_StderrHandler())
+_outcomes.addHandler(_DEFAULT_HANDLER)
 
 
 def log_event(
@@ -50,33 +102,69 @@ def log_event(
     severity: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """Write one JSON line for `hour` at `stage` and return the record (handy in tests).
+    """Write one JSON line for `hour` at `stage` and return its fields (handy in tests).
 
-    `severity` defaults from the outcome (see WARNING_OUTCOMES / ERROR_OUTCOMES); `message`
-    defaults to "<stage> <hour>: <outcome>". Extra fields must be JSON-serialisable or are str()'d.
+    `severity` is INFO unless given (the recorder passes the outcome's); `message` defaults to
+    "<stage> <hour>: <outcome>". Extra fields must be JSON-serialisable or are str()'d.
     """
     key = hour.key if isinstance(hour, Hour) else hour
+    level = severity.upper() if severity else "INFO"
     record: dict[str, Any] = {
-        "severity": severity or severity_for(outcome),
+        "severity": level,
         "message": message or f"{stage} {key or '-'}: {outcome}",
-        "stage": stage,
+        "stage": str(stage),
         "hour": key,
-        "outcome": outcome,
+        "outcome": str(outcome),
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         **fields,
     }
-    stream = _stream if _stream is not None else sys.stderr
-    stream.write(json.dumps(record, default=_jsonable, sort_keys=False) + "\n")
-    stream.flush()
+    extra = {k: v for k, v in record.items() if k not in ("severity", "message")}
+    _outcomes.log(_LEVELS.get(level, logging.ERROR), "%s", record["message"], extra={FIELDS: extra})
     return record
 
 
 @contextlib.contextmanager
-def log_stream(stream: TextIO) -> Iterator[TextIO]:
-    """Send log lines to `stream` for a while (e.g. a CLI's console or a file); stderr otherwise."""
-    global _stream
-    previous, _stream = _stream, stream
+def _handled_by(handler: logging.Handler) -> Iterator[logging.Handler]:
+    """Send outcome lines to `handler` (instead of stderr) for a while."""
+    previous = list(_outcomes.handlers)
+    for h in previous:
+        _outcomes.removeHandler(h)
+    _outcomes.addHandler(_json_handler(handler))
     try:
-        yield stream
+        yield handler
     finally:
-        _stream = previous
+        _outcomes.removeHandler(handler)
+        handler.flush()
+        for h in previous:
+            _outcomes.addHandler(h)
+
+
+@contextlib.contextmanager
+def log_stream(stream: TextIO) -> Iterator[TextIO]:
+    """Send outcome lines to `stream` for a while (e.g. a CLI's console or a file); stderr otherwise."""
+    with _handled_by(logging.StreamHandler(stream)):
+        yield stream
+
+
+@contextlib.contextmanager
+def log_file(path: Path) -> Iterator[Path]:
+    """Append outcome lines to the JSON-lines file `path` for a while (the local run's per-run log)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    try:
+        with _handled_by(handler):
+            yield path
+    finally:
+        handler.close()
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Make every `logging` record of the process one JSON line on stderr (the Cloud Functions' setup).
+
+    Idempotent; the outcome logger keeps its own handler, so its lines are not written twice.
+    """
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.addHandler(_json_handler(_StderrHandler()))

@@ -19,15 +19,15 @@ from gharchive_pipeline.layout import quarantine_object, raw_object
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.stages.ingest import (
-    IngestOutcome,
+    IngestResult,
     MalformedMessage,
-    Outcome,
     TransientIngestError,
     handle_message,
     ingest_hour,
     parse_message,
     pubsub_payload,
 )
+from gharchive_pipeline.stages.outcome import IngestOutcome
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
@@ -53,7 +53,7 @@ def log_lines(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
 
 
-def ingest(hour: Hour, raw: Storage, source: str, now: datetime = LATER) -> IngestOutcome:
+def ingest(hour: Hour, raw: Storage, source: str, now: datetime = LATER) -> IngestResult:
     return ingest_hour(hour, raw, source, now=now, policy=FAST, sleep=lambda _s: None)
 
 
@@ -63,14 +63,14 @@ def test_stored_then_already_present(
 ) -> None:
     server.reset_counts()
     first = ingest(H0, raw, server.url)
-    assert first.outcome is Outcome.STORED and first.attempts == 1
+    assert first.outcome is IngestOutcome.STORED and first.attempts == 1
     assert raw.read_bytes(raw_object(H0)) == (DATA / H0.file_name).read_bytes()
     info = raw.stat(raw_object(H0))
     assert (
         info is not None and first.generation == info.generation and info.metadata["sha256"] == first.sha256
     )
     second = ingest(H0, raw, server.url)
-    assert second.outcome is Outcome.ALREADY_PRESENT and second.generation == first.generation
+    assert second.outcome is IngestOutcome.ALREADY_PRESENT and second.generation == first.generation
     assert server.hits(H0.file_name) == 1  # never downloaded twice
     assert [e.outcome for e in read_ledger(raw, H0)] == ["stored", "already_present"]
     stored_log = log_lines(capsys.readouterr().err)[0]
@@ -85,11 +85,13 @@ def test_404_is_missing_for_old_hours_and_not_yet_published_for_recent(
 ) -> None:
     gone = Hour.parse("2018-10-21T23")
     missing = ingest(gone, raw, server.url)
-    assert missing.outcome is Outcome.MISSING and "NoSuchKey" in missing.detail and not missing.retryable
+    assert (
+        missing.outcome is IngestOutcome.MISSING and "NoSuchKey" in missing.detail and not missing.retryable
+    )
     recent = ingest(gone, raw, server.url, now=gone.end + timedelta(hours=2))
-    assert recent.outcome is Outcome.NOT_YET_PUBLISHED and recent.retryable
+    assert recent.outcome is IngestOutcome.NOT_YET_PUBLISHED and recent.retryable
     in_progress = ingest(gone, raw, server.url, now=gone.start + timedelta(minutes=30))
-    assert in_progress.outcome is Outcome.NOT_YET_PUBLISHED and "not ended" in in_progress.detail
+    assert in_progress.outcome is IngestOutcome.NOT_YET_PUBLISHED and "not ended" in in_progress.detail
     assert [e.outcome for e in read_ledger(raw, gone)] == [
         "missing",
         "not_yet_published",
@@ -103,7 +105,7 @@ def test_corrupt_hour_is_quarantined_not_stored(tmp_path: Path, raw: Storage) ->
     src.mkdir()
     (src / H0.file_name).write_bytes((DATA / H0.file_name).read_bytes()[:4096])
     result = ingest(H0, raw, str(src))
-    assert result.outcome is Outcome.CORRUPT and "truncated" in result.detail
+    assert result.outcome is IngestOutcome.CORRUPT and "truncated" in result.detail
     assert raw.stat(raw_object(H0)) is None
     quarantined = raw.stat(quarantine_object(H0))
     assert (
@@ -118,9 +120,9 @@ def test_transient_outcome_after_bounded_retries(server: GHArchiveServer, raw: S
     hour = Hour.parse("2015-01-01T03")
     server.script(hour.file_name, *[Fault.status(500)] * FAST.attempts)
     result = ingest(hour, raw, server.url)
-    assert result.outcome is Outcome.TRANSIENT and result.attempts == FAST.attempts and result.retryable
+    assert result.outcome is IngestOutcome.TRANSIENT and result.attempts == FAST.attempts and result.retryable
     assert raw.stat(raw_object(hour)) is None
-    assert ingest(hour, raw, server.url).outcome is Outcome.STORED  # the next delivery succeeds
+    assert ingest(hour, raw, server.url).outcome is IngestOutcome.STORED  # the next delivery succeeds
 
 
 # ---- messages ----------------------------------------------------------------------------------------
@@ -176,12 +178,12 @@ def test_handle_hour_message_stores_and_acks(server: GHArchiveServer, raw: Stora
     result = handle_message(
         b'{"hour": "2015-01-01T05"}', settings_for(raw, server.url), now=LATER, policy=FAST
     )
-    assert [o.outcome for o in result.outcomes] == [Outcome.STORED]
+    assert [o.outcome for o in result.outcomes] == [IngestOutcome.STORED]
     # Pub/Sub delivers at least once: the duplicate is acknowledged without a download
     again = handle_message(
         b'{"hour": "2015-01-01T05"}', settings_for(raw, server.url), now=LATER, policy=FAST
     )
-    assert [o.outcome for o in again.outcomes] == [Outcome.ALREADY_PRESENT]
+    assert [o.outcome for o in again.outcomes] == [IngestOutcome.ALREADY_PRESENT]
 
 
 def test_handle_scheduler_message_retries_until_published(server: GHArchiveServer, raw: Storage) -> None:
@@ -191,25 +193,25 @@ def test_handle_scheduler_message_retries_until_published(server: GHArchiveServe
     try:
         with pytest.raises(TransientIngestError, match="2015-01-01T01 is not_yet_published") as err:
             handle_message(b"", settings, now=now, policy=FAST)
-        assert err.value.outcomes[0].outcome is Outcome.NOT_YET_PUBLISHED
+        assert err.value.outcomes[0].outcome is IngestOutcome.NOT_YET_PUBLISHED
     finally:
         server.add_file("2015-01-01-1.json.gz", (DATA / "2015-01-01-1.json.gz").read_bytes())
     result = handle_message(b"", settings, now=now, policy=FAST)  # the redelivery, once published
-    assert [(o.hour.key, o.outcome) for o in result.outcomes] == [("2015-01-01T01", Outcome.STORED)]
+    assert [(o.hour.key, o.outcome) for o in result.outcomes] == [("2015-01-01T01", IngestOutcome.STORED)]
 
 
 def test_handle_message_permanent_outcomes_do_not_raise(server: GHArchiveServer, raw: Storage) -> None:
     result = handle_message(
         b'{"hour": "2016-01-28T01"}', settings_for(raw, server.url), now=LATER, policy=FAST
     )
-    assert [o.outcome for o in result.outcomes] == [Outcome.MISSING]
+    assert [o.outcome for o in result.outcomes] == [IngestOutcome.MISSING]
 
 
 def test_malformed_message_is_logged_once_and_acked(raw: Storage, capsys: pytest.CaptureFixture[str]) -> None:
     result = handle_message(b'{"hour": "2015-13-01T00"}', settings_for(raw, "http://127.0.0.1:9"), now=LATER)
     assert result.request is None and "month" in result.rejected
     lines = log_lines(capsys.readouterr().err)
-    assert len(lines) == 1 and lines[0]["severity"] == "ERROR" and lines[0]["outcome"] == "rejected"
+    assert len(lines) == 1 and lines[0]["severity"] == "ERROR" and lines[0]["outcome"] == "malformed"
     assert "2015-13-01T00" in lines[0]["data"]
 
 
@@ -242,7 +244,7 @@ def test_concurrent_duplicate_deliveries_store_one_gcs_object(server: GHArchiveS
         # backoff) so both download and race to create the object.
         server.script(hour.file_name, Fault.status(500), Fault.status(500))
         barrier = threading.Barrier(2)
-        results: list[IngestOutcome] = []
+        results: list[IngestResult] = []
 
         def deliver() -> None:
             out = ingest_hour(

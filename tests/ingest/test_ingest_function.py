@@ -127,7 +127,7 @@ def test_malformed_messages_are_acknowledged(
 ) -> None:
     assert post(client, pubsub_event(data)).status_code == 200  # acked: never retried forever
     lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
-    assert [(x["severity"], x["outcome"]) for x in lines] == [("ERROR", "rejected")]
+    assert [(x["severity"], x["outcome"]) for x in lines] == [("ERROR", "malformed")]
 
 
 def test_event_without_pubsub_envelope_is_acknowledged(client: Any, raw_dir: Path) -> None:

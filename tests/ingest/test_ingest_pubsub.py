@@ -110,7 +110,7 @@ def test_function_range_message_fans_out_and_each_hour_ingests(
 ) -> None:
     from functions_framework import create_app
 
-    from tests.test_ingest_function import SOURCE, post, pubsub_event
+    from tests.ingest.test_ingest_function import SOURCE, post, pubsub_event
 
     topic, subscription = topic_and_subscription
     monkeypatch.setenv(S.ENV_TOPIC, topic)

@@ -19,11 +19,12 @@ from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE
-from ..stages.ingest import Outcome, ingest_hour
+from ..stages.ingest import ingest_hour
+from ..stages.outcome import IngestOutcome
 from ..storage.base import Storage, StorageError, open_storage
 from .options import HOUR, home_option, hour_arguments, window
 
-_SUCCESS = {Outcome.STORED, Outcome.ALREADY_PRESENT}
+_SUCCESS = {IngestOutcome.STORED, IngestOutcome.ALREADY_PRESENT}
 
 
 source_option = click.option(
@@ -149,11 +150,11 @@ def backfill_command(
             progress.advance(task)
     click.echo(f"backfill {start.key}..{end.key} into {raw.url}: {total} hour(s)")
     table = Table("outcome", "hours")
-    for outcome in Outcome:
+    for outcome in IngestOutcome:
         if counts[outcome.value]:
             table.add_row(outcome.value, str(counts[outcome.value]))
     Console().print(table)
-    retry = counts[Outcome.TRANSIENT.value] + counts[Outcome.NOT_YET_PUBLISHED.value]
+    retry = counts[IngestOutcome.TRANSIENT.value] + counts[IngestOutcome.NOT_YET_PUBLISHED.value]
     if retry:
         click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)
         raise SystemExit(1)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..hours import Hour
 from ..ledger import LedgerEntry, append_entry
+from ..stages.outcome import LoadOutcome, Stage
 from ..storage import Storage
 from .job import LoadError, LoadResult, run_load
 from .local_warehouse import LocalWarehouseSink
@@ -91,6 +92,5 @@ def _record(storage: Storage | None, hour: Hour, outcome: str, details: dict[str
     log.info("hour %s: load %s %s", hour.key, outcome, details)
     if storage is None:
         return
-    append_entry(
-        storage, hour, LedgerEntry(stage="load", outcome=outcome, at=datetime.now(UTC), details=dict(details))
-    )
+    entry = LedgerEntry(Stage.LOAD, LoadOutcome(outcome), datetime.now(UTC), dict(details))
+    append_entry(storage, hour, entry)

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,36 +26,28 @@ from ..cloud_events import EventError, pubsub_envelope
 from ..download import Fetched, FetchKind, RetryPolicy, fetch_hour
 from ..hours import Hour, HourError, hour_range, latest_complete_hour
 from ..layout import quarantine_object, raw_object
-from ..ledger import LedgerEntry, append_entry
-from ..logs import log_event
 from ..publish import Publisher, PublishError
 from ..settings import ENV_RAW_BUCKET, ENV_TOPIC, Settings
-from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, open_storage
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url, open_storage
+from . import StageOutcome, record
+from .load import DEFERRED, LOAD_MODE
+from .outcome import IngestOutcome, Stage
 
-STAGE = "ingest"
+STAGE = Stage.INGEST
 #: A 404 for an hour that ended less than this long ago means "not published yet", not "missing".
 DEFAULT_NOT_YET_WINDOW = timedelta(hours=24)
 
 
-class Outcome(StrEnum):
-    STORED = "stored"
-    ALREADY_PRESENT = "already_present"
-    NOT_YET_PUBLISHED = "not_yet_published"
-    MISSING = "missing"
-    CORRUPT = "corrupt"
-    TRANSIENT = "transient"
-
-
 #: Outcomes that a later attempt may change (Pub/Sub should redeliver).
-RETRYABLE: frozenset[Outcome] = frozenset({Outcome.NOT_YET_PUBLISHED, Outcome.TRANSIENT})
+RETRYABLE: frozenset[IngestOutcome] = frozenset({IngestOutcome.NOT_YET_PUBLISHED, IngestOutcome.TRANSIENT})
 
 
 @dataclass(frozen=True)
-class IngestOutcome:
+class IngestResult:
     """What happened to one hour: also the ledger entry's details and the log line's fields."""
 
     hour: Hour
-    outcome: Outcome
+    outcome: IngestOutcome
     bytes: int = 0
     generation: int = 0
     attempts: int = 0
@@ -91,15 +82,15 @@ class MalformedMessage(ValueError):
 class TransientIngestError(RuntimeError):
     """Raised so Pub/Sub redelivers: the hour may succeed later (5xx, not yet published...)."""
 
-    def __init__(self, message: str, outcomes: tuple[IngestOutcome, ...] = ()) -> None:
+    def __init__(self, message: str, outcomes: tuple[IngestResult, ...] = ()) -> None:
         super().__init__(message)
         self.outcomes = outcomes
 
 
 # ---- one hour -------------------------------------------------------------------------------------
-def _held(hour: Hour, outcome: Outcome, info: ObjectInfo, sha256: str, **common: Any) -> IngestOutcome:
+def _held(hour: Hour, outcome: IngestOutcome, info: ObjectInfo, sha256: str, **common: Any) -> IngestResult:
     """The outcome for an hour whose bytes the raw bucket holds as `info` (raw or quarantine)."""
-    return IngestOutcome(
+    return IngestResult(
         hour,
         outcome,
         bytes=info.size,
@@ -111,8 +102,8 @@ def _held(hour: Hour, outcome: Outcome, info: ObjectInfo, sha256: str, **common:
 
 
 def _from_fetch(
-    hour: Hour, fetched: Fetched, raw: Storage, now: datetime, window: timedelta
-) -> IngestOutcome:
+    hour: Hour, fetched: Fetched, raw: Storage, now: datetime, window: timedelta, load: str = ""
+) -> IngestResult:
     common: dict[str, Any] = {"attempts": fetched.attempts, "source": fetched.url, "detail": fetched.detail}
     check = fetched.check
     if fetched.kind is FetchKind.OK and check is not None and fetched.path is not None:
@@ -122,6 +113,8 @@ def _from_fetch(
             "source": fetched.url,
             "uncompressed_bytes": str(check.uncompressed),
         }
+        if load:  # a backfill's `load=deferred`, carried on to the curated object by normalize
+            metadata[LOAD_MODE] = load
         try:
             info = raw.put_file(name, fetched.path, metadata=metadata, if_generation_match=0)
         except PreconditionFailed:
@@ -129,31 +122,28 @@ def _from_fetch(
             theirs = raw.stat(name) or ObjectInfo(name, check.size, 0)
             return _held(
                 hour,
-                Outcome.ALREADY_PRESENT,
+                IngestOutcome.ALREADY_PRESENT,
                 theirs,
                 theirs.metadata.get("sha256", ""),
                 **{**common, "detail": "stored concurrently by another delivery"},
             )
-        return _held(hour, Outcome.STORED, info, check.sha256, **common)
+        return _held(hour, IngestOutcome.STORED, info, check.sha256, **common)
     if fetched.kind is FetchKind.NOT_FOUND:
         recent = now - hour.end < window
-        outcome = Outcome.NOT_YET_PUBLISHED if recent else Outcome.MISSING
-        return IngestOutcome(hour, outcome, **common)
+        outcome = IngestOutcome.NOT_YET_PUBLISHED if recent else IngestOutcome.MISSING
+        return IngestResult(hour, outcome, **common)
     if fetched.kind is FetchKind.CORRUPT and check is not None and fetched.path is not None:
         name = quarantine_object(hour)
         metadata = {"sha256": check.sha256, "source": fetched.url, "error": (check.error or "")[:500]}
         info = raw.put_file(name, fetched.path, metadata=metadata)
-        return _held(hour, Outcome.CORRUPT, info, check.sha256, **common)
-    return IngestOutcome(hour, Outcome.TRANSIENT, **common)
+        return _held(hour, IngestOutcome.CORRUPT, info, check.sha256, **common)
+    return IngestResult(hour, IngestOutcome.TRANSIENT, **common)
 
 
-def record(raw: Storage, result: IngestOutcome, *, now: datetime | None = None) -> None:
-    """Log the outcome as one JSON line and append it to the hour's ledger."""
-    details = result.details()
-    log_event(STAGE, result.hour, result.outcome.value, bucket=raw.url, **details)
-    append_entry(
-        raw, result.hour, LedgerEntry(STAGE, result.outcome.value, now or datetime.now(UTC), details)
-    )
+def _record(raw: Storage, result: IngestResult, *, now: datetime | None = None) -> None:
+    """Log the hour's outcome and append it to the hour's ledger (in the raw bucket)."""
+    where = object_url(raw.url, result.object) if result.object else raw.url
+    record(StageOutcome(STAGE, result.outcome, result.hour, where, result.details()), raw, at=now)
 
 
 def ingest_hour(
@@ -166,8 +156,10 @@ def ingest_hour(
     not_yet_window: timedelta = DEFAULT_NOT_YET_WINDOW,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
-) -> IngestOutcome:
+    load: str = "",
+) -> IngestResult:
     """Store `hour` from `source` (base URL or directory) into `raw`, log it and ledger it.
+    `load="deferred"` (backfills) is stored on the raw object: its load waits for a day batch.
 
     Idempotent: an hour already in the raw bucket is not downloaded again (`already_present`).
     Source problems never raise (they are outcomes); StorageError does (the bucket is unusable).
@@ -176,11 +168,11 @@ def ingest_hour(
     started = time.monotonic()
     existing: ObjectInfo | None = raw.stat(raw_object(hour))
     if existing is not None:
-        result = _held(hour, Outcome.ALREADY_PRESENT, existing, existing.metadata.get("sha256", ""))
+        result = _held(hour, IngestOutcome.ALREADY_PRESENT, existing, existing.metadata.get("sha256", ""))
     elif hour.end > now:
-        result = IngestOutcome(
+        result = IngestResult(
             hour,
-            Outcome.NOT_YET_PUBLISHED,
+            IngestOutcome.NOT_YET_PUBLISHED,
             detail=f"hour {hour.key} has not ended yet (now {now.isoformat()})",
         )
     else:
@@ -188,9 +180,9 @@ def ingest_hour(
             fetched = fetch_hour(
                 hour, source, Path(tmp) / hour.file_name, policy=policy, sleep=sleep, session=session
             )
-            result = _from_fetch(hour, fetched, raw, now, not_yet_window)
+            result = _from_fetch(hour, fetched, raw, now, not_yet_window, load)
     result = replace(result, seconds=time.monotonic() - started)
-    record(raw, result, now=now)
+    _record(raw, result, now=now)
     return result
 
 
@@ -202,6 +194,7 @@ class IngestRequest:
     kind: str
     start: Hour
     end: Hour
+    load: str = ""  # "deferred": a backfill, loaded by day batches (stages/load.py)
 
     @property
     def hours(self) -> list[Hour]:
@@ -211,7 +204,7 @@ class IngestRequest:
 @dataclass(frozen=True)
 class MessageResult:
     request: IngestRequest | None  # None when the message was rejected
-    outcomes: tuple[IngestOutcome, ...] = ()
+    outcomes: tuple[IngestResult, ...] = ()
     published: int = 0
     rejected: str = ""  # why, when the message was malformed
 
@@ -231,6 +224,9 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
         raise MalformedMessage(f"message is not JSON: {text[:100]!r}") from None
     if not isinstance(doc, dict):
         raise MalformedMessage(f"message must be a JSON object, got {type(doc).__name__}")
+    load = doc.pop(LOAD_MODE, "")
+    if load not in ("", DEFERRED) or (load and not doc):
+        raise MalformedMessage(f'"{LOAD_MODE}" must be "{DEFERRED}" next to "hour" or "start"/"end"')
     keys = set(doc)
     if not keys:
         latest = latest_complete_hour(now, lag)
@@ -245,7 +241,7 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
     try:
         if keys == {"hour"}:
             hour = Hour.parse(doc["hour"], now=now)
-            return IngestRequest("hour", hour, hour)
+            return IngestRequest("hour", hour, hour, load)
         start, end = Hour.parse(doc["start"], now=now), Hour.parse(doc["end"], now=now)
     except HourError as exc:
         raise MalformedMessage(str(exc)) from None
@@ -257,7 +253,7 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
             f"range {start.key}..{end.key} has {count} hours, over the maximum of {max_range_hours} "
             "(split it, or use `gharchive backfill --topic`)"
         )
-    return IngestRequest("range", start, end)
+    return IngestRequest("range", start, end, load)
 
 
 def pubsub_payload(event_data: Any) -> bytes:
@@ -303,11 +299,12 @@ def handle_message(
             raise StorageError(f"{ENV_RAW_BUCKET} is not set: nowhere to store hour {request.start.key}")
         raw = _storage(settings.raw_bucket)
     try:
-        result = ingest_hour(request.start, raw, settings.source, now=now, policy=policy, sleep=sleep)
-    except StorageError as exc:
-        log_event(
-            STAGE, request.start, "transient", severity="ERROR", message=f"ingest {request.start}: {exc}"
+        result = ingest_hour(
+            request.start, raw, settings.source, now=now, policy=policy, sleep=sleep, load=request.load
         )
+    except StorageError as exc:
+        message = f"ingest {request.start}: {exc}"
+        record(StageOutcome(STAGE, IngestOutcome.TRANSIENT, request.start, raw.url, message=message))
         raise TransientIngestError(f"hour {request.start.key}: {exc}") from exc
     if result.retryable:
         raise TransientIngestError(
@@ -318,7 +315,8 @@ def handle_message(
 
 def _reject(request: IngestRequest | None, reason: str, *, message: str = "", **fields: Any) -> MessageResult:
     """Log a message that can never succeed (it is acknowledged, not retried) and say why."""
-    log_event(STAGE, None, "rejected", severity="ERROR", message=message or reason, reason=reason, **fields)
+    details = {"reason": reason, **fields}
+    record(StageOutcome(STAGE, IngestOutcome.MALFORMED, None, details=details, message=message or reason))
     return MessageResult(request, rejected=reason)
 
 
@@ -330,20 +328,18 @@ def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | 
     if publisher is None:
         publisher = _publisher()
     try:
-        published = publisher.publish_hours(settings.topic, hours)
+        published = publisher.publish_hours(settings.topic, hours, load=request.load)
     except PublishError as exc:
-        log_event(STAGE, None, "transient", severity="ERROR", message=str(exc))
+        record(StageOutcome(STAGE, IngestOutcome.TRANSIENT, None, message=str(exc)))
         raise TransientIngestError(str(exc)) from exc
-    log_event(
-        STAGE,
-        None,
-        "fanned_out",
-        message=f"ingest: published {published} hour messages to {settings.topic}",
-        start=request.start.key,
-        end=request.end.key,
-        hours=published,
-        topic=settings.topic,
-    )
+    details = {
+        "start": request.start.key,
+        "end": request.end.key,
+        "hours": published,
+        "topic": settings.topic,
+    }
+    message = f"ingest: published {published} hour messages to {settings.topic}"
+    record(StageOutcome(STAGE, IngestOutcome.FANNED_OUT, None, details=details, message=message))
     return MessageResult(request, published=published)
 
 

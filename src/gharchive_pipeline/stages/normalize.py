@@ -9,6 +9,7 @@ Uploads carry `if_generation_match`, so two concurrent deliveries store one obje
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..settings import ENV_CURATED_BUCKET, Settings
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url, open_storage
-from . import RAW_GENERATION, StageOutcome, finish, record_outcome
+from . import RAW_GENERATION, StageOutcome, record
+from .load import LOAD_MODE, OTHER_DAYS
+from .outcome import NormalizeOutcome, Stage
 
-STAGE = "normalize"
+STAGE = Stage.NORMALIZE
 
 
 def handle_raw_finalized(
@@ -38,7 +41,7 @@ def handle_raw_finalized(
     hour = layout.hour_of_raw_object(obj.name)
     if hour is None:
         reason = {"reason": "not a GH Archive hour object"}
-        return finish(StageOutcome(STAGE, "ignored", None, obj.uri, reason))
+        return record(StageOutcome(STAGE, NormalizeOutcome.IGNORED, None, obj.uri, reason))
     if curated is None:
         if not settings.curated_bucket:
             raise RuntimeError(f"{ENV_CURATED_BUCKET} is not set: nowhere to write hour {hour.key}")
@@ -49,30 +52,33 @@ def handle_raw_finalized(
     current = raw.stat(obj.name)
     if current is None or current.generation != obj.generation:
         now = current.generation if current else "deleted"
-        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "raw_now": now}))
+        return record(
+            StageOutcome(STAGE, NormalizeOutcome.SUPERSEDED, hour, obj.uri, {**base, "raw_now": now})
+        )
     target = layout.curated_object(hour)
     existing = curated.stat(target)
     done = _raw_generation(existing)
     if done == obj.generation:
         seen = {**base, "curated_generation": existing.generation if existing else None}
-        return finish(StageOutcome(STAGE, "already_done", hour, obj.uri, seen))
+        return record(StageOutcome(STAGE, NormalizeOutcome.ALREADY_DONE, hour, obj.uri, seen))
     if done is not None and done > obj.generation:
-        return finish(StageOutcome(STAGE, "superseded", hour, obj.uri, {**base, "curated_from": done}))
+        return record(
+            StageOutcome(STAGE, NormalizeOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_from": done})
+        )
 
     with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.key}-") as tmp:
         try:
             result = _normalize(raw, obj, hour, Path(tmp))
         except NormalizeError as exc:
-            failed = StageOutcome(
-                STAGE, "failed", hour, obj.uri, {**base, "error": str(exc), "error_type": type(exc).__name__}
-            )
-            record_outcome(raw, failed)
-            return finish(failed)
+            error = {**base, "error": str(exc), "error_type": type(exc).__name__}
+            return record(StageOutcome(STAGE, NormalizeOutcome.FAILED, hour, obj.uri, error), raw)
         try:
-            written = _publish(curated, hour, result, obj.generation, existing)
+            written = _publish(curated, hour, result, obj.generation, existing, current.metadata)
         except PreconditionFailed:
             # Another delivery of this event stored the hour between our stat and our upload.
-            return finish(StageOutcome(STAGE, "already_done", hour, obj.uri, {**base, "race": True}))
+            return record(
+                StageOutcome(STAGE, NormalizeOutcome.ALREADY_DONE, hour, obj.uri, {**base, "race": True})
+            )
     details: dict[str, Any] = {
         **base,
         "events": result.events,
@@ -88,9 +94,8 @@ def handle_raw_finalized(
     }
     if result.rejects:
         details["rejects_object"] = object_url(curated.url, layout.rejects_object(hour))
-    outcome = StageOutcome(STAGE, "rejected" if result.rejects else "normalized", hour, obj.uri, details)
-    record_outcome(raw, outcome)
-    return finish(outcome)
+    final = NormalizeOutcome.NORMALIZED_WITH_REJECTS if result.rejects else NormalizeOutcome.NORMALIZED
+    return record(StageOutcome(STAGE, final, hour, obj.uri, details), raw)
 
 
 def _raw_generation(info: ObjectInfo | None) -> int | None:
@@ -115,9 +120,14 @@ def _normalize(raw: Storage, obj: StorageObjectEvent, hour: Hour, tmp: Path) -> 
 
 
 def _publish(
-    curated: Storage, hour: Hour, result: NormalizeResult, raw_generation: int, existing: ObjectInfo | None
+    curated: Storage,
+    hour: Hour,
+    result: NormalizeResult,
+    raw_generation: int,
+    existing: ObjectInfo | None,
+    raw_metadata: dict[str, str] | None = None,
 ) -> ObjectInfo:
-    """Rejects first, parquet last: the parquet's finalize event triggers the load."""
+    """Rejects and day-index markers first, parquet last: the parquet's finalize event triggers the load."""
     meta = {
         RAW_GENERATION: str(raw_generation),
         "hour": hour.key,
@@ -125,6 +135,7 @@ def _publish(
         "rejects": str(result.rejects),
         "era": result.era,
     }
+    meta.update(_load_metadata(curated, hour, result, raw_metadata or {}))
     rejects_name = layout.rejects_object(hour)
     if result.rejects and result.rejects_path is not None and result.rejects_path.exists():
         curated.put_file(rejects_name, result.rejects_path, metadata=meta)
@@ -136,3 +147,33 @@ def _publish(
         metadata=meta,
         if_generation_match=existing.generation if existing else 0,
     )
+
+
+def _load_metadata(
+    curated: Storage, hour: Hour, result: NormalizeResult, raw_metadata: dict[str, str]
+) -> dict[str, str]:
+    """What the load stage needs to know, written before the parquet: a marker under every other UTC
+    day the rows were created on (so that day's rebuild reads this hour), those days on the object,
+    and a backfill's `load=deferred` copied from the raw object."""
+    meta: dict[str, str] = {}
+    others = [d for d in created_days(result.output) if d != hour.start.date()]
+    for day in others:
+        curated.put_bytes(layout.day_index_object(day, hour), b"", metadata={"hour": hour.key})
+    if others:
+        meta[OTHER_DAYS] = ",".join(d.isoformat() for d in others)
+    if raw_metadata.get(LOAD_MODE):
+        meta[LOAD_MODE] = raw_metadata[LOAD_MODE]
+    return meta
+
+
+def created_days(parquet: Path) -> list[date]:
+    """The UTC days of the created_at column of a curated parquet file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    column = pq.read_table(parquet, columns=["created_at"]).column("created_at")
+    if len(column) == 0:
+        return []
+    utc = pc.cast(column, pa.timestamp("us"))  # the stored instants, in UTC
+    return sorted(d for d in pc.unique(pc.cast(utc, pa.date32())).to_pylist() if d is not None)

@@ -33,6 +33,7 @@ class IngestOutcome(StrEnum):
     CORRUPT = "corrupt"  # kept under quarantine/
     TRANSIENT = "transient"  # retried
     MALFORMED = "malformed"  # a message that can never succeed: logged once, acknowledged
+    FANNED_OUT = "fanned_out"  # a range message: one message per hour was published
 
 
 class NormalizeOutcome(StrEnum):
@@ -57,6 +58,24 @@ class LoadOutcome(StrEnum):
 
 
 Outcome = IngestOutcome | NormalizeOutcome | LoadOutcome
+
+#: Each stage's vocabulary: an outcome word is only meaningful together with its stage.
+OUTCOMES: dict[Stage, type[IngestOutcome] | type[NormalizeOutcome] | type[LoadOutcome]] = {
+    Stage.INGEST: IngestOutcome,
+    Stage.NORMALIZE: NormalizeOutcome,
+    Stage.LOAD: LoadOutcome,
+}
+
+
+def parse_outcome(stage: Stage | str, value: str) -> Outcome:
+    """The typed outcome `value` names at `stage` (ValueError for a word that stage never says)."""
+    kind = OUTCOMES[Stage(stage)]
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(m.value for m in kind)
+        raise ValueError(f"{value!r} is not a {Stage(stage).value} outcome (one of {known})") from None
+
 
 _WARNING = {
     IngestOutcome.MISSING,

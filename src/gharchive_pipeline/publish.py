@@ -29,13 +29,19 @@ def check_topic(topic: str) -> str:
     return topic
 
 
-def hour_message(hour: Hour) -> bytes:
-    return json.dumps({"hour": hour.key}).encode()
+def hour_message(hour: Hour, load: str = "") -> bytes:
+    """`{"hour": ...}`, plus `"load": "deferred"` for a backfill loaded by day batches."""
+    return json.dumps({"hour": hour.key, "load": load} if load else {"hour": hour.key}).encode()
 
 
 class Publisher(Protocol):
     def publish_hours(
-        self, topic: str, hours: Iterable[Hour], *, on_published: Callable[[Hour], None] | None = None
+        self,
+        topic: str,
+        hours: Iterable[Hour],
+        *,
+        on_published: Callable[[Hour], None] | None = None,
+        load: str = "",
     ) -> int: ...
 
 
@@ -50,7 +56,12 @@ class PubSubPublisher:
         self._client = client
 
     def publish_hours(
-        self, topic: str, hours: Iterable[Hour], *, on_published: Callable[[Hour], None] | None = None
+        self,
+        topic: str,
+        hours: Iterable[Hour],
+        *,
+        on_published: Callable[[Hour], None] | None = None,
+        load: str = "",
     ) -> int:
         """Publish one message per hour; returns how many; raises PublishError if any failed."""
         check_topic(topic)
@@ -70,7 +81,7 @@ class PubSubPublisher:
             batch.clear()
 
         for hour in hours:
-            future = self._client.publish(topic, hour_message(hour), hour=hour.key)
+            future = self._client.publish(topic, hour_message(hour, load), hour=hour.key)
             batch.append((hour, future))
             if len(batch) >= BATCH:
                 drain()

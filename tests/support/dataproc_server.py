@@ -2,8 +2,9 @@
 
 `POST /v1/projects/{p}/locations/{r}/batches?batchId=...&requestId=...` with a Batch JSON body:
 200 with a long-running Operation for a new id, 409 ALREADY_EXISTS for a known one (as Dataproc
-answers), or the status codes queued in `fail_next` (to test retries).
-`GET /v1/projects/{p}/locations/{r}/batches/{id}` returns a stored batch.
+answers, whatever state the batch is in), or the status codes queued in `fail_next` (to test retries).
+`GET /v1/projects/{p}/locations/{r}/batches/{id}` returns a stored batch with its `state`: new batches
+are PENDING; `set_state` moves one on (SUCCEEDED, FAILED...), as Dataproc would once the job ran.
 """
 
 from __future__ import annotations
@@ -71,6 +72,26 @@ class DataprocServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def set_state(self, batch_id: str, state: str) -> dict[str, Any]:
+        """Move a batch to `state` (e.g. FAILED on demand); returns the stored batch."""
+        with self._lock:
+            name = next(n for n in self.batches if n.rsplit("/", 1)[1] == batch_id)
+            self.batches[name]["state"] = state
+            return self.batches[name]
+
+    def batch_ids(self, state: str | None = None) -> list[str]:
+        """Ids of the stored batches (in a `state`), in submission order."""
+        with self._lock:
+            return [
+                n.rsplit("/", 1)[1] for n, b in self.batches.items() if state is None or b["state"] == state
+            ]
+
+    def args(self, batch_id: str) -> list[str]:
+        """The Spark job arguments a batch was submitted with."""
+        with self._lock:
+            batch = next(b for n, b in self.batches.items() if n.rsplit("/", 1)[1] == batch_id)
+        return list(batch["pysparkBatch"]["args"])
 
     def reset(self) -> None:
         with self._lock:

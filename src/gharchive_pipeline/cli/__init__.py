@@ -21,6 +21,7 @@ _COMMAND_MODULES = {
     "status": "run_cmd",
     "stats": "stats_cmd",
     "report": "stats_cmd",
+    "load": "load_cmd",
 }
 
 

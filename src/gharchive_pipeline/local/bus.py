@@ -125,13 +125,18 @@ class LocalBus:
         self._queue.append(("ingest", published_event(self.topic, data, attributes=attributes)))
 
     def publish_hours(
-        self, topic: str, hours: Iterable[Hour], *, on_published: Callable[[Hour], None] | None = None
+        self,
+        topic: str,
+        hours: Iterable[Hour],
+        *,
+        on_published: Callable[[Hour], None] | None = None,
+        load: str = "",
     ) -> int:
         from ..publish import hour_message
 
         count = 0
         for hour in hours:
-            self.publish(hour_message(hour), {"hour": hour.key})
+            self.publish(hour_message(hour, load), {"hour": hour.key})
             count += 1
             if on_published:
                 on_published(hour)

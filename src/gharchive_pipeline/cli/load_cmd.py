@@ -1,0 +1,155 @@
+"""`gharchive load`: the load sweep. Finds curated hours not loaded at their current generation and
+asks for one load per day (or month) that covers them: a Dataproc batch in the cloud (deterministic
+ids; a FAILED batch is resubmitted with an attempt suffix), the local runner's day loads at home."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..hours import Hour, HourError
+from ..settings import ENV_CURATED_BUCKET, ENV_PROJECT, ENV_RAW_BUCKET, ENV_REGION, Settings
+from ..storage.base import Storage, StorageError, open_storage
+from .options import home_option
+
+
+class DayParam(click.ParamType):
+    """A UTC day: `2015-01-01`, or any hour of it (`2015-01-01T15`)."""
+
+    name = "DAY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        text = str(value)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            return Hour.parse(text).start.date()
+        except HourError as exc:
+            self.fail(f"{text!r} is neither a day (2015-01-01) nor an hour: {exc}", param, ctx)
+
+
+DAY = DayParam()
+
+
+def _open(url: str, what: str) -> Storage:
+    try:
+        return open_storage(url)
+    except StorageError as exc:
+        raise click.ClickException(f"{what} {url}: {exc}") from exc
+
+
+@click.command("load")
+@click.argument("start", type=DAY)
+@click.argument("end", type=DAY, required=False)
+@home_option("Local home (DIR/raw, DIR/curated); ignored with --project.")
+@click.option(
+    "--project", envvar=ENV_PROJECT, default="", help="Google Cloud project: submit Dataproc batches."
+)
+@click.option("--region", envvar=ENV_REGION, default="", help="Dataproc region (with --project).")
+@click.option("--raw", "raw_url", envvar=ENV_RAW_BUCKET, default="", help="Raw bucket gs://... (ledgers).")
+@click.option(
+    "--curated", "curated_url", envvar=ENV_CURATED_BUCKET, default="", help="Curated bucket gs://..."
+)
+@click.option(
+    "--per",
+    type=click.Choice(["day", "month"]),
+    default="day",
+    show_default=True,
+    help="One load per UTC day, or one per calendar month (--start-day/--end-day).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be submitted; submit nothing.")
+def load_command(
+    start: date,
+    end: date | None,
+    home: Path,
+    project: str,
+    region: str,
+    raw_url: str,
+    curated_url: str,
+    per: str,
+    dry_run: bool,
+) -> None:
+    """Load every day from START to END (UTC days, both included) that has curated hours not loaded
+    at their current generation, with one load per day (or month).
+
+    \b
+    Cloud (--project, or GHARCHIVE_PROJECT): Dataproc batches, the other settings from the
+    GHARCHIVE_* variables the spark_trigger function uses (GHARCHIVE_SPARK_JOB_URI, _BQ_TABLE...).
+    Hours whose batch is still pending or running are left alone; a FAILED batch is submitted again
+    under a new attempt id. Prints one line per load; safe to run again at any time.
+    """
+    from ..stages.sweep import Per, sweep
+
+    last = end or start
+    if last < start:
+        raise click.BadParameter(f"END {last} is before START {start}", param_hint="END")
+    if project:
+        env = Settings.from_env()
+        settings = dataclasses.replace(env, project=project, region=region or env.region, raw_bucket=raw_url)
+        if not (raw_url and curated_url):
+            raise click.UsageError("--project needs --raw and --curated (or GHARCHIVE_RAW/CURATED_BUCKET)")
+        raw, curated = _open(raw_url, "raw bucket"), _open(curated_url, "curated bucket")
+        loader, states = _cloud(settings)
+    else:
+        raw, curated = _open(str(home / "raw"), "raw"), _open(str(home / "curated"), "curated")
+        loader, states = _local(home), None
+    if dry_run:
+        from ..stages.sweep import find_work, plan
+
+        planned = plan(find_work(raw, curated, start, last, states=states), curated.url, Per(per))
+        for request, pending in planned:
+            click.echo(
+                f"{_span(request)}: would load {pending} pending hour(s) ({len(request.covers)} covered)"
+            )
+        click.echo(f"{len(planned)} load(s) would be submitted for {start}..{last}")
+        return
+    try:
+        done = sweep(raw, curated, start, last, loader, per=Per(per), states=states)
+    except (StorageError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in done:
+        batch = f" {item.result.batch_id}" if item.result.batch_id else ""
+        state = item.result.details.get("batch_state")
+        extra = f", batch {state}" if state else ""
+        click.echo(
+            f"{_span(item.request)}: {item.result.outcome}{batch} "
+            f"({item.pending} pending hour(s), {len(item.request.covers)} covered{extra})"
+        )
+    click.echo(f"{len(done)} load(s) for {start}..{last}")
+
+
+def _span(request: Any) -> str:
+    if request.day_range is not None:
+        first, last = request.day_range
+        return f"{first}..{last}"
+    return str(request.days[0])
+
+
+def _cloud(settings: Settings) -> tuple[Any, Any]:
+    from ..stages.dataproc import DataprocConfigError, DataprocSubmitter
+
+    try:
+        submitter = DataprocSubmitter(settings)
+    except DataprocConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return submitter, submitter.state
+
+
+def _local(home: Path) -> Any:
+    """The local runner's day loader when it offers one; else the hours stay recorded as deferred."""
+    from ..stages.load import DeferToRunner
+
+    factory = getattr(importlib.import_module("gharchive_pipeline.local.runner"), "day_loader", None)
+    return factory(home) if factory is not None else DeferToRunner()
+
+
+COMMANDS: list[click.Command] = [load_command]

@@ -1,0 +1,154 @@
+"""The load sweep (`gharchive load`): find curated hours not loaded at their current generation and ask
+for one load per day (or per month) that covers them.
+
+It closes the gaps the event-driven flow leaves by design: a backfilled day whose last hour was a 404
+(no curated object, so no trigger saw the day settled), a batch that FAILED (its deterministic id is
+taken: the loader submits the next attempt id), a load asked for while an hour was re-normalized.
+"What is loaded" comes from the ledgers: the load job records `loaded` with the curated generation it
+read. Hours whose batch is still pending or running are left alone, so a sweep during a backfill does
+not submit the same work twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from ..hours import Hour
+from ..ledger import LedgerEntry, read_ledger
+from ..storage.base import Storage
+from .load import (
+    STAGE,
+    HourVersion,
+    Loader,
+    LoadRequest,
+    LoadResult,
+    curated_hours,
+    loaded_generation,
+    other_days,
+    record_submission,
+)
+from .outcome import LoadOutcome
+
+#: Batch states meaning "this batch may still load its hours": the sweep waits for it.
+LIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELLING", "STATE_UNSPECIFIED"})
+#: Looks a batch id up (None: no such batch); the cloud passes DataprocSubmitter.state.
+BatchStates = Callable[[str], str | None]
+
+
+class Per(StrEnum):
+    DAY = "day"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class DayWork:
+    """A day with curated hours not loaded at their current generation."""
+
+    day: date
+    covers: tuple[HourVersion, ...]  # every curated hour version of the day (a rebuild reads them all)
+    pending: tuple[Hour, ...]  # not loaded at their current generation, and no live batch for them
+    running: tuple[str, ...] = ()  # live batches found for other pending hours of the day
+    other_days: tuple[date, ...] = ()  # days the hours' rows also fall on (curated metadata)
+
+
+@dataclass(frozen=True)
+class Swept:
+    """One request the sweep made and what the loader answered."""
+
+    request: LoadRequest
+    result: LoadResult
+    pending: int  # hours it was made for
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _live_batch(entries: list[LedgerEntry], generation: int, states: BatchStates | None) -> str:
+    """The newest batch asked for this generation that is still pending or running ('' if none)."""
+    if states is None:
+        return ""
+    asked = [
+        str(e.details["batch_id"])
+        for e in entries
+        if e.stage == STAGE
+        and e.outcome in (LoadOutcome.SUBMITTED, LoadOutcome.ALREADY_EXISTS)
+        and e.details.get("curated_generation") == generation
+        and e.details.get("batch_id")
+    ]
+    for batch in reversed(asked):
+        if (states(batch) or "") in LIVE_STATES:
+            return batch
+    return ""
+
+
+def find_work(
+    raw: Storage, curated: Storage, first: date, last: date, *, states: BatchStates | None = None
+) -> list[DayWork]:
+    """Days from `first` to `last` (included) with curated hours that still need a load."""
+    work: list[DayWork] = []
+    for day in days(first, last):
+        found = curated_hours(curated, day)
+        pending: list[Hour] = []
+        running: set[str] = set()
+        for hour, info in sorted(found.items()):
+            entries = read_ledger(raw, hour)
+            if info.generation in loaded_generation(entries):
+                continue
+            live = _live_batch(entries, info.generation, states)
+            if live:
+                running.add(live)
+            else:
+                pending.append(hour)
+        if pending:
+            covers = tuple(sorted(HourVersion(h, i.generation) for h, i in found.items()))
+            others = tuple(d for d in other_days(found.values()) if d != day)
+            work.append(DayWork(day, covers, tuple(pending), tuple(sorted(running)), others))
+    return work
+
+
+def plan(work: Iterable[DayWork], curated_url: str, per: Per = Per.DAY) -> list[tuple[LoadRequest, int]]:
+    """One request per day (`--day D` + the other days its hours touch), or per calendar month
+    (`--start-day/--end-day` over the month's days with work); with how many hours each is for."""
+    items = list(work)
+    if per is Per.DAY:
+        return [
+            (
+                LoadRequest(curated_url, w.covers, days=(w.day, *w.other_days), retry_failed=True),
+                len(w.pending),
+            )
+            for w in items
+        ]
+    months: dict[tuple[int, int], list[DayWork]] = {}
+    for w in items:
+        months.setdefault((w.day.year, w.day.month), []).append(w)
+    requests: list[tuple[LoadRequest, int]] = []
+    for group in months.values():
+        first, last = group[0].day, group[-1].day
+        covers = tuple(sorted({v for w in group for v in w.covers}))
+        outside = tuple(sorted({d for w in group for d in w.other_days if not first <= d <= last}))
+        request = LoadRequest(curated_url, covers, days=outside, day_range=(first, last), retry_failed=True)
+        requests.append((request, sum(len(w.pending) for w in group)))
+    return requests
+
+
+def sweep(
+    raw: Storage,
+    curated: Storage,
+    first: date,
+    last: date,
+    loader: Loader,
+    *,
+    per: Per = Per.DAY,
+    states: BatchStates | None = None,
+) -> list[Swept]:
+    """Find the work, ask the loader for it and say in each covered hour's ledger which batch loads it."""
+    done: list[Swept] = []
+    for request, pending in plan(find_work(raw, curated, first, last, states=states), curated.url, per):
+        result = loader.load(request)
+        record_submission(raw, curated.url, request, result)
+        done.append(Swept(request, result, pending))
+    return done

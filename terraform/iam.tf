@@ -39,16 +39,17 @@ resource "google_service_account" "builder" {
 
 # Custom roles where every predefined role grants more than the pipeline uses. roles/dataproc.editor
 # (what spark_trigger had) also deletes and cancels batches and manages clusters, jobs and workflow
-# templates in the whole project; the submitter needs to create a batch, read it back (state of a
-# day's batch, ALREADY_EXISTS) and list batches (the load sweep finds unfinished days by label).
+# templates in the whole project; the submitter needs to create a batch and read one back by its
+# deterministic id (ALREADY_EXISTS, the state of a day's batch). Listing is not needed: ids are
+# computed, never searched for (stages/dataproc.py); the `gharchive load` sweep runs as its operator.
 # Custom roles are soft-deleted: an apply within 7 days of a destroy undeletes the role, but from 7 to
 # 37 days after it the role id cannot be used at all (apply with another name_prefix meanwhile).
 resource "google_project_iam_custom_role" "batch_submitter" {
   project     = var.project_id
   role_id     = "${replace(var.name_prefix, "-", "_")}_batch_submitter"
   title       = "gharchive Dataproc batch submitter"
-  description = "Create, read and list Dataproc Serverless batches; nothing else (no delete, cancel, clusters or jobs)."
-  permissions = ["dataproc.batches.create", "dataproc.batches.get", "dataproc.batches.list"]
+  description = "Create Dataproc Serverless batches and read one by id; nothing else (no list, delete, cancel, clusters or jobs)."
+  permissions = ["dataproc.batches.create", "dataproc.batches.get"]
   stage       = "GA"
 
   depends_on = [google_project_service.apis]

@@ -66,7 +66,7 @@ EXPECTED_GRANTS: set[Grant] = {
     ("bucket", "raw", "roles/storage.objectViewer", "normalize"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "normalize"),
     ("bucket:events/,rejects/,days/", "curated", "roles/storage.objectUser", "normalize"),
-    # spark_trigger: ledger, curated metadata, create/get/list batches, run them as the Dataproc account only
+    # spark_trigger: ledger, curated metadata, create and get batches, run them as the Dataproc account only
     ("bucket", "raw", "roles/storage.objectViewer", "spark_trigger"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "spark_trigger"),
     ("bucket", "curated", "roles/storage.objectViewer", "spark_trigger"),
@@ -471,7 +471,7 @@ def test_conditional_grants_limit_to_their_prefixes(tf: Module) -> None:
 #: The custom roles and their exact permissions: each is what a predefined role minus the rest is.
 CUSTOM_ROLES: dict[str, set[str]] = {
     # instead of roles/dataproc.editor (delete/cancel batches, clusters, jobs, workflow templates...)
-    "batch_submitter": {"dataproc.batches.create", "dataproc.batches.get", "dataproc.batches.list"},
+    "batch_submitter": {"dataproc.batches.create", "dataproc.batches.get"},
     # instead of roles/iam.serviceAccountUser (also get/list service accounts and projects)
     "act_as": {"iam.serviceAccounts.actAs"},
 }

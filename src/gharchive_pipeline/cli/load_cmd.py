@@ -5,7 +5,6 @@ ids; a FAILED batch is resubmitted with an attempt suffix), the local runner's d
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -101,7 +100,7 @@ def load_command(
         loader, states = _cloud(settings)
     else:
         raw, curated = _open(str(home / "raw"), "raw"), _open(str(home / "curated"), "curated")
-        loader, states = _local(home), None
+        loader, states = _local(home, raw), None
     if dry_run:
         from ..stages.sweep import find_work, plan
 
@@ -144,12 +143,12 @@ def _cloud(settings: Settings) -> tuple[Any, Any]:
     return submitter, submitter.state
 
 
-def _local(home: Path) -> Any:
-    """The local runner's day loader when it offers one; else the hours stay recorded as deferred."""
-    from ..stages.load import DeferToRunner
+def _local(home: Path, raw: Storage) -> Any:
+    """Rebuild the days here, with the local runner's day loader (it writes the ledgers)."""
+    from ..load.local_load import LocalDayLoader
+    from ..stages.load import LoadDaysNow
 
-    factory = getattr(importlib.import_module("gharchive_pipeline.local.runner"), "day_loader", None)
-    return factory(home) if factory is not None else DeferToRunner()
+    return LoadDaysNow(LocalDayLoader(home, raw=raw))
 
 
 COMMANDS: list[click.Command] = [load_command]

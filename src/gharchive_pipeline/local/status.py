@@ -33,6 +33,7 @@ class HourStatus:
     normalize_seconds: float | None = None
     load_seconds: float | None = None
     note: str = ""
+    batch: str = ""  # the batch that loaded (or will load) the current curated version
 
     @property
     def complete(self) -> bool:
@@ -102,7 +103,18 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
         normalize_seconds=_seconds(norm),
         load_seconds=_seconds(load),
         note="; ".join(n for n in notes if n),
+        batch=_batch(entries, cur_info.generation if cur_info is not None else None),
     )
+
+
+def _batch(entries: list[LedgerEntry], generation: int | None) -> str:
+    """The newest batch the ledger names for the current curated generation (loaded or submitted)."""
+    for entry in reversed(entries):
+        if entry.stage != "load" or not entry.details.get("batch_id"):
+            continue
+        if generation is None or entry.details.get("curated_generation") == generation:
+            return str(entry.details["batch_id"])
+    return ""
 
 
 def known_hours(raw: Storage, curated: Storage) -> list[Hour]:
@@ -157,6 +169,7 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
         ("ingest s", "right"),
         ("norm s", "right"),
         ("load s", "right"),
+        ("batch", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("note", overflow="fold", min_width=20)
@@ -171,6 +184,7 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
             _secs(r.ingest_seconds),
             _secs(r.normalize_seconds),
             _secs(r.load_seconds),
+            escape(r.batch) or "-",
             escape(r.note),
         )
     return table

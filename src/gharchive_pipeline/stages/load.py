@@ -22,7 +22,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ from ..hours import Hour
 from ..ledger import LedgerEntry, latest, read_ledger
 from ..settings import Settings
 from ..storage.base import ObjectInfo, Storage, open_storage
-from . import StageOutcome, finish, record_outcome
+from . import StageOutcome, record
 from .outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 
 STAGE = Stage.LOAD
@@ -115,6 +115,32 @@ class InProcessLoader:
         return LoadResult(LoadOutcome.LOADED, details=details)
 
 
+class DayRebuilder(Protocol):
+    """Anything that rebuilds one UTC day partition now (load/local_load.py's LocalDayLoader)."""
+
+    def rebuild(self, day: date) -> Any: ...
+
+
+class LoadDaysNow:
+    """A `Loader` over a `DayRebuilder`: rebuilds each day of a request in this process (the local
+    sweep). The rebuilder records `loaded` in the ledgers itself, as the cloud job does."""
+
+    def __init__(self, days: DayRebuilder) -> None:
+        self.rebuilder = days
+
+    def load(self, request: LoadRequest) -> LoadResult:
+        wanted = list(request.days)
+        if request.day_range is not None:
+            first, last = request.day_range
+            wanted += [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        if not request.by_day:
+            wanted += [v.hour.start.date() for v in request.covers]
+        rebuilt = sorted(set(wanted))
+        for day in rebuilt:
+            self.rebuilder.rebuild(day)
+        return LoadResult(LoadOutcome.LOADED, details={"days": ",".join(d.isoformat() for d in rebuilt)})
+
+
 # ---- the stage ------------------------------------------------------------------------------------
 def handle_curated_finalized(
     obj: StorageObjectEvent,
@@ -129,7 +155,7 @@ def handle_curated_finalized(
     """Load (or defer) the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
     hour = layout.hour_of_curated_object(obj.name)
     if hour is None:
-        return finish(
+        return record(
             StageOutcome(STAGE, LoadOutcome.IGNORED, None, obj.uri, {"reason": "not a curated hour object"})
         )
     curated = curated or open_storage(obj.storage_url)
@@ -140,13 +166,13 @@ def handle_curated_finalized(
     current = curated.stat(obj.name)
     if current is None or current.generation != obj.generation:
         now_gen = current.generation if current else "deleted"
-        return finish(
+        return record(
             StageOutcome(STAGE, LoadOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_now": now_gen})
         )
     if loader is None:
         loader = _fallback_loader(settings, obj, local_loader)
     if isinstance(loader, InProcessLoader) and raw is not None and _loaded_at(raw, hour, obj.generation):
-        return finish(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
+        return record(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
     version = HourVersion(hour, obj.generation)
     if current.metadata.get(LOAD_MODE) == DEFERRED:
@@ -158,18 +184,12 @@ def handle_curated_finalized(
     try:
         result = loader.load(LoadRequest(curated.url, (version,)))
     except Exception as exc:
-        failed = StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)})
-        if raw is not None:
-            record_outcome(raw, failed)
-        finish(failed)
+        record(StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw)
         raise  # Eventarc (and the local bus) redeliver
     details = {**base, **_result_details(result)}
     if result.outcome is LoadOutcome.LOADED:
         details["seconds"] = round(time.perf_counter() - started, 3)
-    outcome = StageOutcome(STAGE, result.outcome, hour, obj.uri, details)
-    if raw is not None:
-        record_outcome(raw, outcome)
-    return finish(outcome)
+    return record(StageOutcome(STAGE, result.outcome, hour, obj.uri, details), raw)
 
 
 def _defer(
@@ -186,24 +206,23 @@ def _defer(
     base: dict[str, Any] = {"curated_generation": version.generation, "day": hour.date}
     deferred = StageOutcome(STAGE, LoadOutcome.DEFERRED, hour, obj.uri, base)
     if not _latest_is(raw, hour, LoadOutcome.DEFERRED, version.generation):
-        record_outcome(raw, deferred)
+        record(deferred, raw)
     day = hour.start.date()
     settlement = settle_day(curated, raw, day, now=now)
     if not settlement.settled:
-        waiting = {"waiting_hours": len(settlement.waiting), "first_waiting": settlement.waiting[0].key}
-        return finish(dataclasses.replace(deferred, details={**base, **waiting}))
+        return deferred  # its day's last hour (or the sweep) submits the day
     request = LoadRequest(curated.url, settlement.covers, days=(day, *settlement.other_days))
     try:
         result = loader.load(request)
     except Exception as exc:
-        failed = StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)})
-        record_outcome(raw, failed)
-        finish(failed)
+        record(StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw)
         raise
     details = {**base, **_result_details(result), "hours": len(settlement.covers)}
     outcome = StageOutcome(STAGE, result.outcome, hour, obj.uri, details)
-    record_submission(raw, obj.uri, request, result, first=hour)
-    return finish(outcome)
+    if result.outcome is LoadOutcome.DEFERRED:
+        return record(outcome)  # the local runner loads the day: log only
+    record_submission(raw, obj.uri, request, result, first=hour)  # logs this hour's line too
+    return outcome
 
 
 def record_submission(
@@ -211,15 +230,15 @@ def record_submission(
 ) -> None:
     """Say in every covered hour's ledger which batch will load it. Only the caller that created the
     batch writes all of them; a caller that found it existing writes only `first` (its own hour)."""
+    if result.outcome is LoadOutcome.DEFERRED:
+        return
     for v in request.covers:
-        if result.outcome is LoadOutcome.DEFERRED:
-            continue
         if result.outcome is not LoadOutcome.SUBMITTED and v.hour != first:
             continue
         details = {"curated_generation": v.generation, **_result_details(result)}
         if request.by_day:
             details["days"] = _days_text(request)
-        record_outcome(raw, StageOutcome(STAGE, result.outcome, v.hour, uri, details))
+        record(StageOutcome(STAGE, result.outcome, v.hour, uri, details), raw)
 
 
 # ---- settled days ---------------------------------------------------------------------------------
@@ -316,21 +335,15 @@ def loaded_generation(entries: Iterable[LedgerEntry]) -> dict[int, str]:
 
 # ---- small helpers --------------------------------------------------------------------------------
 def _fallback_loader(settings: Settings, obj: StorageObjectEvent, local_loader: LocalLoader | None) -> Loader:
-    """Until every assembly passes a loader: Dataproc in the cloud, the in-process hour load locally."""
+    """When the assembly passes no `loader`: Dataproc in the cloud (the function instance builds it
+    from its settings), else an hour callable if given, else the local runner's day loads."""
+    if local_loader is not None:
+        return InProcessLoader(local_loader)
     if settings.project or obj.storage_url.startswith("gs://"):
         from .dataproc import DataprocSubmitter
 
         return DataprocSubmitter(settings)
-    fn = local_loader or _default_local_loader()
-    return InProcessLoader(fn) if fn is not None else DeferToRunner()
-
-
-def _default_local_loader() -> LocalLoader | None:
-    try:
-        from ..load.local_load import load_hour_local
-    except ImportError:
-        return None
-    return load_hour_local
+    return DeferToRunner()
 
 
 def _days_text(request: LoadRequest) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
-from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, wait_exponential, wait_random
 
 from ..hours import DEFAULT_PUBLICATION_LAG, Hour, hour_range, latest_complete_hour
 from .status import HourStatus
@@ -196,9 +196,10 @@ class Follower:
         s = self.settings
         retrying = Retrying(
             retry=retry_if_exception_type(SourceDown),
-            wait=wait_exponential_jitter(
-                initial=s.outage_initial.total_seconds(), max=s.outage_max.total_seconds()
-            ),
+            wait=wait_exponential(
+                multiplier=s.outage_initial.total_seconds(), max=s.outage_max.total_seconds()
+            )
+            + wait_random(0, s.outage_initial.total_seconds() / 2),
             stop=lambda _state: self.stop.is_set(),
             sleep=self.sleep,
             before_sleep=lambda state: self._emit(
@@ -315,6 +316,7 @@ class Follower:
 
     def _wait(self) -> None:
         """Sleep until the next hour is due or an open hour is to be asked again."""
+        self._check_stop()
         now = self.clock()
         wakes = [o.due for o in self.open.values()]
         if self.end is None or self.cursor <= self.end:

@@ -9,14 +9,17 @@ left out is built from the settings, as a function instance in the cloud does.
 
 from __future__ import annotations
 
+import functools
+
 from cloudevents.http import CloudEvent
 
 from .cloud_events import parse_storage_event
 from .publish import Publisher
 from .settings import Settings
 from .stages import StageOutcome
+from .stages.dataproc import DataprocSubmitter
 from .stages.ingest import MessageResult, handle_cloud_event
-from .stages.load import LocalLoader, handle_curated_finalized
+from .stages.load import Loader, handle_curated_finalized
 from .stages.normalize import handle_raw_finalized
 from .storage.base import Storage
 
@@ -52,9 +55,21 @@ def spark_trigger(
     *,
     raw: Storage | None = None,
     curated: Storage | None = None,
-    loader: LocalLoader | None = None,
+    loader: Loader | None = None,
 ) -> StageOutcome:
-    """Curated object finalized -> the hour's load (a Dataproc batch in the cloud, `loader` locally)."""
+    """Curated object finalized -> the hour's load, by `loader`: the local assembly passes its own;
+    without one (the Cloud Function) it is a Dataproc submitter built from the settings."""
     return handle_curated_finalized(
-        parse_storage_event(event), settings, curated=curated, raw=raw, local_loader=loader
+        parse_storage_event(event),
+        settings,
+        curated=curated,
+        raw=raw,
+        loader=loader if loader is not None else dataproc_submitter(settings),
     )
+
+
+@functools.cache
+def dataproc_submitter(settings: Settings) -> DataprocSubmitter:
+    """One submitter (and Dataproc client) per settings per instance: instances serve many events.
+    Missing Dataproc settings raise DataprocConfigError naming them (the event is retried until fixed)."""
+    return DataprocSubmitter(settings)

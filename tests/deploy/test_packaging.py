@@ -1,18 +1,28 @@
-"""`make package` (tools/package_functions.py): function zips with the core package, Spark files,
-byte-identical on rebuild, and importable the way the Cloud Functions runtime imports them."""
+"""`make package` (tools/package_functions.py): function zips carrying the core package as a buildable
+project (pkg/) with generated requirements, Spark files, byte-identical on rebuild, importable with
+only the function's share of the dependencies, and (slow) built the way the Cloud Functions build
+does it, with the native normalizer compiled."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata as md
+import json
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+from tests.support import venvs
 from tools import package_functions as pkg
 
 ROOT = Path(__file__).resolve().parents[2]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +39,120 @@ def _names(path: Path) -> list[str]:
         return zf.namelist()
 
 
+def _unpack(zip_path: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(dest)
+    return dest
+
+
 @pytest.mark.parametrize("name", pkg.FUNCTIONS)
-def test_function_zip_has_main_requirements_and_core_package(built: Path, name: str) -> None:
+def test_function_zip_has_main_generated_requirements_and_the_package_source(built: Path, name: str) -> None:
     names = _names(built / "functions" / f"{name}.zip")
-    assert {"main.py", "requirements.txt", "gharchive_pipeline/__init__.py"} <= set(names)
-    assert "gharchive_pipeline/storage/base.py" in names
+    assert {"main.py", "requirements.txt", "pkg/pyproject.toml", "pkg/setup.py"} <= set(names)
     assert names == sorted(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    core = {n for n in names if n.startswith("gharchive_pipeline/")}
+    # not at the root too: it would shadow the installed copy (with its compiled module)
+    assert not [n for n in names if n.startswith("gharchive_pipeline/")]
+    core = {n for n in names if n.startswith("pkg/src/gharchive_pipeline/")}
     src = {
-        f"gharchive_pipeline/{p.relative_to(ROOT / 'src' / 'gharchive_pipeline').as_posix()}"
+        f"pkg/src/gharchive_pipeline/{p.relative_to(ROOT / 'src' / 'gharchive_pipeline').as_posix()}"
         for p in pkg.source_files(ROOT / "src" / "gharchive_pipeline")
     }
-    assert core == src
+    assert core == src and "pkg/src/gharchive_pipeline/normalize/_fastpath.c" in core
+    with zipfile.ZipFile(built / "functions" / f"{name}.zip") as zf:
+        assert [
+            line for line in zf.read("requirements.txt").decode().splitlines() if not line.startswith("#")
+        ] == ["./pkg"]
+        assert zf.read("pkg/setup.py") == (ROOT / "setup.py").read_bytes()
+        generated = tomllib.loads(zf.read("pkg/pyproject.toml").decode())
+    assert generated["build-system"] == PROJECT["build-system"]
+    assert generated["project"]["name"] == PROJECT["project"]["name"]
+    assert generated["project"]["version"] == PROJECT["project"]["version"]
+    deps = generated["project"]["dependencies"]
+    assert deps == pkg.function_dependencies(PROJECT, name)
+    assert set(deps) <= set(PROJECT["project"]["dependencies"])  # same specs: generated, never edited
+    assert {"functions-framework", "cloudevents"} <= {canonicalize_name(Requirement(d).name) for d in deps}
+
+
+def test_functions_drop_what_only_the_cli_and_other_stages_need() -> None:
+    def names(fn: str) -> set[str]:
+        return {canonicalize_name(Requirement(d).name) for d in pkg.function_dependencies(PROJECT, fn)}
+
+    for fn in pkg.FUNCTIONS:
+        assert not names(fn) & {"duckdb", "rich", "google-cloud-bigquery", "pyspark"}, fn
+    assert "google-cloud-pubsub" in names("ingest") and "google-cloud-pubsub" not in names("normalize")
+    assert "google-cloud-dataproc" in names("spark_trigger") and "google-cloud-dataproc" not in names(
+        "ingest"
+    )
+
+
+def test_function_lists_must_name_project_dependencies() -> None:
+    project = {**PROJECT, "tool": {"gharchive": {"functions": {"common": [], "x": ["leftpad"]}}}}
+    with pytest.raises(ValueError, match=r"function 'x' wants \['leftpad'\]"):
+        pkg.function_dependencies(project, "x")
+    with pytest.raises(ValueError, match="no list for function 'y'"):
+        pkg.function_dependencies(project, "y")
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """Installed distributions `requirements` pull in, transitively (markers for this interpreter)."""
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        with contextlib.suppress(md.PackageNotFoundError):
+            todo += [Requirement(r) for r in md.requires(req.name) or []]
+    return seen
+
+
+def _module_prefixes(dist: md.Distribution) -> set[str]:
+    """Dotted module prefixes a distribution provides (google.cloud.X for the namespace packages)."""
+    out: set[str] = set()
+    for f in dist.files or []:
+        parts = f.parts
+        if not parts or parts[0] in ("..", "bin") or parts[0].endswith((".dist-info", ".egg-info", ".pth")):
+            continue
+        if f.suffix not in (".py", ".so") and len(parts) == 1:
+            continue
+        depth = 3 if parts[:2] == ("google", "cloud") else 2 if parts[0] == "google" else 1
+        mod = list(parts[:depth])
+        if len(mod) == len(parts):
+            mod[-1] = mod[-1].split(".")[0]
+        out.add(".".join(mod))
+    return out
+
+
+@pytest.mark.parametrize("name", pkg.FUNCTIONS)
+def test_unpacked_function_imports_with_only_its_dependencies(built: Path, tmp_path: Path, name: str) -> None:
+    """As in the runtime: main.py at the root and the package from pkg/ (as pip installs it); every
+    installed module outside the function's dependency closure is blocked, so a missing dependency
+    in [tool.gharchive.functions] fails here rather than in the cloud."""
+    root = _unpack(built / "functions" / f"{name}.zip", tmp_path)
+    allowed = _closure(pkg.function_dependencies(PROJECT, name)) | {"gharchive-pipeline"}
+    dists = {canonicalize_name(d.metadata["Name"]): d for d in md.distributions()}
+    mine = set().union(*(_module_prefixes(d) for n, d in dists.items() if n in allowed))
+    blocked = sorted(set().union(*(_module_prefixes(d) for n, d in dists.items() if n not in allowed)) - mine)
+    code = f"""
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if any(fullname == b or fullname.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{{fullname}} is not among the function's dependencies")
+sys.meta_path.insert(0, Block())
+sys.path[:0] = [{str(root)!r}, {str(root / "pkg" / "src")!r}]
+import main, gharchive_pipeline
+assert callable(main.{name})
+print(gharchive_pipeline.__file__)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()).resolve().is_relative_to(root.resolve())
+    assert "google.cloud.bigquery" in blocked and "duckdb" in blocked  # the blocker does block
 
 
 def test_spark_artifacts(built: Path) -> None:
@@ -51,10 +162,12 @@ def test_spark_artifacts(built: Path) -> None:
     assert script.read_bytes() == (ROOT / "spark" / pkg.SPARK_SCRIPT).read_bytes()
 
 
-def test_rebuild_is_byte_identical(built: Path, tmp_path: Path) -> None:
-    pkg.build(ROOT, tmp_path)
+def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
+    # two builds back to back (the shared tree may change between the module's build and this one)
+    pkg.build(ROOT, tmp_path / "a")
+    pkg.build(ROOT, tmp_path / "b")
     for rel in [f"functions/{n}.zip" for n in pkg.FUNCTIONS] + ["spark/gharchive_pipeline.zip"]:
-        assert (tmp_path / rel).read_bytes() == (built / rel).read_bytes(), rel
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
 def test_zip_entries_have_fixed_time_and_mode(built: Path) -> None:
@@ -64,35 +177,36 @@ def test_zip_entries_have_fixed_time_and_mode(built: Path) -> None:
             assert (info.external_attr >> 16) & 0o777 == 0o644
 
 
-@pytest.mark.parametrize("name", pkg.FUNCTIONS)
-def test_unpacked_function_imports_its_own_core_copy(built: Path, tmp_path: Path, name: str) -> None:
-    """As in the runtime: main.py at the root, `import gharchive_pipeline` served from the zip."""
-    with zipfile.ZipFile(built / "functions" / f"{name}.zip") as zf:
-        zf.extractall(tmp_path)
-    code = (
-        "import sys; sys.path.insert(0, '.');"
-        "import main, gharchive_pipeline;"
-        f"assert callable(main.{name});"
-        "print(gharchive_pipeline.__file__)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert Path(proc.stdout.strip()).resolve().is_relative_to(tmp_path.resolve())
-
-
-def test_requirements_from_pyproject_when_a_function_has_none(tmp_path: Path) -> None:
+def test_requirements_are_generated_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "functions" / "demo").mkdir(parents=True)
     (tmp_path / "functions" / "demo" / "main.py").write_text("def demo(event): pass\n")
     (tmp_path / "src" / "gharchive_pipeline").mkdir(parents=True)
     (tmp_path / "src" / "gharchive_pipeline" / "__init__.py").write_text("")
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\ndependencies = ["pyarrow>=15", "click"]\n'
+        '[build-system]\nrequires = ["setuptools"]\n[project]\nname = "x"\nversion = "1"\n'
+        'dependencies = ["pyarrow>=15", "click", "Google_Cloud.Storage>=2"]\n'
+        '[tool.gharchive.functions]\ncommon = ["pyarrow"]\ndemo = ["google-cloud-storage"]\n'
     )
     members = dict(pkg.function_members(tmp_path, "demo"))
-    assert members["requirements.txt"].decode().splitlines()[1:] == ["pyarrow>=15", "click"]
-    assert set(members) == {"main.py", "requirements.txt", "gharchive_pipeline/__init__.py"}
+    assert set(members) == {
+        "main.py",
+        "requirements.txt",
+        "pkg/pyproject.toml",
+        "pkg/setup.py",
+        "pkg/src/gharchive_pipeline/__init__.py",
+    }
+    generated = tomllib.loads(members["pkg/pyproject.toml"].decode())
+    assert generated["project"]["dependencies"] == ["pyarrow>=15", "Google_Cloud.Storage>=2"]
+    assert members["requirements.txt"].decode() == pkg.REQUIREMENTS
+
+
+def test_a_hand_kept_requirements_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "functions" / "demo").mkdir(parents=True)
+    (tmp_path / "functions" / "demo" / "main.py").write_text("")
+    (tmp_path / "functions" / "demo" / "requirements.txt").write_text("requests\n")
+    with pytest.raises(ValueError, match=r"requirements\.txt"):
+        pkg.function_members(tmp_path, "demo")
 
 
 def test_missing_main_is_a_clear_error(tmp_path: Path) -> None:
@@ -119,3 +233,57 @@ def test_native_fast_path_is_built_here() -> None:
 def test_function_zips_carry_no_compiled_modules(built: Path) -> None:
     for name in pkg.FUNCTIONS:
         assert not [n for n in _names(built / "functions" / f"{name}.zip") if n.endswith((".so", ".pyd"))]
+
+
+#: What the build test normalizes: a real Events-era hour (every line is the native mapper's to take).
+EVENTS_HOUR = "2015-01-01-0.json.gz"
+BUILD_CHECK = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, ".")  # the runtime's import path: the function's root first
+import main
+import gharchive_pipeline
+from gharchive_pipeline import entrypoints, layout
+from gharchive_pipeline.cloud_events import bucket_name, finalized_event
+from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.normalize import native
+from gharchive_pipeline.settings import Settings
+from gharchive_pipeline.storage import open_storage
+
+src, work = Path(sys.argv[1]), Path(sys.argv[2])
+hour = Hour.parse(src.name.removesuffix(".json.gz"))
+raw, curated = open_storage(str(work / "raw")), open_storage(str(work / "curated"))
+info = raw.put_file(layout.raw_object(hour), src)
+event = finalized_event(bucket_name(raw.url), info)
+outcome = entrypoints.normalize(event, Settings(curated_bucket=curated.url), raw=raw, curated=curated)
+[entry] = [e for e in read_ledger(raw, hour) if e.stage == "normalize"]
+print(json.dumps({
+    "package": gharchive_pipeline.__file__,
+    "native": native.AVAILABLE,
+    "outcome": str(outcome.outcome),
+    "events": entry.details["events"],
+    "eras": entry.details["eras"],
+    "native_events": entry.details["native_events"],
+}))
+"""
+
+
+@pytest.mark.slow
+def test_normalize_function_build_compiles_the_native_normalizer(built: Path, tmp_path: Path) -> None:
+    """The Cloud Functions Python build, reproduced: unpack the zip, `pip install -r requirements.txt`
+    in a clean venv from the function's root, then run the function's handler on a real hour there:
+    the native mapper must take every Events-era line (the ledger's native_events)."""
+    root = _unpack(built / "functions" / "normalize.zip", tmp_path / "function")
+    python = venvs.create(tmp_path / "venv")
+    venvs.pip(python, "-r", "requirements.txt", cwd=root)
+    (tmp_path / "work").mkdir()
+    out = venvs.run(
+        [python, "-c", BUILD_CHECK, ROOT / "data" / "gharchive" / EVENTS_HOUR, tmp_path / "work"], cwd=root
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    assert Path(report["package"]).resolve().is_relative_to((tmp_path / "venv").resolve())
+    assert report["native"], "the build did not compile normalize/_fastpath.c"
+    assert report["outcome"] == "normalized"
+    assert report["events"] == 7702 and report["eras"] == {"events": 7702}
+    assert report["native_events"] == report["eras"]["events"]

@@ -40,7 +40,7 @@ from ..cloud_events import (
 from ..hours import DEFAULT_BASE_URL, Hour
 from ..publish import Publisher
 from ..settings import Settings
-from ..stages.load import LocalLoader
+from ..stages.load import DeferToRunner, Loader
 from ..storage.base import ObjectInfo, Storage
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def package_handlers(
     raw: Storage,
     curated: Storage,
     publisher: Publisher,
-    loader: LocalLoader | None = None,
+    loader: Loader,
 ) -> dict[str, Handler]:
     """The entrypoints bound to one Settings value and the local dependencies, keyed by function."""
     return {
@@ -103,18 +103,18 @@ class LocalBus:
         *,
         settings: Settings | None = None,
         handlers: Mapping[str, Handler] | None = None,
-        loader: LocalLoader | None = None,
+        loader: Loader | None = None,
         topic: str = LOCAL_TOPIC,
         max_attempts: int = 3,
     ) -> None:
         """`handlers` replace the package's (tests); otherwise they get `settings` (default: the
-        buckets' URLs and `topic`) and `loader` for spark_trigger's local load."""
+        buckets' URLs and `topic`) and spark_trigger gets `loader` (default: defer to the runner)."""
         self.buckets: dict[str, Storage] = {"raw": raw, "curated": curated}
         self.topic = topic
         self.settings = settings or local_settings(raw, curated, topic=topic)
         if handlers is None:
             handlers = package_handlers(
-                self.settings, raw=raw, curated=curated, publisher=self, loader=loader
+                self.settings, raw=raw, curated=curated, publisher=self, loader=loader or DeferToRunner()
             )
         self.handlers = dict(handlers)
         self.max_attempts = max_attempts

@@ -595,6 +595,14 @@ def test_view_levels_detect_nesting_and_cycles() -> None:
         gen.view_levels({"a": "x", "b": "`X.a`", "c": "`X.b`", "d": "`X.c`"}, p)
 
 
+def test_scale_plan_uses_the_configured_function_limits(tf: Module) -> None:
+    """docs/scale.md computes wall times from the max instances: they must be the deployed ones."""
+    defaults = tf.variables["function_settings"]["default"]
+    limits = ", ".join(f"{name} {defaults[name]['max_instances']}" for name in FUNCTIONS)
+    text = " ".join((ROOT / "docs" / "scale.md").read_text().split())
+    assert f"`function_settings`: {limits})" in text, f"docs/scale.md does not use {limits}"
+
+
 # ---- variables, outputs, APIs --------------------------------------------------------------------
 def test_variables_are_described_and_validated(tf: Module) -> None:
     for name, var in tf.variables.items():

@@ -3,8 +3,10 @@
 The source is `https://data.gharchive.org` (or any base URL) or a local directory of GH Archive
 files. Bytes are streamed to disk in chunks (never whole in memory) while a gzip decoder runs over
 them, so a truncated, zero-byte or corrupt file is caught before anything is stored. Transient
-failures (5xx, 429, timeouts, resets, short reads) are retried with exponential backoff and jitter;
-a 404 is reported as such (the caller decides "not yet published" vs "missing" from the hour's age).
+failures (5xx, 429, timeouts, resets, short reads) are retried (tenacity) with exponential backoff and
+jitter, or after the server's `Retry-After`, all within one overall deadline; a 404 is reported as
+such (the caller decides "not yet published" vs "missing" from the hour's age). Source URLs may
+carry credentials (`http://user:pw@host/`, `?token=`): what this module reports is redacted.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import requests
 import urllib3
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
+from urllib3.util import Retry
 
 from .hours import Hour
 
@@ -32,6 +37,7 @@ except ImportError:  # pragma: no cover - isal is a declared dependency
 CHUNK_BYTES = 1024 * 1024
 _GZIP_WBITS = 31  # gzip container only
 _ERROR_BODY_CHARS = 300
+DEFAULT_DEADLINE_SECONDS = 300.0
 
 
 class FetchKind(StrEnum):
@@ -52,6 +58,9 @@ class RetryPolicy:
     jitter: float = 0.5  # delay is drawn from [d * (1 - jitter), d]
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
+    #: Overall bound on one hour's download, attempts and waits included: a source that drips bytes
+    #: ends as `transient` well before the ingest function's 540 s timeout.
+    deadline: float = DEFAULT_DEADLINE_SECONDS
 
     def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
@@ -142,7 +151,10 @@ def verify_file(path: Path) -> GzipCheck:
 
 @dataclass(frozen=True)
 class Fetched:
-    """Result of fetching one hour; `path` holds the bytes when kind is OK or CORRUPT."""
+    """Result of fetching one hour; `path` holds the bytes when kind is OK or CORRUPT.
+
+    `url` and `detail` never carry credentials (see `redact`): they reach logs, ledgers and metadata.
+    """
 
     kind: FetchKind
     url: str
@@ -158,6 +170,20 @@ class _NotFound(Exception):
 
 
 class _Transient(Exception):
+    """A failure a later attempt may not have; `retry_after` is the server's Retry-After, in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Corrupt(Exception):
+    def __init__(self, check: GzipCheck) -> None:
+        super().__init__(check.error)
+        self.check = check
+
+
+class _DeadlinePassed(_Transient):
     pass
 
 
@@ -165,11 +191,62 @@ def is_http(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+# ---- secrets in source URLs ---------------------------------------------------------------------
+_REDACTED = "***"
+_URL_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*@)?(?P<rest>[^\s'\"<>]*)")
+
+
+def _redact_query(query: str) -> str:
+    return "&".join(
+        f"{k}={_REDACTED}" if sep else part
+        for part in query.split("&")
+        for k, sep, _ in [part.partition("=")]
+    )
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be shown: userinfo and query values replaced by `***`."""
+
+    def one(m: re.Match[str]) -> str:
+        rest = m.group("rest")
+        path, q, query = rest.partition("?")
+        shown = path + (q + _redact_query(query) if q else "")
+        return m.group("scheme") + (f"{_REDACTED}@" if m.group("userinfo") else "") + shown
+
+    return _URL_RE.sub(one, url)
+
+
+def _secrets(source: str) -> list[str]:
+    """The parts of a source URL that must never be shown (password, user, query values)."""
+    if not is_http(source):
+        return []
+    parts = urlsplit(source)
+    found = [parts.password or "", parts.username or ""]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    found += [unquote(f) for f in found]
+    return sorted({f for f in found if len(f) >= 3}, key=len, reverse=True)
+
+
+def redact(text: str, source: str = "") -> str:
+    """`text` with every URL's credentials redacted and, given the `source`, its secrets wherever
+    they appear (library error messages quote URL pieces without their scheme)."""
+    text = redact_url(text)
+    for secret in _secrets(source):
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
 def source_location(hour: Hour, source: str) -> str:
-    """The URL or file path the hour is read from."""
+    """The URL or file path the hour is read from (with any credentials: never show it, see `redact`)."""
     if is_http(source):
-        return hour.url(source)
+        return hour_url(hour, source)
     return str(Path(source.removeprefix("file://")) / hour.file_name)
+
+
+def hour_url(hour: Hour, source: str) -> str:
+    """The hour's file under base URL `source`; a query string (an access token) stays at the end."""
+    parts = urlsplit(source)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{hour.file_name}"))
 
 
 def _error_summary(resp: requests.Response) -> str:
@@ -179,56 +256,104 @@ def _error_summary(resp: requests.Response) -> str:
     return m.group(1) if m else " ".join(body.split())
 
 
-def _http_chunks(session: requests.Session, url: str, policy: RetryPolicy) -> Iterator[bytes]:
+def _retry_after(resp: requests.Response) -> float | None:
+    """Seconds the server asks us to wait (`Retry-After`: seconds or an HTTP date), if it says."""
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return Retry().parse_retry_after(value)
+    except urllib3.exceptions.InvalidHeader:
+        return None
+
+
+class _Clock:
+    """The overall download deadline: every attempt and wait must end before `at`."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float]) -> None:
+        self.seconds = seconds
+        self.monotonic = monotonic
+        self.at = monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - self.monotonic()
+
+    def check(self, url: str, got: int) -> None:
+        if self.left() <= 0:
+            raise _DeadlinePassed(
+                f"GET {url}: download deadline of {self.seconds:g} s passed after {got} bytes"
+            )
+
+
+def _http_chunks(session: requests.Session, url: str, policy: RetryPolicy, clock: _Clock) -> Iterator[bytes]:
+    shown = redact_url(url)
+    left = max(0.001, clock.left())
     try:
         resp = session.get(
             url,
             stream=True,
-            timeout=(policy.connect_timeout, policy.read_timeout),
+            timeout=(min(policy.connect_timeout, left), min(policy.read_timeout, left)),
             headers={"Accept-Encoding": "identity"},
         )
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _Transient(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+        raise _Transient(f"GET {shown}: {type(exc).__name__}: {exc}") from exc
     with resp:
         if resp.status_code in (404, 410):
-            raise _NotFound(f"HTTP {resp.status_code} for {url}: {_error_summary(resp)}")
+            raise _NotFound(f"HTTP {resp.status_code} for {shown}: {_error_summary(resp)}")
         if resp.status_code != 200:
-            raise _Transient(f"HTTP {resp.status_code} for {url}: {_error_summary(resp)}")
+            asked = _retry_after(resp)
+            wait = f" (Retry-After {asked:g} s)" if asked is not None else ""
+            raise _Transient(f"HTTP {resp.status_code} for {shown}: {_error_summary(resp)}{wait}", asked)
         expected = resp.headers.get("Content-Length")
         got = 0
         try:
-            # raw bytes as served: never let a Content-Encoding header make us store decoded data
-            for chunk in resp.raw.stream(CHUNK_BYTES, decode_content=False):
+            # raw bytes as served: never let a Content-Encoding header make us store decoded data;
+            # read1 returns what one receive brought, so a source dripping bytes meets the deadline
+            while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=False):
                 got += len(chunk)
                 yield chunk
+                clock.check(shown, got)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _Transient(f"GET {url}: connection failed after {got} bytes: {type(exc).__name__}") from exc
+            if clock.left() <= 0:
+                clock.check(shown, got)
+            raise _Transient(
+                f"GET {shown}: connection failed after {got} bytes: {type(exc).__name__}"
+            ) from exc
         if expected is not None and expected.isdigit() and int(expected) != got:
-            raise _Transient(f"GET {url}: short read, {got} of {expected} bytes")
+            raise _Transient(f"GET {shown}: short read, {got} of {expected} bytes")
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def _file_chunks(path: Path, clock: _Clock) -> Iterator[bytes]:
+    got = 0
     try:
         with open(path, "rb") as fh:
-            yield from iter(lambda: fh.read(CHUNK_BYTES), b"")
+            while chunk := fh.read(CHUNK_BYTES):
+                got += len(chunk)
+                yield chunk
+                clock.check(str(path), got)
     except FileNotFoundError:
         raise _NotFound(f"no file {path.name} in {path.parent}") from None
     except OSError as exc:
         raise _Transient(f"cannot read {path}: {exc}") from exc
 
 
-def _fetch_once(hour: Hour, source: str, dest: Path, policy: RetryPolicy, session: Any) -> GzipCheck:
+def _fetch_once(
+    hour: Hour, source: str, dest: Path, policy: RetryPolicy, session: Any, clock: _Clock
+) -> GzipCheck:
     chunks = (
-        _http_chunks(session, hour.url(source), policy)
+        _http_chunks(session, hour_url(hour, source), policy, clock)
         if is_http(source)
-        else _file_chunks(Path(source_location(hour, source)))
+        else _file_chunks(Path(source_location(hour, source)), clock)
     )
     verifier = GzipVerifier()
     with open(dest, "wb") as out:
         for chunk in chunks:
             out.write(chunk)
             verifier.update(chunk)
-    return verifier.finish()
+    check = verifier.finish()
+    if check.error is not None:
+        raise _Corrupt(check)
+    return check
 
 
 def fetch_hour(
@@ -239,43 +364,69 @@ def fetch_hour(
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Fetched:
     """Download `hour` from `source` into `dest`, retrying transient failures and corrupt bytes.
 
     Never raises for source problems: the outcome is in `Fetched.kind` with a human `detail`.
+    Retries wait with exponential backoff and jitter, or as long as a 429/503's `Retry-After` asks;
+    everything (attempts and waits) ends within `policy.deadline` seconds, as `transient` if not done.
     """
     policy = policy or RetryPolicy()
-    location = source_location(hour, source)
+    shown = redact(source_location(hour, source), source)
     own_session = session is None and is_http(source)
     http = requests.Session() if own_session else session
-    started = time.monotonic()
-    transient = corrupt = 0
+    clock = _Clock(policy.deadline, monotonic)
+    failures = {_Transient: 0, _Corrupt: 0}
 
-    def fetched(kind: FetchKind, attempt: int, check: GzipCheck | None = None, detail: str = "") -> Fetched:
-        """The result after `attempt` tries; with a gzip check, the bytes are in `dest`."""
+    def attempt() -> GzipCheck:
+        try:
+            return _fetch_once(hour, source, dest, policy, http, clock)
+        except (_Transient, _Corrupt) as exc:
+            failures[_Corrupt if isinstance(exc, _Corrupt) else _Transient] += 1
+            raise
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = getattr(exc, "retry_after", None)
+        return asked if asked is not None else policy.delay(state.attempt_number)
+
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return (
+            isinstance(exc, _DeadlinePassed)
+            or failures[_Transient] >= policy.attempts
+            or failures[_Corrupt] >= policy.corrupt_attempts
+            or state.upcoming_sleep >= clock.left()
+        )
+
+    retrying = Retrying(
+        retry=retry_if_exception_type((_Transient, _Corrupt)), wait=wait, stop=stop, sleep=sleep
+    )
+
+    def fetched(kind: FetchKind, attempts: int, check: GzipCheck | None = None, detail: str = "") -> Fetched:
+        """The result after `attempts` tries; with a gzip check, the bytes are in `dest`."""
         path = None if check is None else dest
-        return Fetched(kind, location, attempt, time.monotonic() - started, check, detail, path)
+        seconds = clock.seconds - clock.left()
+        return Fetched(kind, shown, attempts, seconds, check, redact(detail, source), path)
 
     try:
-        while True:
-            attempt = transient + corrupt + 1
-            try:
-                check = _fetch_once(hour, source, dest, policy, http)
-            except _NotFound as exc:
-                return fetched(FetchKind.NOT_FOUND, attempt, detail=str(exc))
-            except _Transient as exc:
-                transient += 1
-                if transient >= policy.attempts:
-                    detail = f"{exc} (gave up after {transient} transient failures)"
-                    return fetched(FetchKind.TRANSIENT, attempt, detail=detail)
-            else:
-                if check.error is None:
-                    return fetched(FetchKind.OK, attempt, check)
-                corrupt += 1
-                if corrupt >= policy.corrupt_attempts:
-                    detail = f"{check.error} (same after {corrupt} downloads)"
-                    return fetched(FetchKind.CORRUPT, attempt, check, detail)
-            sleep(policy.delay(transient + corrupt))
+        check = retrying(attempt)
+    except _NotFound as exc:
+        return fetched(FetchKind.NOT_FOUND, sum(failures.values()) + 1, detail=str(exc))
+    except RetryError as err:
+        last = err.last_attempt.exception()
+        tries = err.last_attempt.attempt_number
+        if isinstance(last, _Corrupt):
+            detail = f"{last.check.error} (same after {failures[_Corrupt]} downloads)"
+            return fetched(FetchKind.CORRUPT, tries, last.check, detail)
+        why = (
+            f"deadline of {policy.deadline:g} s"
+            if isinstance(last, _DeadlinePassed) or failures[_Transient] < policy.attempts
+            else f"{failures[_Transient]} transient failures"
+        )
+        return fetched(FetchKind.TRANSIENT, tries, detail=f"{last} (gave up: {why})")
     finally:
         if own_session and http is not None:
             http.close()
+    return fetched(FetchKind.OK, sum(failures.values()) + 1, check)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from gharchive_pipeline.download import FetchKind, RetryPolicy, fetch_hour, verify_chunks, verify_file
+from gharchive_pipeline.download import (
+    FetchKind,
+    RetryPolicy,
+    fetch_hour,
+    redact,
+    redact_url,
+    verify_chunks,
+    verify_file,
+)
 from gharchive_pipeline.hours import Hour
 from tests.conftest import COMPLETE_HOURS, DATA
 from tests.support.gharchive_server import Fault, GHArchiveServer
@@ -178,3 +186,59 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
         assert policy.delay(retry, lambda: 0.0) == full
         assert policy.delay(retry, lambda: 1.0) == full / 2
         assert full / 2 <= policy.delay(retry) <= full
+
+
+# ---- Retry-After, the overall deadline, secrets in source URLs ----------------------------------
+@pytest.mark.parametrize("header", ["7", "Wed, 21 Oct 2015 07:28:00 GMT"], ids=["seconds", "http-date"])
+def test_retry_after_is_honoured(server: GHArchiveServer, tmp_path: Path, header: str) -> None:
+    policy = RetryPolicy(attempts=4, base_delay=0.001, max_delay=0.002, deadline=60)
+    server.script(NAME, Fault.status(429, headers={"Retry-After": header}))
+    result, sleeps = fetch(server.url, tmp_path / "f", policy=policy)
+    assert result.kind is FetchKind.OK and result.attempts == 2
+    # seconds are waited as asked; a date already past means "now" (no backoff of our own either)
+    assert sleeps == [7.0] if header == "7" else sleeps == [0.0]
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once(server: GHArchiveServer, tmp_path: Path) -> None:
+    policy = RetryPolicy(attempts=4, base_delay=0.001, deadline=30)
+    server.script(NAME, Fault.status(503, headers={"Retry-After": "3600"}))
+    result, sleeps = fetch(server.url, tmp_path / "f", policy=policy)
+    assert result.kind is FetchKind.TRANSIENT and result.attempts == 1 and not sleeps
+    assert "Retry-After 3600 s" in result.detail and "deadline of 30 s" in result.detail
+
+
+def test_a_dripping_source_ends_at_the_deadline(server: GHArchiveServer, tmp_path: Path) -> None:
+    """Each byte arrives well within the read timeout, so only the overall deadline can stop it."""
+    import time
+
+    policy = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002, read_timeout=5, deadline=1.5)
+    server.script(NAME, Fault.drip(0.2))  # the first attempt meets the deadline: no second one
+    started = time.monotonic()
+    result, _ = fetch(server.url, tmp_path / "f", policy=policy)
+    assert time.monotonic() - started < 4
+    assert result.kind is FetchKind.TRANSIENT and "deadline of 1.5 s" in result.detail
+    assert result.attempts == 1
+
+
+def test_credentials_are_used_but_never_reported(server: GHArchiveServer, tmp_path: Path) -> None:
+    host = server.url.removeprefix("http://")
+    source = f"http://alice:s3cr%2Ft-pw@{host}/?token=tok-123456&sig=abcdef"
+    server.script(NAME, Fault.status(500))
+    result, _ = fetch(source, tmp_path / "f")
+    assert result.kind is FetchKind.OK
+    auth, query = server.credentials[-1]
+    assert auth.startswith("Basic ") and query == "token=tok-123456&sig=abcdef"  # they were used
+    shown = f"{result.url} {result.detail}"
+    assert result.url == f"http://***@{host}/{NAME}?token=***&sig=***"
+    for secret in ("alice", "s3cr", "tok-123456", "abcdef"):
+        assert secret not in shown
+    failed, _ = fetch(source, tmp_path / "g", hour=Hour.parse("2015-01-01T07"))
+    assert failed.kind is FetchKind.NOT_FOUND and "tok-123456" not in failed.detail
+
+
+def test_redact_scrubs_urls_and_known_secrets_in_any_text() -> None:
+    source = "https://u:pw-secret@example.org/base?key=k3y-value"
+    text = "GET https://u:pw-secret@example.org/base/x.json.gz?key=k3y-value failed: url: /x?key=k3y-value"
+    shown = redact(text, source)
+    assert "pw-secret" not in shown and "k3y-value" not in shown and "https://***@example.org" in shown
+    assert redact_url("http://example.org/a?b") == "http://example.org/a?b"  # nothing to hide

@@ -21,6 +21,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,16 +40,25 @@ S3_NOT_FOUND = (
 class Fault:
     """One scripted response. Build with the static constructors."""
 
-    kind: str  # "status" | "reset" | "truncate" | "body"
+    kind: str  # "status" | "reset" | "truncate" | "body" | "drip"
     code: int = 200
     body: bytes = b""
     keep: int = 0
     headers: tuple[tuple[str, str], ...] = ()
+    interval: float = 0.0
 
     @staticmethod
-    def status(code: int, body: bytes = b"") -> Fault:
-        """Answer `code` with `body` (e.g. 500, 503, 429, or 404 with a custom body)."""
-        return Fault("status", code=code, body=body or f"error {code}".encode())
+    def status(code: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Fault:
+        """Answer `code` with `body` (e.g. 500, 503, 429 with {"Retry-After": "7"}, 404 with a body)."""
+        return Fault(
+            "status", code=code, body=body or f"error {code}".encode(), headers=tuple((headers or {}).items())
+        )
+
+    @staticmethod
+    def drip(interval: float) -> Fault:
+        """Announce the real file, then send it one byte every `interval` seconds (a stalling source
+        that never trips a read timeout) until the client gives up."""
+        return Fault("drip", interval=interval)
 
     @staticmethod
     def reset(after: int = 0) -> Fault:
@@ -76,6 +86,8 @@ class GHArchiveServer:
         self._scripts: dict[str, deque[Fault]] = {}
         self._hits: Counter[str] = Counter()
         self.requests: list[str] = []
+        #: Authorization header and query string of every request (to check credentials were used)
+        self.credentials: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -180,7 +192,9 @@ def _handler_for(owner: GHArchiveServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            name = self.path.lstrip("/").split("?")[0]
+            name, _, query = self.path.lstrip("/").partition("?")
+            with owner._lock:
+                owner.credentials.append((self.headers.get("Authorization", ""), query))
             fault, data = owner._next(name)
             if fault is None:
                 if data is None:
@@ -193,6 +207,9 @@ def _handler_for(owner: GHArchiveServer) -> type[BaseHTTPRequestHandler]:
                 self._send(fault.code, fault.body, ctype, headers=fault.headers)
                 return
             full = data or b""
+            if fault.kind == "drip":
+                self._drip(full, fault.interval)
+                return
             if fault.kind == "truncate":
                 self._send(200, full[: fault.keep], "application/gzip", length=len(full))
                 self.close_connection = True
@@ -203,6 +220,18 @@ def _handler_for(owner: GHArchiveServer) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
+
+        def _drip(self, full: bytes, interval: float) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/gzip")
+            self.send_header("Content-Length", str(len(full)))
+            self.end_headers()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                for i in range(len(full)):
+                    self.wfile.write(full[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(interval)
 
         def finish(self) -> None:
             with contextlib.suppress(OSError):

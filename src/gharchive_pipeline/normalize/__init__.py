@@ -33,6 +33,7 @@ from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyR
 from .parallel import chunked, run_parallel
 from .prefetch import prefetched
 from .reader import LineReader, ReadStats
+from .timestamps import plausible_window
 from .writer import ParquetSink, RejectSink
 
 __all__ = [
@@ -112,7 +113,8 @@ def normalize(
                 "give it explicitly (--hour YYYY-MM-DDTHH)"
             )
     dst = Path(dst)
-    constants = Constants(hour.start, datetime.now(UTC), PIPELINE_VERSION)
+    now = datetime.now(UTC)
+    constants = Constants(hour.start, now, PIPELINE_VERSION, plausible_window(now))
     reader = LineReader(src, name, salvage=salvage, pieces=native.AVAILABLE)
     sink = ParquetSink(dst)
     rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
@@ -225,7 +227,7 @@ def _run(
             reader.src, reader.name, reader.salvage, constants, workers, CHUNK_LINES, collect
         )
         return totals, stats
-    mapper = EventMapper()
+    mapper = EventMapper(constants.window)
     for items, first_line_no in prefetched(chunked(reader, CHUNK_LINES), name="normalize-reader"):
         collect(process(items, first_line_no, mapper, constants))
     return totals, reader.stats

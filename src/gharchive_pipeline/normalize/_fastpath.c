@@ -8,12 +8,14 @@
  *
  * Contract: a line is taken only when the result is provably what eras.EventMapper.map gives;
  * anything else (other eras, floats, huge ints, duplicate keys, lone surrogates, invalid JSON or
- * UTF-8, unusual timestamps, extra top-level fields, ...) is handed back as a "fallback" index and
- * the Python mapper decides (row or reject). tests/test_normalize_native.py checks the equivalence
+ * UTF-8, unusual timestamps, extra top-level fields, a typed field of the wrong JSON type, an '@' or
+ * `%40` in a column value, a quoted or `%40` address in the payload, ...) is handed back as a
+ * "fallback" index and the Python mapper decides (row or reject). tests/test_normalize_native.py checks the equivalence
  * on every real file and on edge cases. The GIL is released while lines are mapped.
  *
- * map_lines(list[bytes-like]) -> (rows, columns, fallback, row_offsets, lines)
- *   each item holds one or more lines separated by '\n'; line offsets count across items
+ * map_lines(list[bytes-like], first=INT64_MIN, last=INT64_MAX) -> (rows, columns, fallback, row_offsets, lines)
+ *   each item holds one or more lines separated by '\n'; line offsets count across items;
+ *   a created_at outside [first, last] (microseconds) is given back (Python rejects it)
  *   columns: per output column (see COLUMNS) a tuple (validity bitmap or None, values[, data])
  *   fallback: (offset, line bytes) of non-blank lines not taken; row_offsets: int64 offsets of the
  *   rows taken;
@@ -124,10 +126,14 @@ static void sha1_hex(const unsigned char *data, size_t n, char out[40]) {
 static inline int is_alnum(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-static inline int is_local_char(unsigned char c) { /* [A-Za-z0-9._%+\-] */
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+static inline int is_local_char(unsigned char c) { /* [A-Za-z0-9._%+\-\x80-\xff] */
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
 }
 static inline int is_letter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static inline int is_quoted_char(unsigned char c) { /* pii._QUOTED_CHAR */
+    return is_alnum(c) || c >= 0x80 || (c > 0x20 && c < 0x7F && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
+}
 
 static int is_hex40(const unsigned char *s, size_t n) { /* [0-9a-f]{40} */
     if (n != 40) return 0;
@@ -508,24 +514,28 @@ static int take_string(Ctx *c, Str *dst) {
     return keep(c, dst, s, n);
 }
 
-/* A value that is kept when it has the wanted kind (string/int/bool), else just written out. */
+/* A value that is kept when it has the wanted kind (string/int/bool), written out when null; any
+ * other kind is given back: Python rejects a typed field of the wrong JSON type (fields.py). */
 static int value_as_string(Ctx *c, Str *dst, int depth) {
-    if (peek_kind(&c->L) == V_STRING) return take_string(c, dst);
-    return emit_value(c, depth);
+    int k = peek_kind(&c->L);
+    if (k == V_STRING) return take_string(c, dst);
+    return k == V_NULL ? emit_value(c, depth) : BAIL;
 }
 
 static int value_as_int(Ctx *c, Int *dst, int depth) {
-    if (peek_kind(&c->L) == V_INT) {
+    int k = peek_kind(&c->L);
+    if (k == V_INT) {
         int rc = read_int(&c->L, &dst->v);
         if (!rc) dst->set = 1;
         return rc;
     }
-    return emit_value(c, depth);
+    return k == V_NULL ? emit_value(c, depth) : BAIL;
 }
 
 static int value_as_bool(Ctx *c, int *dst, int depth) {
     int k = peek_kind(&c->L);
     if (k == V_TRUE || k == V_FALSE) *dst = (k == V_TRUE);
+    else if (k != V_NULL) return BAIL;
     return emit_value(c, depth);
 }
 
@@ -712,13 +722,34 @@ static int on_email_holder(Ctx *c, const unsigned char *k, size_t n, int depth) 
     return rc ? rc : 1;
 }
 
-/* pii.scrub over the emitted payload: every local@domain -> sha1(local)@domain. */
+/* pii._quoted_local (JSON text): `\\"<1..64 quoted chars, inner spaces>\\"` right before d[at]. */
+static int quoted_local(const unsigned char *d, size_t at, size_t last) {
+    if (at < 3 || d[at - 1] != '"' || d[at - 2] != '\\') return 0;
+    size_t close = at - 2, lo = close > 128 ? close - 128 : 0, j = close;
+    if (lo < last) lo = last;
+    for (;;) {
+        if (j <= lo) return 0;
+        if (d[--j] == '"') break;
+    }
+    if (j == 0 || d[j - 1] != '\\') return 0;
+    const unsigned char *q = d + j + 1;
+    size_t len = close - j - 1;
+    if (len < 1 || len > 64 || !is_quoted_char(q[0]) || !is_quoted_char(q[len - 1])) return 0;
+    for (size_t k = 1; k + 1 < len; k++)
+        if (q[k] != ' ' && !is_quoted_char(q[k])) return 0;
+    return 1;
+}
+
+/* pii.scrub over the emitted payload: every local@domain -> sha1(local)@domain; 1 changed, 0 not,
+ * BAIL for a quoted local part (`\\"john doe\\"@x.org`: left to Python). */
 static int scrub(const unsigned char *d, size_t n, Buf *out) {
     size_t last = 0;
     int changed = 0;
     const unsigned char *hit = memchr(d, '@', n);
     while (hit) {
         size_t at = (size_t)(hit - d);
+        if (at + 1 < n && is_alnum(d[at + 1]) && quoted_local(d, at, last))
+            return BAIL; /* a quoted local part (pii._quoted_local): left to Python */
         size_t lo = at > 128 ? at - 128 : 0, L = 0;
         while (at - L > lo && is_local_char(d[at - L - 1])) L++;
         if (L > 0 && at + 1 < n && is_alnum(d[at + 1])) {
@@ -741,6 +772,7 @@ static int scrub(const unsigned char *d, size_t n, Buf *out) {
             }
             (void)dend;
             size_t start = at - L > last ? at - L : last;
+            while (start < at && d[start] >= 0x80 && d[start] <= 0xBF) start++; /* not half a character */
             if (start > 0 && d[start - 1] == '\\') start++;
             size_t llen = start < at ? at - start : 0;
             if (llen > 0 && !(llen == 3 && memcmp(d + start, "git", 3) == 0) && letter &&
@@ -931,16 +963,15 @@ static int on_event(Ctx *c, const unsigned char *k, size_t n, int depth) {
         if (kind != V_STRING) return BAIL;
         rc = take_string(c, &c->created_at);
     } else if (key_is(k, n, "public")) {
-        if (kind == V_TRUE || kind == V_FALSE) c->public_ = (kind == V_TRUE);
-        rc = emit_value(c, depth);
+        rc = value_as_bool(c, &c->public_, depth);
     } else if (key_is(k, n, "actor")) {
         if (kind != V_OBJECT) return BAIL; /* Timeline: a login string or null */
         c->seen_actor = 1;
         rc = emit_object(c, depth, on_actor);
     } else if (key_is(k, n, "repo")) {
-        rc = kind == V_OBJECT ? emit_object(c, depth, on_repo) : emit_value(c, depth);
+        rc = kind == V_OBJECT ? emit_object(c, depth, on_repo) : kind == V_NULL ? emit_value(c, depth) : BAIL;
     } else if (key_is(k, n, "org")) {
-        rc = kind == V_OBJECT ? emit_object(c, depth, on_org) : emit_value(c, depth);
+        rc = kind == V_OBJECT ? emit_object(c, depth, on_org) : kind == V_NULL ? emit_value(c, depth) : BAIL;
     } else return BAIL; /* a field for `other` (or Timeline's `repository`): the Python path */
     return rc ? rc : 1;
 }
@@ -1026,6 +1057,7 @@ static const char KINDS[NCOLS + 1] = "ssbiisisissssssiiibb";
 
 typedef struct {
     Column cols[NCOLS];
+    int64_t first, last; /* the created_at window (microseconds) */
     int64_t rows;
     Buf row_offsets; /* int64 line offsets of the rows taken */
     Buf scrubbed;
@@ -1048,6 +1080,24 @@ static int is_bot_login(const unsigned char *s, size_t n, int *bot) {
         if (eq) *bot = 1;
     }
     return OK;
+}
+
+/* Whether s[0..n) holds `%40` (the URL-encoded '@'); `address`: only one that pii.scrub might
+ * take for an address (a local-part character or a quote before it, a domain character after). */
+static int has_pct40(const unsigned char *s, size_t n, int address) {
+    for (const unsigned char *p = s, *end = s + n; (p = memchr(p, '%', (size_t)(end - p))); p++) {
+        if (end - p < 3 || p[1] != '4' || p[2] != '0') continue;
+        if (!address) return 1;
+        if (p > s && (is_local_char(p[-1]) || p[-1] == '"') && end - p > 3 && is_alnum(p[3])) return 1;
+    }
+    return 0;
+}
+
+/* Whether `v` might hold an address ('@' or `%40`): such column values are scrubbed in Python. */
+static int may_hold_address(Ctx *c, const Str *v) {
+    if (!v->set) return 0;
+    const unsigned char *s = resolve(c, v);
+    return memchr(s, '@', v->n) != NULL || has_pct40(s, v->n, 0);
 }
 
 static int put_str(Out *o, int col, Ctx *c, const Str *v) {
@@ -1077,6 +1127,11 @@ static int parse_event(Ctx *c, const unsigned char *line, size_t n) {
 static int write_row(Ctx *c, Out *o, int64_t offset) {
     int64_t created;
     if (parse_time(resolve(c, &c->created_at), c->created_at.n, &created)) return BAIL;
+    if (created < o->first || created > o->last) return BAIL; /* implausible: Python rejects it */
+    const Str *texts[] = {&c->id, &c->type, &c->actor_login, &c->repo_name, &c->org_login,
+                          &c->action, &c->ref, &c->ref_type};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
+        if (may_hold_address(c, texts[i])) return BAIL;
     int bot = 0;
     if (c->actor_login.set && is_bot_login(resolve(c, &c->actor_login), c->actor_login.n, &bot)) return BAIL;
     int is_push = key_is(resolve(c, &c->type), c->type.n, "PushEvent");
@@ -1086,12 +1141,13 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
     size_t pn = c->payload.len;
     int has_payload = c->has_payload && !c->payload_null;
     if (has_payload) {
+        if (has_pct40(pd, pn, 1)) return BAIL; /* `%40` addresses: left to Python */
         size_t ats = count_byte(pd, pn, '@');
         size_t known = (size_t)c->known_ats;
         if (ats > known && ats - count_ssh(pd, pn) > known) {
             o->scrubbed.len = 0;
             int rc = scrub(pd, pn, &o->scrubbed);
-            if (rc < 0) return FAIL;
+            if (rc < 0) return rc;
             if (rc) pd = o->scrubbed.data, pn = o->scrubbed.len;
         }
     }
@@ -1232,8 +1288,11 @@ static int split_pieces(const Py_buffer *views, Py_ssize_t npieces, const unsign
     return OK;
 }
 
-static PyObject *map_lines(PyObject *self, PyObject *arg) {
+static PyObject *map_lines(PyObject *self, PyObject *args) {
     (void)self;
+    PyObject *arg;
+    long long first = INT64_MIN, last = INT64_MAX;
+    if (!PyArg_ParseTuple(args, "O|LL", &arg, &first, &last)) return NULL;
     if (!PyList_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "map_lines expects a list of bytes-like objects");
         return NULL;
@@ -1251,6 +1310,7 @@ static PyObject *map_lines(PyObject *self, PyObject *arg) {
     signed char *status = NULL; /* 0 blank, 1 row, 2 fallback */
     Out out;
     memset(&out, 0, sizeof out);
+    out.first = first, out.last = last;
     Ctx *c = NULL;
     int failed = held < npieces ? -1 : 0; /* -1: a Python error is already set */
     Py_ssize_t count = 0, lines = 0;
@@ -1338,7 +1398,7 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
 
 static PyMethodDef METHODS[] = {
     {"count_lines", count_lines, METH_VARARGS, "Newlines in buffer[start:end] (vectorized)."},
-    {"map_lines", map_lines, METH_O, "Map Events-era NDJSON lines to Arrow column buffers (see module doc)."},
+    {"map_lines", map_lines, METH_VARARGS, "Map Events-era NDJSON lines to Arrow column buffers (see module doc)."},
     {NULL, NULL, 0, NULL},
 };
 

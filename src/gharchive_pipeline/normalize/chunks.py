@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,7 @@ from .. import schema
 from . import native
 from .eras import EVENTS, EventMapper, Row, RowError
 from .pii import scrub_text
+from .timestamps import BIGQUERY_RANGE
 from .writer import to_batch, with_lineage
 
 REJECT_TEXT_LIMIT = 2_000  # characters of an offending line kept in the rejects file
@@ -33,6 +34,7 @@ class Constants:
     source_hour: datetime
     ingested_at: datetime
     version: str
+    window: tuple[int, int] = BIGQUERY_RANGE  # created_at a row may have (timestamps.py)
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,14 @@ class ChunkResult:
     native_rows: int = 0  # rows mapped by the native fast path
 
 
-def offending_text(raw: Any) -> str:
-    """The offending text for the rejects file: e-mails hashed, then truncated."""
+def offending_text(raw: Any, event: Any = None) -> str:
+    """The offending text for the rejects file: e-mails hashed, then truncated.
+
+    A line that parsed is written as orjson gives it back (`event`): non-ASCII as UTF-8 rather than
+    `\\u` escapes, so the scrub sees (and hashes) a whole non-ASCII local part."""
+    if event is not None:
+        with suppress(orjson.JSONEncodeError):  # nested deeper than orjson writes: the line as it came
+            raw = orjson.dumps(event)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else orjson.dumps(raw).decode()
     return scrub_text(text)[:REJECT_TEXT_LIMIT]
 
@@ -82,9 +90,9 @@ def gc_paused() -> Iterator[None]:
 def _process(items: Any, first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
     fast = None
     if isinstance(items, TextChunk):
-        fast = native.map_lines(items.pieces)
+        fast = native.map_lines(items.pieces, constants.window)
     elif items and type(items[0]) is bytes:
-        fast = native.map_lines(items)
+        fast = native.map_lines(items, constants.window)
     if fast is None:
         part = _map_in_python(enumerate(items), first_line_no, mapper)
         batch = _python_batch(part.rows, constants) if part.rows else None
@@ -132,6 +140,7 @@ def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper:
         if isinstance(raw, bytes) and (not raw or raw.isspace()):
             continue
         part.lines += 1
+        event = None
         try:
             event = loads(raw) if isinstance(raw, bytes) else raw
             if not isinstance(event, dict):
@@ -141,7 +150,7 @@ def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper:
         except orjson.JSONDecodeError as exc:
             rejects.append((first_line_no + offset, f"not JSON: {exc}", offending_text(raw)))
         except (RowError, orjson.JSONEncodeError) as exc:
-            rejects.append((first_line_no + offset, str(exc), offending_text(raw)))
+            rejects.append((first_line_no + offset, str(exc), offending_text(raw, event)))
     if part.offsets:
         part.last_event_line = first_line_no + part.offsets[-1]
     part.eras.update(row[-1] for row in part.rows)

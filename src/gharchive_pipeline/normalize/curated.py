@@ -1,13 +1,17 @@
 """Curated columns: the handful of payload facts most queries need, pulled out once.
 
 Every value is null where the event does not say (e.g. PushEvents of late 2025 carry neither
-`size` nor `commits`): a missing fact is never turned into 0 or false. Written for the hot path:
-no helper calls per value.
+`size` nor `commits`): a missing fact is never turned into 0 or false. A fact of the wrong JSON type
+or out of range makes the line a reject (fields.py), and strings are e-mail-scrubbed (pii.py) like
+the payload they come from.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .fields import boolean, int64, string
+from .pii import scrub_value
 
 #: (action, ref, ref_type, push_size, push_distinct_size, number, pr_merged)
 Curated = tuple[str | None, str | None, str | None, int | None, int | None, int | None, bool | None]
@@ -22,10 +26,8 @@ def push_sizes(payload: dict[str, Any]) -> tuple[int | None, int | None]:
     Old `shas` entries are [sha, email, message, name, distinct?]; the flag exists from ~2012 on,
     so 2011 pushes have a size but a null distinct size.
     """
-    size = payload.get("size")
-    distinct = payload.get("distinct_size")
-    size = size if type(size) is int else None
-    distinct = distinct if type(distinct) is int else None
+    size = int64(payload.get("size"), "payload.size")
+    distinct = int64(payload.get("distinct_size"), "payload.distinct_size")
     if size is None or distinct is None:
         commits = payload.get("commits")
         if isinstance(commits, list):
@@ -43,15 +45,16 @@ def push_sizes(payload: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _number(payload: dict[str, Any]) -> int | None:
-    """payload.number (Timeline), else issue.number / pull_request.number (Events)."""
-    number = payload.get("number")
-    if type(number) is int:
+    """payload.number (Timeline), else issue.number / pull_request.number (Events). A Timeline
+    `issue` is an integer id, not an object: only objects are looked into."""
+    number = int64(payload.get("number"), "payload.number")
+    if number is not None:
         return number
     for key in ("issue", "pull_request"):
         inner = payload.get(key)
         if isinstance(inner, dict):
-            number = inner.get("number")
-            if type(number) is int:
+            number = int64(inner.get("number"), f"payload.{key}.number")
+            if number is not None:
                 return number
     return None
 
@@ -69,13 +72,11 @@ def curated(event_type: str, payload: Any) -> Curated:
         if event_type == "PullRequestEvent":
             pr = get("pull_request")
             if isinstance(pr, dict):
-                merged = pr.get("merged")
-                if not isinstance(merged, bool):
-                    merged = None
+                merged = boolean(pr.get("merged"), "payload.pull_request.merged")
     return (
-        action if isinstance(action, str) else None,
-        ref if isinstance(ref, str) else None,
-        ref_type if isinstance(ref_type, str) else None,
+        scrub_value(string(action, "payload.action")),
+        scrub_value(string(ref, "payload.ref")),
+        scrub_value(string(ref_type, "payload.ref_type")),
         size,
         distinct,
         number,

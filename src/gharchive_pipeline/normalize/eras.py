@@ -17,9 +17,11 @@ from typing import Any
 import orjson
 
 from .curated import curated, is_bot
+from .errors import RowError
+from .fields import int64, kind, obj, string
 from .ids import derived_id
-from .pii import EmailHasher, scrub
-from .timestamps import TimestampError, TimestampParser
+from .pii import EmailHasher, needs_scrub, scrub, scrub_value
+from .timestamps import BIGQUERY_RANGE, TimestampError, TimestampParser, describe_range
 
 BACKFILL, TIMELINE, EVENTS = "backfill", "timeline", "events"
 
@@ -37,8 +39,7 @@ _SSH_URL = b'"git@github.com:'
 Row = tuple[Any, ...]
 
 
-class RowError(ValueError):
-    """A line that is JSON but not a usable event (the reason goes to the rejects file)."""
+__all__ = ["BACKFILL", "EVENTS", "TIMELINE", "EventMapper", "Row", "RowError", "detect_era"]
 
 
 def detect_era(event: dict[str, Any]) -> str:
@@ -62,12 +63,17 @@ def _repo_name_from_url(url: Any) -> str | None:
 
 
 class EventMapper:
-    """Maps parsed events to rows; holds the per-run caches (e-mail hashes, timestamps)."""
+    """Maps parsed events to rows; holds the per-run caches (e-mail hashes, timestamps).
 
-    def __init__(self) -> None:
+    `window`: the (first, last) created_at in microseconds a row may have (timestamps.py says why);
+    by default what BigQuery's TIMESTAMP holds.
+    """
+
+    def __init__(self, window: tuple[int, int] = BIGQUERY_RANGE) -> None:
         self.hash_email = EmailHasher()
         self.parse_time = TimestampParser()
         self._times = self.parse_time.cache  # read directly on the hot path
+        self.window = window
 
     # ---- sanitizing ----------------------------------------------------------------------------
     def sanitize_payload(self, payload: dict[str, Any]) -> int:
@@ -110,7 +116,7 @@ class EventMapper:
             known = self.sanitize_payload(payload)
         data = orjson.dumps(payload)
         ats = data.count(b"@")
-        if ats > known and ats - data.count(_SSH_URL) > known:
+        if (ats > known and ats - data.count(_SSH_URL) > known) or b"%40" in data:
             data = scrub(data)
         return data
 
@@ -124,7 +130,7 @@ class EventMapper:
             if isinstance(email, str):
                 attributes["email"] = self.hash_email(email)
         data = orjson.dumps(extra)
-        return scrub(data) if b"@" in data else data
+        return scrub(data) if needs_scrub(data) else data
 
     # ---- mapping -------------------------------------------------------------------------------
     def map(self, event: dict[str, Any]) -> Row:
@@ -142,28 +148,33 @@ class EventMapper:
                 created = self.parse_time(created_at)
             except TimestampError as exc:
                 raise RowError(str(exc)) from None
+        first, last = self.window
+        if not first <= created <= last:
+            raise RowError(describe_range(created_at, created, self.window))
         actor = get("actor")
         payload = get("payload")
 
         if isinstance(actor, dict) and "repository" not in event:
-            repo, org = get("repo"), get("org")
+            repo, org = obj(get("repo"), "repo"), obj(get("org"), "org")
             actor_id, actor_login = actor.get("id"), actor.get("login")
             repo_id = repo_name = org_id = org_login = None
             era = EVENTS
-            if isinstance(repo, dict):
+            if repo is not None:
                 repo_id, repo_name = repo.get("id"), repo.get("name")
                 url = repo.get("url")
                 if isinstance(url, str) and "api.github.dev" in url:
                     era = BACKFILL
-            if isinstance(org, dict):
+            if org is not None:
                 org_id, org_login = org.get("id"), org.get("login")
             mapped = _EVENTS_MAPPED
         else:  # Timeline: actor is a login string (null for anonymous gists), `repository` object
             era = TIMELINE
-            actor_id, actor_login = None, actor
+            actor_id, actor_login = None, actor if type(actor) is not dict else None
+            if actor_login is not None and type(actor_login) is not str:
+                raise RowError(f"actor is {kind(actor_login)}, not an object, a login or null")
             repo_id = repo_name = org_id = org_login = None
-            repository = get("repository")
-            if isinstance(repository, dict):
+            repository = obj(get("repository"), "repository")
+            if repository is not None:
                 repo_id = repository.get("id")
                 owner, name = repository.get("owner"), repository.get("name")
                 if isinstance(owner, str) and isinstance(name, str):
@@ -177,25 +188,29 @@ class EventMapper:
         other_json = self._dump_other(event, mapped) if not event.keys() <= mapped else None
 
         raw_id = get("id")
-        if isinstance(raw_id, str) and raw_id:
-            event_id = raw_id
+        if type(raw_id) is str and raw_id:
+            event_id = scrub_value(raw_id)
         elif type(raw_id) is int:
             event_id = str(raw_id)
-        else:
+        elif raw_id is None or raw_id == "":
             event_id = derived_id(event)  # after sanitizing: both servings of an hour agree
-        actor_login = actor_login if isinstance(actor_login, str) else None
+        else:
+            raise RowError(f"id is {kind(raw_id)}, not a string or an integer")
+        actor_login = scrub_value(string(actor_login, "actor.login"))
         public = get("public")
+        if public is not None and type(public) is not bool:
+            raise RowError(f"public is {kind(public)}, not true or false")
         return (
             event_id,
-            event_type,
-            public if isinstance(public, bool) else None,
+            scrub_value(event_type),
+            public,
             created,
-            actor_id if type(actor_id) is int else None,
+            int64(actor_id, "actor.id"),
             actor_login,
-            repo_id if type(repo_id) is int else None,
-            repo_name if isinstance(repo_name, str) else None,
-            org_id if type(org_id) is int else None,
-            org_login if isinstance(org_login, str) else None,
+            int64(repo_id, "repo.id"),
+            scrub_value(string(repo_name, "repo.name")),
+            int64(org_id, "org.id"),
+            scrub_value(string(org_login, "org.login")),
             payload_json,
             other_json,
             *curated(event_type, payload),

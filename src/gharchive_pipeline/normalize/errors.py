@@ -17,3 +17,7 @@ class EmptyInputError(NormalizeError):
 
 class TooManyRejectsError(NormalizeError):
     """More than the allowed share of lines were not usable events."""
+
+
+class RowError(ValueError):
+    """A line that is JSON but not a usable event (the reason goes to the rejects file)."""

@@ -15,6 +15,7 @@ from types import ModuleType
 import pyarrow as pa
 
 from .. import schema
+from .timestamps import BIGQUERY_RANGE
 
 
 def switched_off() -> bool:
@@ -58,12 +59,15 @@ def count_newlines(data: bytes, start: int, end: int) -> int:
     return int(_module.count_lines(data, start, end))
 
 
-def map_lines(pieces: list[bytes | memoryview] | list[bytes]) -> NativeChunk | None:
+def map_lines(
+    pieces: list[bytes | memoryview] | list[bytes], window: tuple[int, int] = BIGQUERY_RANGE
+) -> NativeChunk | None:
     """Map the lines of `pieces` (each one or more lines joined by newlines) natively; line
-    offsets count across pieces. None when the native module is not in use."""
+    offsets count across pieces. A created_at outside `window` (microseconds) is left to Python,
+    which rejects it. None when the native module is not in use."""
     if _module is None:
         return None
-    rows, buffers, fallback, offsets, seen = _module.map_lines(pieces)
+    rows, buffers, fallback, offsets, seen = _module.map_lines(pieces, *window)
     arrow = schema.arrow_schema()
     columns = [
         pa.Array.from_buffers(

@@ -64,7 +64,7 @@ def _worker(
     number = 0
     try:
         reader = LineReader(path, name, salvage=salvage, pieces=native.AVAILABLE)
-        mapper = EventMapper()
+        mapper = EventMapper(constants.window)
         for items, first_line_no in chunked(reader, chunk_lines):
             if number % workers == index:
                 result = process(items, first_line_no, mapper, constants)

@@ -7,7 +7,10 @@ whose local part is already 40 hex characters are left alone, so both servings n
 
 `scrub` hashes e-mail-like substrings anywhere in (JSON) text: author e-mails reappear in commit
 messages (`Signed-off-by:`), in author names and in issue bodies, and none may reach an output.
-It works on UTF-8 bytes, the form orjson produces, and only looks around each '@'.
+It works on UTF-8 bytes, the form orjson produces, and only looks around each '@' (and each `%40`,
+the URL-encoded '@'). The local part is hashed whole: non-ASCII characters belong to it, and a
+quoted local part (`"john doe"@example.com`) is hashed without its quotes. `scrub_value` does the
+same for a plain string bound for a column (`ref`, `action`, logins...).
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import re
 _HEX40 = re.compile(rb"[0-9a-f]{40}")
 #: characters of an address local part, matched on the REVERSED text (leftwards from the '@')
 _MAX_LOCAL = 128
-_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-]{1,128}")
+#: non-ASCII bytes count as local-part characters: `Jörg@x.org` is hashed whole, not from `rg`
+_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff]{1,128}")
+_AT = re.compile(rb"@|%40")
+#: what may stand between the quotes of a quoted local part: RFC 5322 atext, dots, non-ASCII, and
+#: inner spaces (`"john doe"`); not parentheses, brackets, commas, colons, backslashes: text such as
+#: `Error(\\"@printf` or `\\"a\\" and \\"@types` holds a quote before an '@' but no address
+_QUOTED_CHAR = rb"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\x80-\xff"
+_QUOTED = re.compile(rb"[%s](?:[ %s]{0,62}[%s])?" % (_QUOTED_CHAR, _QUOTED_CHAR, _QUOTED_CHAR))
 _LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(_LABEL + rb"(?:\." + _LABEL + rb")*")
 _HAS_LETTER = re.compile(rb"[A-Za-z]")
@@ -60,43 +70,84 @@ def hash_email(value: str) -> str:
     return f"{_sha1(local).decode()}@{domain}"
 
 
-def scrub(data: bytes) -> bytes:
-    """`data` with every `local@domain` replaced by `sha1(local)@domain`.
+def needs_scrub(data: bytes) -> bool:
+    """Whether `data` could hold an address at all (the cheap test before `scrub`)."""
+    return b"@" in data or b"%40" in data
+
+
+def scrub(data: bytes, *, json: bool = True) -> bytes:
+    """`data` with every `local@domain` (or `local%40domain`) replaced by `sha1(local)@domain`.
 
     Skips `git@host` (ssh URLs), domains without a letter (`pkg@1.2.3`, `trunk@17448`) and already
-    hashed local parts. A JSON escape right before the address (`\\nfoo@x.org`) is not taken as
-    part of it.
+    hashed local parts. `json`: `data` is JSON text, so a JSON escape right before the address
+    (`\\nfoo@x.org`) is not taken as part of it and a quoted local part has escaped quotes
+    (`\\"john doe\\"@x.org`); otherwise it is a plain value (`"john doe"@x.org`).
     """
-    at = data.find(b"@")
-    if at < 0:
+    if not needs_scrub(data):
         return data
     parts: list[bytes] = []
     last = 0
-    while at >= 0:
-        window = data[max(0, at - _MAX_LOCAL) : at][::-1]  # reversed, so the local part is a prefix
-        local_m = _LOCAL_REVERSED.match(window)
-        if local_m is not None:
-            domain_m = _DOMAIN.match(data, at + 1)
-            if domain_m is not None:
-                start = max(at - local_m.end(), last)
-                if start > 0 and data[start - 1] == 0x5C:  # backslash: JSON escape such as \n
-                    start += 1
-                local = data[start:at]
-                if (
-                    local
-                    and local not in _NOT_PERSONAL
-                    and _HAS_LETTER.search(domain_m.group())
-                    and not _HEX40.fullmatch(local)
-                ):
-                    parts.append(data[last:start])
-                    parts.append(_sha1(local))
-                    last = at
-        at = data.find(b"@", at + 1)
+    for m in _AT.finditer(data):
+        at = m.start()
+        domain_m = _DOMAIN.match(data, m.end())
+        if domain_m is None or not _HAS_LETTER.search(domain_m.group()):
+            continue
+        span = _quoted_local(data, at, last, json) or _local(data, at, last)
+        if span is None:
+            continue
+        start, local = span
+        if local not in _NOT_PERSONAL and not _HEX40.fullmatch(local):
+            parts.append(data[last:start])
+            parts.append(_sha1(local))
+            last = at
     if not parts:
         return data
     parts.append(data[last:])
     return b"".join(parts)
 
 
+def _local(data: bytes, at: int, last: int) -> tuple[int, bytes] | None:
+    """(start, local part) of the unquoted address whose '@' is at `at`, else None."""
+    window = data[max(0, at - _MAX_LOCAL) : at][::-1]  # reversed, so the local part is a prefix
+    local_m = _LOCAL_REVERSED.match(window)
+    if local_m is None:
+        return None
+    start = max(at - local_m.end(), last)
+    while start < at and 0x80 <= data[start] <= 0xBF:  # the window cut a character: not half of it
+        start += 1
+    if start > 0 and data[start - 1] == 0x5C:  # backslash: JSON escape such as \n
+        start += 1
+    local = data[start:at]
+    return (start, local) if local else None
+
+
+def _quoted_local(data: bytes, at: int, last: int, json: bool) -> tuple[int, bytes] | None:
+    """(start, text between the quotes) of a quoted local part ending right before `at`, else None."""
+    close = at - 1
+    if close < 1 or data[close] != 0x22:
+        return None
+    if json:  # inside JSON text the quotes of a quoted local part are escaped
+        if data[close - 1] != 0x5C:
+            return None
+        close -= 1
+    opening = data.rfind(b'"', max(last, close - _MAX_LOCAL), close)
+    if opening < 0:
+        return None
+    start = opening
+    if json:
+        if opening == 0 or data[opening - 1] != 0x5C:
+            return None
+        start -= 1
+    local = data[opening + 1 : close]
+    return (start, local) if _QUOTED.fullmatch(local) else None
+
+
 def scrub_text(text: str) -> str:
     return scrub(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace")
+
+
+def scrub_value(value: str | None) -> str | None:
+    """A plain string bound for a column, addresses hashed (most values hold no '@': untouched)."""
+    if value is None or ("@" not in value and "%40" not in value):
+        return value
+    return scrub(value.encode(), json=False).decode("utf-8", "replace")

@@ -3,6 +3,13 @@
 Events/backfill use `2015-01-01T00:00:00Z`; the Timeline era `2012-06-14T15:01:42-07:00` (US-Pacific
 offsets, converted here to the true UTC instant); one 2012 hour uses `2012/03/11 12:00:00 -0700`.
 A value without an offset is taken as UTC.
+
+Range: a created_at outside what BigQuery's TIMESTAMP holds (0001-01-01..9999-12-31 UTC, after the
+offset is applied: `9999-12-31T23:59:59-12:00` is year 10000) can never be loaded: its line is a
+reject. So is an implausible one (`plausible_window`): before GitHub existed (2007-10), or more than
+a day after the run (an event cannot be created after the file that holds it was written). The
+upper bound is NOT tied to the file's hour: files are named by crawl time since 2025, by US-Pacific
+wall clock in 2012-2014, and `--hour` labels dumps that span years; a late event is still an event.
 """
 
 from __future__ import annotations
@@ -15,6 +22,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _FALLBACK_FORMATS = ("%Y/%m/%d %H:%M:%S %z", "%Y/%m/%d %H:%M:%S")
 _CACHE_LIMIT = 100_000
+#: GitHub's development began in October 2007: no event can be older
+GITHUB_BEGAN = datetime(2007, 10, 1, tzinfo=UTC)
+#: how far past the run a created_at may be (clock skew); later ones are in the future
+FUTURE_MARGIN = timedelta(days=1)
 
 
 class TimestampError(ValueError):
@@ -25,6 +36,32 @@ def to_micros(moment: datetime) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // _ONE_US
+
+
+#: (first, last) microseconds BigQuery's TIMESTAMP holds: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z
+BIGQUERY_RANGE = (
+    to_micros(datetime(1, 1, 1, tzinfo=UTC)),
+    to_micros(datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)),
+)
+
+
+def plausible_window(now: datetime) -> tuple[int, int]:
+    """The created_at range (microseconds) a row of a run started at `now` may have."""
+    return to_micros(GITHUB_BEGAN), to_micros(now + FUTURE_MARGIN)
+
+
+def describe_range(value: object, micros: int, window: tuple[int, int]) -> str:
+    """Why a parsed created_at is refused (it lies outside `window`)."""
+    shown = scrub_text(str(value)[:40])
+    if not BIGQUERY_RANGE[0] <= micros <= BIGQUERY_RANGE[1]:
+        return f"created_at {shown!r} is outside what BigQuery's TIMESTAMP holds (years 1 to 9999 in UTC)"
+    if micros < window[0]:
+        return f"created_at {shown!r} is before {_iso(window[0])}: older than GitHub"
+    return f"created_at {shown!r} is after {_iso(window[1])}: in the future when normalized"
+
+
+def _iso(micros: int) -> str:
+    return (_EPOCH + timedelta(microseconds=micros)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_timestamp(value: object) -> int:

@@ -13,14 +13,14 @@ import functools
 
 from cloudevents.http import CloudEvent
 
-from .cloud_events import parse_storage_event
 from .publish import Publisher
 from .settings import Settings
-from .stages import StageOutcome
+from .stages import StageOutcome, storage_event
 from .stages.dataproc import DataprocSubmitter
 from .stages.ingest import MessageResult, handle_cloud_event
 from .stages.load import Loader, handle_curated_finalized
 from .stages.normalize import handle_raw_finalized
+from .stages.outcome import Stage
 from .storage.base import Storage
 
 #: Function name -> the handler its `functions/<name>/main.py` entry point calls.
@@ -46,7 +46,10 @@ def normalize(
     curated: Storage | None = None,
 ) -> StageOutcome:
     """Raw object finalized -> curated parquet for its hour."""
-    return handle_raw_finalized(parse_storage_event(event), settings, raw=raw, curated=curated)
+    obj = storage_event(event, Stage.NORMALIZE)
+    if isinstance(obj, StageOutcome):
+        return obj  # an event that can never succeed: logged once, acknowledged
+    return handle_raw_finalized(obj, settings, raw=raw, curated=curated)
 
 
 def spark_trigger(
@@ -59,8 +62,11 @@ def spark_trigger(
 ) -> StageOutcome:
     """Curated object finalized -> the hour's load, by `loader`: the local assembly passes its own;
     without one (the Cloud Function) it is a Dataproc submitter built from the settings."""
+    obj = storage_event(event, Stage.LOAD)
+    if isinstance(obj, StageOutcome):
+        return obj  # an event that can never succeed: logged once, acknowledged
     return handle_curated_finalized(
-        parse_storage_event(event),
+        obj,
         settings,
         curated=curated,
         raw=raw,

@@ -7,11 +7,15 @@ outcome as one JSON log line and, for an hour, appends it to that hour's ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..hours import Hour
+from cloudevents.http import CloudEvent
+
+from ..cloud_events import EventError, StorageObjectEvent, bucket_name, parse_storage_event
+from ..hours import Hour, HourError
 from ..ledger import LedgerEntry, append_entry
 from ..logs import log_event
 from ..storage.base import Storage
@@ -79,3 +83,53 @@ def record_outcome(raw: Storage, outcome: StageOutcome) -> None:
     append_entry(
         raw, outcome.hour, LedgerEntry(outcome.stage, outcome.outcome, datetime.now(UTC), outcome.details)
     )
+
+
+# ---- storage events that can never succeed ---------------------------------------------------------
+def storage_event(event: CloudEvent, stage: Stage) -> StorageObjectEvent | StageOutcome:
+    """The object a finalize event names, or (logged once) an `ignored` outcome for an event that
+    can never succeed: a wrong type, a missing or non-integer generation, a malformed body.
+    Acknowledging it is right: a redelivery would be the same event."""
+    try:
+        return parse_storage_event(event)
+    except (EventError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = f"not a usable storage finalize event: {exc}"
+        uri = f"{event.get('source', '?')} {event.get('subject', '')}".strip()
+        return record(StageOutcome(stage, parse_outcome(stage, "ignored"), None, uri, {"reason": reason}))
+
+
+def screen_object(
+    obj: StorageObjectEvent,
+    stage: Stage,
+    *,
+    bucket: str,
+    hour_of: Callable[[str], Hour | None],
+    name_of: Callable[[Hour], str],
+    what: str,
+) -> Hour | StageOutcome:
+    """The hour `obj` holds if the stage must act on it; otherwise the recorded `ignored` outcome.
+
+    Acts only on objects of `bucket` (the configured bucket URL: `gs://b`, or a directory the local
+    assembly configured), whose name is exactly the pipeline's name for a real GH Archive hour
+    (`name_of(hour)`): so date folders that disagree with the file name, impossible, future and
+    pre-archive hours are ignored, logged once, with nothing written anywhere (no ledger entry in
+    a foreign bucket) and nothing retried.
+    """
+    ignored = parse_outcome(stage, "ignored")
+
+    def ignore(reason: str) -> StageOutcome:
+        return record(StageOutcome(stage, ignored, None, obj.uri, {"reason": reason}))
+
+    if not bucket:
+        raise RuntimeError(f"no {what} bucket configured for {stage.value}: cannot check {obj.uri}")
+    if obj.bucket != bucket_name(bucket):
+        return ignore(f"bucket {obj.bucket!r} is not the configured {what} bucket {bucket}")
+    try:
+        hour = hour_of(obj.name)
+    except HourError as exc:
+        return ignore(f"not a GH Archive hour: {exc}")
+    if hour is None:
+        return ignore(f"not a {what} hour object")
+    if name_of(hour) != obj.name:
+        return ignore(f"name does not agree with hour {hour.key} (expected {name_of(hour)})")
+    return hour

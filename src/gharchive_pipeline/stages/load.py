@@ -32,7 +32,7 @@ from ..hours import Hour
 from ..ledger import LedgerEntry, latest, read_ledger
 from ..settings import Settings
 from ..storage.base import ObjectInfo, Storage, open_storage
-from . import StageOutcome, record
+from . import StageOutcome, record, screen_object
 from .outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 
 STAGE = Stage.LOAD
@@ -153,12 +153,19 @@ def handle_curated_finalized(
     now: datetime | None = None,
 ) -> StageOutcome:
     """Load (or defer) the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
-    hour = layout.hour_of_curated_object(obj.name)
-    if hour is None:
-        return record(
-            StageOutcome(STAGE, LoadOutcome.IGNORED, None, obj.uri, {"reason": "not a curated hour object"})
-        )
-    curated = curated or open_storage(obj.storage_url)
+    curated_bucket = settings.curated_bucket or (curated.url if curated is not None else "")
+    screened = screen_object(
+        obj,
+        STAGE,
+        bucket=curated_bucket,
+        hour_of=layout.hour_of_curated_object,
+        name_of=layout.curated_object,
+        what="curated",
+    )
+    if isinstance(screened, StageOutcome):
+        return screened  # a foreign bucket, a name that is no real hour: ignored, logged once
+    hour = screened
+    curated = curated or open_storage(curated_bucket)
     if raw is None and settings.raw_bucket:
         raw = open_storage(settings.raw_bucket)
     base: dict[str, Any] = {"curated_generation": obj.generation}

@@ -19,7 +19,7 @@ from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..settings import ENV_CURATED_BUCKET, Settings
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url, open_storage
-from . import RAW_GENERATION, StageOutcome, record
+from . import RAW_GENERATION, StageOutcome, record, screen_object
 from .load import LOAD_MODE, OTHER_DAYS
 from .outcome import NormalizeOutcome, Stage
 
@@ -37,16 +37,27 @@ def handle_raw_finalized(
 
     Transient failures (storage errors) raise, so the event is redelivered; input the normalizer
     refuses (corrupt, empty, too many rejects) is recorded in the ledger as `failed` and not retried.
+    Only objects of the configured raw bucket named exactly as a real hour are acted on; anything
+    else is ignored (see `screen_object`), and the bucket opened is the configured one, never a
+    bucket an event names.
     """
-    hour = layout.hour_of_raw_object(obj.name)
-    if hour is None:
-        reason = {"reason": "not a GH Archive hour object"}
-        return record(StageOutcome(STAGE, NormalizeOutcome.IGNORED, None, obj.uri, reason))
+    raw_bucket = settings.raw_bucket or (raw.url if raw is not None else "")
+    screened = screen_object(
+        obj,
+        STAGE,
+        bucket=raw_bucket,
+        hour_of=layout.hour_of_raw_object,
+        name_of=layout.raw_object,
+        what="raw",
+    )
+    if isinstance(screened, StageOutcome):
+        return screened
+    hour = screened
     if curated is None:
         if not settings.curated_bucket:
             raise RuntimeError(f"{ENV_CURATED_BUCKET} is not set: nowhere to write hour {hour.key}")
         curated = open_storage(settings.curated_bucket)
-    raw = raw or open_storage(obj.storage_url)
+    raw = raw or open_storage(raw_bucket)
     base: dict[str, Any] = {"raw_generation": obj.generation}
 
     current = raw.stat(obj.name)

@@ -143,31 +143,6 @@ def _bucket_from_source(source: str) -> str:
     return source[len(GCS_SOURCE_PREFIX) :]
 
 
-def event_from_notification(message: PubSubMessage) -> CloudEvent | None:
-    """What Eventarc makes of a GCS Pub/Sub notification (payload JSON_API_V1): a finalize CloudEvent.
-
-    None for other notification types (delete, metadata update), which the pipeline does not use.
-    """
-    attrs = message.attributes
-    if attrs.get("eventType") != "OBJECT_FINALIZE":
-        return None
-    resource = message.json()
-    if not isinstance(resource, dict):
-        raise EventError(f"GCS notification {message.message_id} has no object resource")
-    bucket = str(resource.get("bucket") or attrs.get("bucketId", ""))
-    name = str(resource.get("name") or attrs.get("objectId", ""))
-    resource = {"bucket": bucket, "name": name, "generation": attrs.get("objectGeneration"), **resource}
-    attributes = {
-        "type": GCS_FINALIZED,
-        "source": f"{GCS_SOURCE_PREFIX}{bucket}",
-        "subject": f"objects/{name}",
-        "id": message.message_id or hashlib.sha256(f"{bucket}\n{name}".encode()).hexdigest()[:20],
-    }
-    if attrs.get("eventTime"):
-        attributes["time"] = attrs["eventTime"]
-    return CloudEvent(attributes, resource)
-
-
 # ---- Pub/Sub ------------------------------------------------------------------------------------
 def published_event(
     topic: str,

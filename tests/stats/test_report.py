@@ -15,6 +15,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.stats import charts
 from gharchive_pipeline.stats.report import render_report
 
+from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, write_rows
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -58,8 +59,8 @@ def test_report_command_writes_file(warehouse: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
 def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) -> None:
+    standins.require(CHROMIUM, "headless Chromium", "apt-get install chromium (.ci/run installs it)")
     page = tmp_path / "report.html"
     page.write_text(render_report(warehouse))
     shot = tmp_path / "report.png"

@@ -21,6 +21,7 @@ from gharchive_pipeline.stats import sql
 from gharchive_pipeline.stats.query import stats
 from gharchive_pipeline.stats.views import bigquery_views
 
+from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, raw_counts, reset, write_rows
 
 FILES = {HOUR0: "2015-01-01-0.json.gz", HOUR1: "2015-01-01-1.json.gz"}
@@ -32,7 +33,7 @@ def gharchive(*args: str) -> Any:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     from gharchive_pipeline.load.local_load import load_hours_local
 
     home = reset(tmp_path_factory.mktemp("stats") / "home")

@@ -27,8 +27,6 @@ PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (ROOT / "spark" / pkg.SPARK_SCRIPT).is_file():
-        pytest.skip("spark/load_events.py not written yet")
     out = tmp_path_factory.mktemp("build")
     pkg.build(ROOT, out)
     return out

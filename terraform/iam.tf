@@ -93,10 +93,10 @@ locals {
     "normalize-raw-read"      = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
     "normalize-raw-rewrite"   = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
     "normalize-curated-write" = { who = "normalize", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["events/", "rejects/", "days/"] }
-    # spark_trigger reads curated metadata (generation, hour) and lists a day's hours; it writes only the ledger.
-    "spark_trigger-raw-read"    = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "spark_trigger-raw-rewrite" = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
-    "spark_trigger-curated"     = { who = "spark_trigger", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
+    # spark_trigger reads curated metadata (generation, load mode) and lists a day's hours; in raw it
+    # reads and appends to the ledgers (a day is settled when every hour's ledger says so), nothing else.
+    "spark_trigger-raw-ledger" = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    "spark_trigger-curated"    = { who = "spark_trigger", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
     # Dataproc batches read curated (listing a day: hours and day-index markers), hold the day's lock,
     # record "loaded by batch X" in the hours' ledgers, and stage files in temp (Spark staging, BigQuery load files).
     "dataproc-curated-read"  = { who = "dataproc", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }

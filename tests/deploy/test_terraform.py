@@ -66,8 +66,8 @@ EXPECTED_GRANTS: set[Grant] = {
     ("bucket", "raw", "roles/storage.objectViewer", "normalize"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "normalize"),
     ("bucket:events/,rejects/,days/", "curated", "roles/storage.objectUser", "normalize"),
-    # spark_trigger: ledger, curated metadata, create and get batches, run them as the Dataproc account only
-    ("bucket", "raw", "roles/storage.objectViewer", "spark_trigger"),
+    # spark_trigger: ledgers (nothing else in raw), curated metadata and listing, create and get
+    # batches, run them as the Dataproc account only
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "spark_trigger"),
     ("bucket", "curated", "roles/storage.objectViewer", "spark_trigger"),
     ("project", "project", "custom:batch_submitter", "spark_trigger"),

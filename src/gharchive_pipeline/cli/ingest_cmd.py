@@ -20,6 +20,7 @@ from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE
 from ..stages.ingest import ingest_hour
+from ..stages.load import DEFERRED
 from ..stages.outcome import IngestOutcome
 from ..storage.base import Storage, StorageError, open_storage
 from .options import HOUR, home_option, hour_arguments, window
@@ -108,6 +109,12 @@ def ingest_command(
 @click.command("backfill")
 @hour_arguments(start_required=True, end_required=True)
 @click.option("--topic", default=None, help="Publish one message per hour to projects/P/topics/T instead.")
+@click.option(
+    "--hourly-loads",
+    is_flag=True,
+    help="With --topic: load each hour on its own as it lands (one Dataproc batch per hour) instead of "
+    "the default for ranges, one batch per UTC day once the day is settled (`gharchive load` sweeps up).",
+)
 @source_option
 @raw_home_option
 @raw_option
@@ -117,6 +124,7 @@ def backfill_command(
     start: Hour,
     end: Hour,
     topic: str | None,
+    hourly_loads: bool,
     source: str,
     home: Path,
     raw_url: str | None,
@@ -126,7 +134,8 @@ def backfill_command(
     """Ingest every hour from START to END (both included).
 
     \b
-    With --topic: publish {"hour": ...} messages for the ingest Cloud Function (Pub/Sub).
+    With --topic: publish {"hour": ..., "load": "deferred"} messages for the ingest Cloud Function
+                  (Pub/Sub); one Dataproc batch per settled UTC day loads them (--hourly-loads: per hour).
     Without:      download here, hour by hour, into HOME/raw (or --raw) and print counts per outcome.
     Exit status 1 if any hour should be retried later (transient, not yet published).
     """
@@ -134,7 +143,7 @@ def backfill_command(
     total = start.hours_until(end) + 1
     console = Console(stderr=True)
     if topic:
-        _publish(start, end, total, topic, console)
+        _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
         return
     raw = _raw(home, raw_url)
     policy = _policy(retries, retry_delay)
@@ -160,7 +169,7 @@ def backfill_command(
         raise SystemExit(1)
 
 
-def _publish(start: Hour, end: Hour, total: int, topic: str, console: Console) -> None:
+def _publish(start: Hour, end: Hour, total: int, topic: str, console: Console, *, load: str = "") -> None:
     try:
         check_topic(topic)
     except ValueError as exc:
@@ -170,11 +179,12 @@ def _publish(start: Hour, end: Hour, total: int, topic: str, console: Console) -
         task = progress.add_task(f"publish to {topic}", total=total)
         try:
             count = publisher.publish_hours(
-                topic, hour_range(start, end), on_published=lambda _h: progress.advance(task)
+                topic, hour_range(start, end), on_published=lambda _h: progress.advance(task), load=load
             )
         except PublishError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"published {count} hour messages ({start.key}..{end.key}) to {topic}")
+    loads = "loaded by day batches" if load else "each loaded on its own"
+    click.echo(f"published {count} hour messages ({start.key}..{end.key}) to {topic}, {loads}")
 
 
 COMMANDS: list[click.Command] = [ingest_command, backfill_command]

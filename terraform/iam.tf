@@ -88,7 +88,7 @@ locals {
   # quarantine files when ingest quarantines a download again.
   bucket_grants = {
     "ingest-raw-read"         = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "ingest-raw-create"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = [] }
+    "ingest-raw-create"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["hours/"] }
     "ingest-raw-rewrite"      = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
     "normalize-raw-read"      = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
     "normalize-raw-rewrite"   = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }

@@ -58,7 +58,7 @@ Grant = tuple[str, str, str, str]
 EXPECTED_GRANTS: set[Grant] = {
     # ingest: read raw, create raw hour files, rewrite only ledger/ and quarantine/, publish fan-out
     ("bucket", "raw", "roles/storage.objectViewer", "ingest"),
-    ("bucket", "raw", "roles/storage.objectCreator", "ingest"),
+    ("bucket:hours/", "raw", "roles/storage.objectCreator", "ingest"),
     ("bucket:ledger/,quarantine/", "raw", "roles/storage.objectUser", "ingest"),
     ("topic", "hours", "roles/pubsub.publisher", "ingest"),
     # normalize: read raw, rewrite the ledger, write curated parquet, rejects (which it may delete) and
@@ -506,7 +506,7 @@ def test_spark_trigger_has_no_project_wide_dataproc_or_act_as(tf: Module) -> Non
 
 
 def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module) -> None:
-    """Rewriting raw or curated objects is limited, by an IAM condition, to prefixes that
+    """Writing raw or curated objects is limited, by an IAM condition, to prefixes that
     gharchive_pipeline.layout names; only ingest may create (never overwrite) raw hour files."""
     from gharchive_pipeline import layout
 
@@ -516,10 +516,10 @@ def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module
     for key, g in tf.locals["bucket_grants"].items():
         if g["bucket"] not in ("raw", "curated") or g["role"] not in writers:
             continue
-        if g["role"] == "roles/storage.objectCreator":
-            assert (g["who"], g["bucket"]) == ("ingest", "raw"), f"{key}: only ingest creates raw files"
-            continue
         assert g["prefixes"], f"{key}: {g['role']} on the whole {g['bucket']} bucket"
+        if g["role"] == "roles/storage.objectCreator":
+            assert (g["who"], g["bucket"], g["prefixes"]) == ("ingest", "raw", [layout.RAW_PREFIX]), key
+            continue
         assert set(g["prefixes"]) <= known, f"{key}: {set(g['prefixes']) - known} is not a layout prefix"
         assert all(p.endswith("/") for p in g["prefixes"]), f"{key}: a prefix must end in / to be a folder"
         by_grant[(g["who"], g["bucket"])] = set(g["prefixes"])

@@ -1,11 +1,11 @@
-"""Curated parquet -> the `events` table (local parquet warehouse or BigQuery), one source hour at a time.
+"""Curated parquet -> the `events` table (local parquet warehouse or BigQuery), one UTC day partition
+at a time.
 
-The contract every sink keeps: the table holds each loaded hour's rows (duplicates removed within the
-hour), and loading an hour replaces exactly the rows whose `source_hour` is that hour. Cross-hour
-duplicates are resolved by the `events_unique` view (see docs/warehouse.md), so the result never
-depends on load order.
+The contract every engine keeps (load/days.py): a day partition is rebuilt from all the curated hours
+that contribute to it, deduplicated on (id, created_at), and replaced whole; so `events` is unique by
+construction and never depends on load order (see docs/warehouse.md).
 """
 
-from .job import HourLoad, LoadError, LoadResult
+from .days import DayLoad, LoadResult
 
-__all__ = ["HourLoad", "LoadError", "LoadResult"]
+__all__ = ["DayLoad", "LoadResult"]

@@ -1,18 +1,16 @@
-"""The BigQuery sink: Spark writes the deduped hours as parquet to a staging location, then the driver
-(google-cloud-bigquery) loads them into a staging table and, in one script, deletes the target hours'
-rows from `events` and inserts the staging rows.
+"""The BigQuery sink: replace one UTC day partition of `events`, then that day of the statistics tables.
 
-Why not the spark-bigquery connector: its overwrite modes replace whole tables or whole `created_at`
-partitions, while a source hour's events spread over partitions and a partition holds many source
-hours. A parquet load job is free, and the DELETE+INSERT touches exactly the rows of the hours loaded.
+BigQuery (mode LOAD_JOB, the real path): Spark writes the day's deduplicated rows as parquet under
+the temp bucket; ONE load job with WRITE_TRUNCATE into `events$YYYYMMDD` replaces the partition
+atomically (readers see the old day or the new one) and costs nothing: load jobs are free, no DML
+quota or mutating-statement queue is involved, and concurrent DML on the table cannot abort it.
+Then one query job per statistics table, over `events` filtered to the day (partition-pruned),
+with destination `<table>$YYYYMMDD` and WRITE_TRUNCATE.
 
-Why the `<events>_loads` table: `source_hour` is not the partition column, so `DELETE ... WHERE
-source_hour = h` alone would scan that column of the whole table on every hourly load (tens of GB
-once the archive is in). Each load records, per source hour, the created_at range of the rows it
-inserted; the next load of that hour bounds its DELETE by that range, written into the script as
-literals, so BigQuery prunes to the few partitions the hour's rows are in. An hour without a loads
-row has no rows (both tables change in the same transaction). A guard in the transaction fails the
-script, and so the batch (retried), when another job loaded the same hours after the range was read.
+bqemulator (mode TRANSACTION): it rejects partition decorators on load jobs and silently ignores
+them on query destinations, so the same replacement is done as a staging-table load plus one
+transaction per day (DELETE the day's rows, INSERT the new ones). Same end state, DML cost; only
+for emulators (docs/warehouse.md lists what the emulator cannot show).
 """
 
 from __future__ import annotations
@@ -20,14 +18,16 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..hours import Hour
 from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, bigquery_schema
-from .spark_job import HOUR_COL, delete_path
+from ..stats.sql import BIGQUERY, STATS_TABLES, day_filter, stats_columns
+from ..stats.views import stats_refresh_sql
+from .days import partition_suffix
+from .spark_job import delete_path
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -36,14 +36,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _schema(*, required: bool) -> list[bigquery.SchemaField]:
+class PartitionWrite(StrEnum):
+    """How a day partition is replaced."""
+
+    LOAD_JOB = "load_job"  # BigQuery: load/query jobs into table$YYYYMMDD with WRITE_TRUNCATE
+    TRANSACTION = "transaction"  # emulators: staging table + DELETE/INSERT of the day in one transaction
+
+
+def _fields(columns: Sequence[dict[str, str]]) -> list[bigquery.SchemaField]:
     from google.cloud import bigquery
 
     return [
-        bigquery.SchemaField(
-            f["name"], f["type"], mode=f["mode"] if required else "NULLABLE", description=f["description"]
-        )
-        for f in bigquery_schema()
+        bigquery.SchemaField(c["name"], c["type"], mode=c["mode"], description=c["description"])
+        for c in columns
     ]
 
 
@@ -51,144 +56,141 @@ def events_table(table_id: str) -> bigquery.Table:
     """The `events` table definition: DAY partitions on created_at, clustered by CLUSTERING_FIELDS."""
     from google.cloud import bigquery
 
-    table = bigquery.Table(table_id, schema=_schema(required=True))
+    table = bigquery.Table(table_id, schema=_fields(bigquery_schema()))
     table.time_partitioning = bigquery.TimePartitioning(
         type_=bigquery.TimePartitioningType.DAY, field=PARTITION_FIELD
     )
     table.require_partition_filter = False
     table.clustering_fields = list(CLUSTERING_FIELDS)
-    table.description = "GH Archive events, one row per (source_hour, id, created_at); see events_unique"
+    table.description = "GH Archive events, one row per (id, created_at); day partitions rebuilt by each load"
     return table
 
 
-def ensure_events_table(client: bigquery.Client, table_id: str) -> bigquery.Table:
-    return client.create_table(events_table(table_id), exists_ok=True)
+def dataset_of(table_id: str) -> str:
+    """`project.dataset` of `project.dataset.table`."""
+    return table_id.rsplit(".", 1)[0]
 
 
-def _timestamp(hour: Hour) -> str:
-    return _literal(hour.start)
-
-
-def _literal(moment: datetime | None) -> str:
-    if moment is None:
-        return "CAST(NULL AS TIMESTAMP)"
-    return f"TIMESTAMP '{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f}+00'"
-
-
-def loads_table_id(table_id: str) -> str:
-    """Per source hour: the created_at range, count and time of the last load (see module doc)."""
-    return f"{table_id}_loads"
-
-
-def loads_table(table_id: str) -> bigquery.Table:
+def stats_table(dataset_ref: str, name: str) -> bigquery.Table:
+    """A statistics table: DAY partitions on its time column (hour or day), clustered by type."""
     from google.cloud import bigquery
 
-    table = bigquery.Table(
-        loads_table_id(table_id),
-        schema=[
-            bigquery.SchemaField("source_hour", "TIMESTAMP", mode="REQUIRED"),
-            bigquery.SchemaField("created_min", "TIMESTAMP", description="earliest created_at loaded"),
-            bigquery.SchemaField("created_max", "TIMESTAMP", description="latest created_at loaded"),
-            bigquery.SchemaField("events", "INT64"),
-            bigquery.SchemaField("loaded_at", "TIMESTAMP", mode="REQUIRED"),
-        ],
+    time_col = STATS_TABLES[name][0]
+    table = bigquery.Table(f"{dataset_ref}.{name}", schema=_fields(stats_columns(name)))
+    table.time_partitioning = bigquery.TimePartitioning(
+        type_=bigquery.TimePartitioningType.DAY, field=time_col
     )
-    table.description = "Last load of each source hour into events: bounds the next reload's DELETE"
+    table.clustering_fields = ["type"]
+    table.description = (
+        f"Statistics per {time_col} and event type from events; refreshed per day by each load"
+    )
     return table
 
 
-@dataclass(frozen=True)
-class PreviousLoad:
-    """What `<events>_loads` says about the hours about to be replaced."""
-
-    hours: int = 0  # how many of them were loaded before
-    created_min: datetime | None = None
-    created_max: datetime | None = None
-    last_loaded_at: datetime | None = None
+def ensure_tables(client: bigquery.Client, table_id: str) -> None:
+    """Create `events` and the statistics tables if missing (Terraform normally has)."""
+    client.create_table(events_table(table_id), exists_ok=True)
+    for name in STATS_TABLES:
+        client.create_table(stats_table(dataset_of(table_id), name), exists_ok=True)
 
 
-def previous_load(client: bigquery.Client, table_id: str, hours: Sequence[Hour]) -> PreviousLoad:
-    in_list = ", ".join(_timestamp(h) for h in sorted(set(hours)))
-    sql = (
-        "SELECT COUNT(*) AS hours, MIN(created_min) AS created_min, MAX(created_max) AS created_max, "
-        f"MAX(loaded_at) AS last_loaded_at FROM `{loads_table_id(table_id)}` WHERE source_hour IN ({in_list})"
+def load_config(*, truncate: bool = True) -> bigquery.LoadJobConfig:
+    from google.cloud import bigquery
+
+    return bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE
+        if truncate
+        else bigquery.WriteDisposition.WRITE_APPEND,
+        create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
     )
-    [row] = list(client.query(sql).result())
-    return PreviousLoad(row["hours"], row["created_min"], row["created_max"], row["last_loaded_at"])
 
 
-def replacement_script(table_id: str, staging_id: str, hours: Sequence[Hour], previous: PreviousLoad) -> str:
-    """DELETE the hours' rows and INSERT the staging rows in one transaction: readers never see an
-    hour half replaced, and a failed INSERT leaves the old rows.
+def truncate_query_config(destination: str) -> bigquery.QueryJobConfig:
+    """A query job whose result replaces `destination` (a `table$YYYYMMDD` partition)."""
+    from google.cloud import bigquery
 
-    Hours and bounds are written as literals (typed values, never user text): constant filters are
-    what BigQuery prunes partitions by, and the script needs no array parameters.
-    """
+    return bigquery.QueryJobConfig(
+        destination=destination,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+        use_legacy_sql=False,
+    )
+
+
+def _load_parquet(client: bigquery.Client, source: str | Sequence[Path], destination: str) -> None:
+    """gs:// URI pattern -> one load job replacing `destination`. Local files (tests, emulators) ->
+    one job per file, the first truncating: not atomic, which only emulator runs accept."""
+    if isinstance(source, str):
+        client.load_table_from_uri(source, destination, job_config=load_config()).result()
+        return
+    for i, path in enumerate(source):
+        with open(path, "rb") as fh:
+            client.load_table_from_file(fh, destination, job_config=load_config(truncate=i == 0)).result()
+
+
+def day_replacement_script(table_id: str, staging_id: str | None, day: date) -> str:
+    """TRANSACTION mode: the day's rows of `table_id` become the staging table's (or none)."""
     cols = ", ".join(COLUMN_NAMES)
-    loads = loads_table_id(table_id)
-    in_list = ", ".join(_timestamp(h) for h in sorted(set(hours)))
-    of_hours = f"FROM `{loads}` WHERE source_hour IN ({in_list})"
-    guard = (
-        f"SELECT IF((SELECT COUNT(*) {of_hours}) = {previous.hours} AND "
-        f"(SELECT MAX(loaded_at) {of_hours}) IS NOT DISTINCT FROM {_literal(previous.last_loaded_at)}, "
-        "1, ERROR('these source hours were loaded by another job meanwhile; retry the load'));\n"
-    )
-    delete = ""
-    if previous.hours:  # else nothing of these hours is in the table
-        delete = (
-            f"DELETE FROM `{table_id}` WHERE source_hour IN ({in_list}) AND created_at BETWEEN "
-            f"{_literal(previous.created_min)} AND {_literal(previous.created_max)};\n"
-        )
+    script = f"BEGIN TRANSACTION;\nDELETE FROM `{table_id}` WHERE {day_filter(BIGQUERY, day)};\n"
+    if staging_id is not None:
+        script += f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}`;\n"
+    return script + "COMMIT TRANSACTION;"
+
+
+def stats_replacement_script(dataset_ref: str, name: str, day: date) -> str:
+    """TRANSACTION mode: partition `day` of statistics table `name`, recomputed from `events`."""
+    time_col = STATS_TABLES[name][0]
+    cols = ", ".join(c["name"] for c in stats_columns(name))
+    where = day_filter(BIGQUERY, day, time_col) if time_col == "hour" else f"{time_col} = DATE '{day}'"
     return (
-        "BEGIN TRANSACTION;\n"
-        + guard
-        + delete
-        + f"INSERT INTO `{table_id}` ({cols}) SELECT {cols} FROM `{staging_id}` "
-        f"WHERE source_hour IN ({in_list});\n"
-        f"DELETE {of_hours};\n"
-        f"INSERT INTO `{loads}` (source_hour, created_min, created_max, events, loaded_at) "
-        "SELECT source_hour, MIN(created_at), MAX(created_at), COUNT(*), CURRENT_TIMESTAMP() "
-        f"FROM `{staging_id}` WHERE source_hour IN ({in_list}) GROUP BY source_hour;\n"
+        f"BEGIN TRANSACTION;\nDELETE FROM `{dataset_ref}.{name}` WHERE {where};\n"
+        f"INSERT INTO `{dataset_ref}.{name}` ({cols})\n{stats_refresh_sql(dataset_ref, name, day)};\n"
         "COMMIT TRANSACTION;"
     )
 
 
-def _load_parquet(client: bigquery.Client, source: str | Sequence[Path], staging_id: str) -> None:
-    """gs:// URI pattern -> one load job from GCS; local files (tests, emulators) -> one job per file."""
-    from google.cloud import bigquery
-
-    config = bigquery.LoadJobConfig(
-        source_format=bigquery.SourceFormat.PARQUET,
-        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-    )
-    if isinstance(source, str):
-        client.load_table_from_uri(source, staging_id, job_config=config).result()
-        return
-    for path in source:
-        with open(path, "rb") as fh:
-            client.load_table_from_file(fh, staging_id, job_config=config).result()
-
-
-def replace_hours(
-    client: bigquery.Client, table_id: str, source: str | Sequence[Path], hours: Sequence[Hour]
+def replace_day(
+    client: bigquery.Client,
+    table_id: str,
+    source: str | Sequence[Path] | None,
+    day: date,
+    mode: PartitionWrite = PartitionWrite.LOAD_JOB,
 ) -> None:
-    """Make `table_id`'s rows of `hours` exactly the parquet rows in `source`."""
+    """Make partition `day` of `table_id` exactly the parquet rows in `source` (None: no rows)."""
+    cols = ", ".join(COLUMN_NAMES)
+    if mode is PartitionWrite.LOAD_JOB:
+        partition = f"{table_id}{partition_suffix(day)}"
+        if source is None:  # an empty day: a query reading no partition, free like the load
+            empty = f"SELECT {cols} FROM `{table_id}` WHERE FALSE"
+            client.query(empty, job_config=truncate_query_config(partition)).result()
+        else:
+            _load_parquet(client, source, partition)
+        return
+    if source is None:
+        client.query(day_replacement_script(table_id, None, day)).result()
+        return
     from google.cloud import bigquery
 
-    if not hours:
-        return
-    ensure_events_table(client, table_id)
-    client.create_table(loads_table(table_id), exists_ok=True)
-    staging_id = f"{table_id}_staging_{uuid.uuid4().hex[:12]}"
-    staging = bigquery.Table(staging_id, schema=_schema(required=False))
-    client.create_table(staging)
+    staging_id = f"{table_id}_staging_{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
+    client.create_table(bigquery.Table(staging_id, schema=_fields(bigquery_schema())))
     try:
         _load_parquet(client, source, staging_id)
-        previous = previous_load(client, table_id, hours)
-        client.query(replacement_script(table_id, staging_id, hours, previous)).result()
-        log.info("replaced source hours %s..%s in %s", min(hours).key, max(hours).key, table_id)
+        client.query(day_replacement_script(table_id, staging_id, day)).result()
     finally:
         client.delete_table(staging_id, not_found_ok=True)
+
+
+def refresh_stats(
+    client: bigquery.Client, dataset_ref: str, day: date, mode: PartitionWrite = PartitionWrite.LOAD_JOB
+) -> None:
+    """Recompute partition `day` of every statistics table from `events`."""
+    for name in STATS_TABLES:
+        if mode is PartitionWrite.LOAD_JOB:
+            config = truncate_query_config(f"{dataset_ref}.{name}{partition_suffix(day)}")
+            client.query(stats_refresh_sql(dataset_ref, name, day), job_config=config).result()
+        else:
+            client.query(stats_replacement_script(dataset_ref, name, day)).result()
 
 
 def _local_parquet_files(directory: str) -> list[Path]:
@@ -204,28 +206,43 @@ def staging_uri(temp_bucket: str, run_id: str) -> str:
 class BigQuerySink:
     name = "bigquery"
 
-    def __init__(self, table_id: str, staging_uri: str, client: Any = None) -> None:
+    def __init__(
+        self,
+        table_id: str,
+        staging_uri: str,
+        client: Any = None,
+        mode: PartitionWrite = PartitionWrite.LOAD_JOB,
+    ) -> None:
         """`staging_uri`: a gs:// folder (Dataproc) or a local directory (tests) for the parquet."""
         self.table_id = table_id
         self.target = table_id
         self.staging_uri = staging_uri.rstrip("/")
+        self.mode = mode
         self._client = client
+        self._ensured = False
 
     def _bq(self) -> bigquery.Client:
         if self._client is None:
             from google.cloud import bigquery
 
             self._client = bigquery.Client(project=self.table_id.split(".")[0])
+        if not self._ensured:
+            ensure_tables(self._client, self.table_id)
+            self._ensured = True
         return self._client
 
-    def replace_hours(self, unique: DataFrame, hours: Sequence[Hour]) -> None:
-        unique.drop(HOUR_COL).write.mode("overwrite").parquet(self.staging_uri)
-        source: str | list[Path] = (
-            f"{self.staging_uri}/*.parquet"
-            if self.staging_uri.startswith("gs://")
-            else _local_parquet_files(self.staging_uri)
-        )
+    def replace_day(self, rows: DataFrame, day: date) -> None:
+        folder = f"{self.staging_uri}/date={day.isoformat()}"
+        source: str | list[Path] | None = None
+        if not rows.isEmpty():
+            rows.write.mode("overwrite").parquet(folder)
+            source = f"{folder}/*.parquet" if folder.startswith("gs://") else _local_parquet_files(folder)
         try:
-            replace_hours(self._bq(), self.table_id, source, hours)
+            replace_day(self._bq(), self.table_id, source, day, self.mode)
         finally:
-            delete_path(unique.sparkSession, self.staging_uri)
+            if source is not None:
+                delete_path(rows.sparkSession, folder)
+        log.info("replaced partition %s of %s (%s)", day, self.table_id, self.mode)
+
+    def refresh_stats(self, day: date) -> None:
+        refresh_stats(self._bq(), dataset_of(self.table_id), day, self.mode)

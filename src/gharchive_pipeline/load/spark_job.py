@@ -1,7 +1,8 @@
-"""The Spark transformation: curated hour files -> one row per (source hour, DEDUP_KEY).
+"""The Spark transformation of a day rebuild: contributing hour files -> the day's rows, one per
+DEDUP_KEY, chosen by days.DEDUP_ORDER.
 
-Pure DataFrame functions (no sink I/O), shared by the local chain and the Dataproc job. pyspark is
-imported lazily so the core package stays importable without it.
+Pure DataFrame functions (no sink I/O), used by the Dataproc job and the local Spark sink. pyspark
+is imported lazily so the core package stays importable without it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from .. import layout
 from ..hours import Hour
 from ..schema import COLUMN_NAMES, DEDUP_KEY, FIELDS
 from ..storage.base import object_url
+from .days import DEDUP_ORDER, day_bounds
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -27,13 +30,6 @@ _RANK_COL = "_dup_rank"
 #: Curated object names carry the hour; this pulls it out of Spark's input_file_name().
 _FILE_HOUR_RE = r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/events\.parquet$"
 
-#: Within an hour, which copy of a duplicated event survives: newest normalization first, then every
-#: other column, so the choice is a pure function of the rows (never of file order or partitioning).
-TIE_BREAK: tuple[tuple[str, bool], ...] = (
-    ("ingested_at", False),
-    *((f.name, True) for f in FIELDS if f.name not in (*DEDUP_KEY, "ingested_at")),
-)
-
 
 class SchemaMismatch(ValueError):
     """A curated file lacks columns of schema.FIELDS (names the files and columns)."""
@@ -41,21 +37,18 @@ class SchemaMismatch(ValueError):
 
 @dataclass(frozen=True)
 class HourCounts:
-    """What the transformation saw for one hour."""
+    """What one contributing hour gave to a day: its rows created on the day, how many survived."""
 
     hour: str
     input_rows: int
     rows: int
     foreign_rows: int  # rows whose source_hour column is not the file's hour (a normalizer bug)
-
-    @property
-    def duplicates(self) -> int:
-        return self.input_rows - self.rows
+    null_required: int = 0  # rows with a null in a REQUIRED column (a normalizer bug)
 
 
 def session_conf(*, local: bool) -> dict[str, str]:
     """Spark settings the job relies on: UTC everywhere, parquet timestamps as TIMESTAMP_MICROS
-    (BigQuery and DuckDB read them as UTC instants), and a small shuffle for hour-sized inputs."""
+    (BigQuery and DuckDB read them as UTC instants), and a shuffle sized for one day at a time."""
     conf = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
@@ -158,36 +151,68 @@ def read_curated(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     )
 
 
-def rank_duplicates(df: DataFrame) -> DataFrame:
-    """Number the copies of each (file hour, DEDUP_KEY); rank 1 is the deterministic survivor."""
+def in_day(df: DataFrame, day: date) -> DataFrame:
+    """The rows created on UTC day `day` (a range on created_at, so parquet row groups are skipped)."""
+    from pyspark.sql import functions as F
+
+    start, end = day_bounds(day)
+    return df.where((F.col("created_at") >= F.lit(start)) & (F.col("created_at") < F.lit(end)))
+
+
+def rank_copies(df: DataFrame) -> DataFrame:
+    """Number the copies of each DEDUP_KEY by days.DEDUP_ORDER; rank 1 is the survivor."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = [F.col(c).asc_nulls_last() if asc else F.col(c).desc_nulls_last() for c, asc in TIE_BREAK]
-    window = Window.partitionBy(HOUR_COL, *DEDUP_KEY).orderBy(*order)
+    order = [F.col(c).asc_nulls_last() if asc else F.col(c).desc_nulls_last() for c, asc in DEDUP_ORDER]
+    window = Window.partitionBy(*DEDUP_KEY).orderBy(*order)
     return df.withColumn(_RANK_COL, F.row_number().over(window))
 
 
 def count_hours(ranked: DataFrame) -> dict[str, HourCounts]:
-    """Input rows, surviving rows and rows claiming another source_hour, per file hour (one action)."""
+    """Rows read, rows surviving and rows claiming another source_hour, per file hour (one action)."""
     from pyspark.sql import functions as F
 
     own = F.date_format(F.col("source_hour"), "yyyy-MM-dd'T'HH") == F.col(HOUR_COL)
+    some_null = F.greatest(*(F.col(f.name).isNull().cast("int") for f in FIELDS if f.required), F.lit(0))
     rows = (
         ranked.groupBy(HOUR_COL)
         .agg(
             F.count(F.lit(1)).alias("input_rows"),
             F.sum(F.when(F.col(_RANK_COL) == 1, 1).otherwise(0)).alias("rows"),
             F.sum(F.when(own, 0).otherwise(1)).alias("foreign_rows"),
+            F.sum(some_null).alias("null_required"),
         )
         .collect()
     )
     return {
-        r[HOUR_COL]: HourCounts(r[HOUR_COL], int(r["input_rows"]), int(r["rows"]), int(r["foreign_rows"]))
+        r[HOUR_COL]: HourCounts(
+            r[HOUR_COL], int(r["input_rows"]), int(r["rows"]), int(r["foreign_rows"]), int(r["null_required"])
+        )
         for r in rows
     }
 
 
 def unique_rows(ranked: DataFrame) -> DataFrame:
-    """The survivors, in schema column order, still carrying HOUR_COL for partitioned writes."""
-    return ranked.where(ranked[_RANK_COL] == 1).select(*COLUMN_NAMES, HOUR_COL)
+    """The survivors, in schema column order: what the day partition holds.
+
+    REQUIRED columns are made non-nullable (a coalesce that never applies: count_hours refuses
+    nulls there first), so the parquet marks them required and a BigQuery load job can write it
+    into the REQUIRED columns of `events` (a nullable file column is refused for them).
+    """
+    from pyspark.sql import functions as F
+
+    cols = [
+        F.coalesce(F.col(f.name), F.lit(_FILLER[f.kind])).alias(f.name) if f.required else F.col(f.name)
+        for f in FIELDS
+    ]
+    return ranked.where(ranked[_RANK_COL] == 1).select(*cols)
+
+
+#: Never written (see unique_rows); typed values, so the coalesce keeps each column's type.
+_FILLER: dict[str, object] = {
+    "STRING": "",
+    "TIMESTAMP": datetime(1970, 1, 1, tzinfo=UTC),
+    "INT64": 0,
+    "BOOL": False,
+}

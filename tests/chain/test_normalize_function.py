@@ -18,7 +18,7 @@ from gharchive_pipeline.cloud_events import finalized_event
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.schema import COLUMN_NAMES
-from gharchive_pipeline.settings import ENV_CURATED_BUCKET
+from gharchive_pipeline.settings import ENV_CURATED_BUCKET, ENV_RAW_BUCKET
 from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import DATA, ROOT
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
@@ -47,6 +47,7 @@ def app() -> Any:
 
 @pytest.fixture(autouse=True)
 def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_RAW_BUCKET, f"gs://{RAW}")
     monkeypatch.setenv(ENV_CURATED_BUCKET, f"gs://{CURATED}")
 
 

@@ -16,6 +16,7 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import (
     ENV_BQ_TABLE,
+    ENV_CURATED_BUCKET,
     ENV_DATAPROC_ENDPOINT,
     ENV_DATAPROC_RUNTIME_VERSION,
     ENV_DATAPROC_SERVICE_ACCOUNT,
@@ -68,6 +69,7 @@ def env(monkeypatch: pytest.MonkeyPatch, dataproc_server: DataprocServer) -> Dat
     dataproc_server.reset()
     for key, value in {
         ENV_RAW_BUCKET: f"gs://{RAW}",
+        ENV_CURATED_BUCKET: f"gs://{CURATED}",
         ENV_PROJECT: "test-project",
         ENV_REGION: "europe-west1",
         ENV_DATAPROC_SERVICE_ACCOUNT: "loader@test-project.iam.gserviceaccount.com",

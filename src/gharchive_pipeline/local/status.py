@@ -78,6 +78,8 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
     else:
         normalized = "pending" if raw_info is not None else "-"
 
+    if cur_info is not None:  # a `loaded` for the current version wins over later re-deliveries
+        load = _loaded_now(entries, cur_info.generation) or load
     loaded = "-"
     if load is not None:
         loaded = load.outcome
@@ -107,14 +109,29 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
     )
 
 
-def _batch(entries: list[LedgerEntry], generation: int | None) -> str:
-    """The newest batch the ledger names for the current curated generation (loaded or submitted)."""
+def _loaded_now(entries: list[LedgerEntry], generation: int) -> LedgerEntry | None:
     for entry in reversed(entries):
-        if entry.stage != "load" or not entry.details.get("batch_id"):
-            continue
-        if generation is None or entry.details.get("curated_generation") == generation:
-            return str(entry.details["batch_id"])
-    return ""
+        if (
+            entry.stage == "load"
+            and entry.outcome == "loaded"
+            and entry.details.get("curated_generation") == generation
+        ):
+            return entry
+    return None
+
+
+def _batch(entries: list[LedgerEntry], generation: int | None) -> str:
+    """The batch the ledger names for the current curated generation: the one that loaded it, else
+    the newest one submitted (or found already submitted) for it."""
+    named = [
+        e
+        for e in entries
+        if e.stage == "load"
+        and e.details.get("batch_id")
+        and (generation is None or e.details.get("curated_generation") == generation)
+    ]
+    pick = [e for e in named if e.outcome == "loaded"] or named
+    return str(pick[-1].details["batch_id"]) if pick else ""
 
 
 def known_hours(raw: Storage, curated: Storage) -> list[Hour]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import importlib.util
 import itertools
 import json
 import threading
@@ -36,12 +37,14 @@ from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.local.status import collect_status
 from gharchive_pipeline.publish import hour_message
 from gharchive_pipeline.settings import Settings
-from gharchive_pipeline.stages import StageOutcome, record
+from gharchive_pipeline.stages import StageOutcome, dataproc, record
 from gharchive_pipeline.stages.dataproc import DataprocSubmitter
 from gharchive_pipeline.stages.ingest import MalformedMessage, handle_message, parse_message
 from gharchive_pipeline.stages.load import (
     DEFERRED,
     LOAD_MODE,
+    HourVersion,
+    LoadRequest,
     handle_curated_finalized,
     loaded_generation,
 )
@@ -49,7 +52,7 @@ from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.stages.outcome import IngestOutcome, LoadOutcome, Stage
 from gharchive_pipeline.stages.sweep import Per, sweep
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 from tests.support.dataproc_server import DataprocServer
 
 #: 10 real events (the first seconds of 2018-01-01T00), gzipped as GH Archive serves hours: small, so a
@@ -421,3 +424,35 @@ def test_backfill_messages_carry_the_deferred_flag() -> None:
         "hour": "2015-03-01T05",
         "load": "deferred",
     }
+
+
+def test_batch_args_are_what_the_spark_job_parses() -> None:
+    """The contract with spark/load_events.py (engineer A1's job), checked with its own parser."""
+    spec = importlib.util.spec_from_file_location("load_events", ROOT / "spark" / "load_events.py")
+    assert spec and spec.loader
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    settings = Settings(
+        raw_bucket="gs://raw", bq_table="p.d.events", spark_temp_bucket="gs://tmp", project="p", region="r"
+    )
+    hour = Hour.parse("2015-03-10T05")
+    covers = (HourVersion(hour, 7), HourVersion(hour + 1, 8))
+    for request, days, hours in (
+        (LoadRequest("gs://cur", covers[:1]), [], [hour]),
+        (LoadRequest("gs://cur", covers, days=(DAY, SMALL_DAY)), [DAY, SMALL_DAY], []),
+        (
+            LoadRequest("gs://cur", covers, days=(SMALL_DAY,), day_range=(DAY, date(2015, 3, 12))),
+            [DAY, date(2015, 3, 11), date(2015, 3, 12), SMALL_DAY],
+            [],
+        ),
+    ):
+        batch = dataproc.batch_id(request)
+        args = job.parse_args(dataproc.job_args(request, settings, batch))
+        assert (args.days, args.hours, args.batch_id) == (days, hours, batch)
+        assert (args.raw, args.curated, args.sink, args.table, args.temp_bucket) == (
+            "gs://raw",
+            "gs://cur",
+            "bigquery",
+            "p.d.events",
+            "gs://tmp",
+        )

@@ -209,8 +209,10 @@ def redact_url(url: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         rest = m.group("rest")
+        cut = len(rest.rstrip(":,;.)"))  # punctuation after a URL in a sentence is not part of it
+        rest, tail = rest[:cut], rest[cut:]
         path, q, query = rest.partition("?")
-        shown = path + (q + _redact_query(query) if q else "")
+        shown = path + (q + _redact_query(query) if q else "") + tail
         return m.group("scheme") + (f"{_REDACTED}@" if m.group("userinfo") else "") + shown
 
     return _URL_RE.sub(one, url)

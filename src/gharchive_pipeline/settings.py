@@ -26,6 +26,7 @@ ENV_SPARK_PY_FILES = "GHARCHIVE_SPARK_PY_FILES"  # comma-separated gs:// URIs (t
 ENV_BQ_TABLE = "GHARCHIVE_BQ_TABLE"  # project.dataset.events
 ENV_SPARK_TEMP_BUCKET = "GHARCHIVE_SPARK_TEMP_BUCKET"  # staging bucket for the BigQuery connector
 ENV_DATAPROC_ENDPOINT = "GHARCHIVE_DATAPROC_ENDPOINT"  # optional override (tests: a local REST server)
+ENV_DOWNLOAD_DEADLINE = "GHARCHIVE_DOWNLOAD_DEADLINE_SECONDS"  # optional: one hour's download, all tries
 
 DEFAULT_MAX_RANGE_HOURS = 31 * 24
 
@@ -51,6 +52,7 @@ class Settings:
     bq_table: str = ""
     spark_temp_bucket: str = ""
     dataproc_endpoint: str = ""
+    download_deadline_seconds: float | None = None  # None: the downloader's default (under 540 s)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,4 +72,7 @@ class Settings:
             bq_table=_env(ENV_BQ_TABLE),
             spark_temp_bucket=_env(ENV_SPARK_TEMP_BUCKET),
             dataproc_endpoint=_env(ENV_DATAPROC_ENDPOINT),
+            download_deadline_seconds=float(_env(ENV_DOWNLOAD_DEADLINE))
+            if _env(ENV_DOWNLOAD_DEADLINE)
+            else None,
         )

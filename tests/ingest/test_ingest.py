@@ -262,3 +262,55 @@ def test_concurrent_duplicate_deliveries_store_one_gcs_object(server: GHArchiveS
         assert raw.read_bytes(raw_object(hour)) == (DATA / hour.file_name).read_bytes()
         assert len({r.generation for r in results}) == 1  # both report the one stored generation
         assert sorted(e.outcome for e in read_ledger(raw, hour)) == ["already_present", "stored"]
+
+
+# ---- a dripping source, secrets in the source URL -----------------------------------------------------
+def test_a_dripping_source_is_a_recorded_transient_within_the_deadline(
+    server: GHArchiveServer, raw: Storage
+) -> None:
+    """Locally (`ingest_hour`, what `gharchive ingest/run` call) and in the cloud (the function's
+    message handler, the deadline from its settings): bounded, recorded, and retried by Pub/Sub."""
+    import time
+
+    hour = Hour.parse("2015-01-01T03")
+    local = replace(FAST, attempts=2, deadline=1.0)
+    server.script(hour.file_name, Fault.drip(0.25))
+    started = time.monotonic()
+    result = ingest_hour(hour, raw, server.url, now=LATER, policy=local, sleep=lambda _s: None)
+    assert time.monotonic() - started < 4
+    assert result.outcome is IngestOutcome.TRANSIENT and "deadline of 1 s" in result.detail
+    assert raw.stat(raw_object(hour)) is None
+
+    server.script(hour.file_name, Fault.drip(0.25))
+    cloud = settings_for(raw, server.url, download_deadline_seconds=1.0)
+    started = time.monotonic()
+    with pytest.raises(TransientIngestError, match="deadline of 1 s"):
+        handle_message(b'{"hour": "2015-01-01T03"}', cloud, now=LATER, sleep=lambda _s: None)
+    assert time.monotonic() - started < 4
+    entries = read_ledger(raw, hour)
+    assert [e.outcome for e in entries] == ["transient", "transient"]
+    assert all("deadline" in e.details["detail"] for e in entries)
+
+
+def test_source_credentials_never_reach_ledger_metadata_or_logs(
+    server: GHArchiveServer, raw: Storage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = server.url.removeprefix("http://")
+    source = f"http://reader:hunter2-pw@{host}/?token=tok-98765"
+    stored = ingest(Hour.parse("2015-01-01T01"), raw, source)
+    server.script(Hour.parse("2015-01-01T03").file_name, *[Fault.status(500)] * FAST.attempts)
+    failed = ingest(Hour.parse("2015-01-01T03"), raw, source)
+    missing = ingest(Hour.parse("2015-01-01T04"), raw, source)
+    assert [r.outcome for r in (stored, failed, missing)] == [
+        IngestOutcome.STORED,
+        IngestOutcome.TRANSIENT,
+        IngestOutcome.MISSING,
+    ]
+    assert server.credentials[-1][0].startswith("Basic ")  # the credentials were used
+    info = raw.stat(raw_object(stored.hour))
+    assert info is not None and info.metadata["source"].startswith("http://***@")
+    everything = [json.dumps(info.metadata), capsys.readouterr().err]
+    everything += [raw.read_bytes(i.name).decode() for i in raw.list("ledger/")]
+    for text in everything:
+        assert "hunter2" not in text and "tok-98765" not in text and "reader" not in text
+    assert "token=***" in everything[0]

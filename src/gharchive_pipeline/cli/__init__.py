@@ -6,10 +6,13 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
+from collections.abc import Sequence
 
 import click
 
 from .. import __version__
+from .errors import show_tracebacks, user_error
 
 #: command -> the module that defines it (each module lists its commands in COMMANDS)
 _COMMAND_MODULES = {
@@ -52,8 +55,17 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s")
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The `gharchive` program: a user's error (see cli/errors.py) is one line on stderr and exit
+    status 1, never a traceback; a bug keeps its traceback."""
     # No command does linear algebra; OpenBLAS would otherwise start (and spin) a thread per core
     # when pyarrow imports numpy, competing with the normalizer's reader and writer threads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    cli(prog_name="gharchive")
+    try:
+        cli.main(args=argv, prog_name="gharchive")
+    except Exception as exc:
+        message = user_error(exc)
+        if message is None or show_tracebacks():
+            raise
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)

@@ -56,9 +56,21 @@ retry_delay_option = click.option(
 )
 
 
-def _policy(retries: int, retry_delay: float) -> RetryPolicy:
+deadline_option = click.option(
+    "--deadline",
+    type=click.FloatRange(1, 24 * 3600),
+    default=RetryPolicy.deadline,
+    show_default=True,
+    help="Seconds one hour's download may take in all (tries and waits); then it is `transient`.",
+)
+
+
+def _policy(retries: int, retry_delay: float, deadline: float) -> RetryPolicy:
     return RetryPolicy(
-        attempts=retries, base_delay=retry_delay, max_delay=max(retry_delay, RetryPolicy.max_delay)
+        attempts=retries,
+        base_delay=retry_delay,
+        max_delay=max(retry_delay, RetryPolicy.max_delay),
+        deadline=deadline,
     )
 
 
@@ -86,8 +98,15 @@ def _progress(console: Console) -> Progress:
 @raw_option
 @retries_option
 @retry_delay_option
+@deadline_option
 def ingest_command(
-    hour: Hour, source: str, home: Path, raw_url: str | None, retries: int, retry_delay: float
+    hour: Hour,
+    source: str,
+    home: Path,
+    raw_url: str | None,
+    retries: int,
+    retry_delay: float,
+    deadline: float,
 ) -> None:
     """Download one GH Archive HOUR into the raw bucket (skipped if already there).
 
@@ -96,7 +115,7 @@ def ingest_command(
     """
     raw = _raw(home, raw_url)
     try:
-        result = ingest_hour(hour, raw, source, policy=_policy(retries, retry_delay))
+        result = ingest_hour(hour, raw, source, policy=_policy(retries, retry_delay, deadline))
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     where = f" -> {raw.url}/{result.object}" if result.object else ""
@@ -120,6 +139,7 @@ def ingest_command(
 @raw_option
 @retries_option
 @retry_delay_option
+@deadline_option
 def backfill_command(
     start: Hour,
     end: Hour,
@@ -130,6 +150,7 @@ def backfill_command(
     raw_url: str | None,
     retries: int,
     retry_delay: float,
+    deadline: float,
 ) -> None:
     """Ingest every hour from START to END (both included).
 
@@ -146,7 +167,7 @@ def backfill_command(
         _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
         return
     raw = _raw(home, raw_url)
-    policy = _policy(retries, retry_delay)
+    policy = _policy(retries, retry_delay, deadline)
     counts: Counter[str] = Counter()
     with _progress(console) as progress:
         task = progress.add_task(f"ingest {start.key}..{end.key}", total=total)

@@ -300,7 +300,13 @@ def handle_message(
         raw = _storage(settings.raw_bucket)
     try:
         result = ingest_hour(
-            request.start, raw, settings.source, now=now, policy=policy, sleep=sleep, load=request.load
+            request.start,
+            raw,
+            settings.source,
+            now=now,
+            policy=policy or _policy(settings),
+            sleep=sleep,
+            load=request.load,
         )
     except StorageError as exc:
         message = f"ingest {request.start}: {exc}"
@@ -341,6 +347,12 @@ def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | 
     message = f"ingest: published {published} hour messages to {settings.topic}"
     record(StageOutcome(STAGE, IngestOutcome.FANNED_OUT, None, details=details, message=message))
     return MessageResult(request, published=published)
+
+
+def _policy(settings: Settings) -> RetryPolicy | None:
+    """The download policy the settings ask for (GHARCHIVE_DOWNLOAD_DEADLINE_SECONDS), else the default."""
+    deadline = settings.download_deadline_seconds
+    return RetryPolicy(deadline=deadline) if deadline else None
 
 
 @functools.cache

@@ -1,0 +1,106 @@
+"""`gharchive` turns a user's error into one line on stderr and exit status 1, never a traceback
+(issue 13, item 8), and never shows a source URL's credentials (item 10). Driven through `main`,
+the console script itself, on real hour files."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gharchive_pipeline.cli import main
+from gharchive_pipeline.cli.errors import TRACEBACK_ENV, user_error
+from gharchive_pipeline.load.local_warehouse import EVENTS, day_dir
+from gharchive_pipeline.storage.base import StorageError
+from tests.conftest import DATA
+from tests.support.gharchive_server import Fault, GHArchiveServer
+from tests.support.warehouse import HOUR1, cached_rows, write_rows
+
+UNWRITABLE = "/proc/gharchive-test"  # even root cannot create anything under /proc
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def assert_one_line_error(code: int, err: str, *says: str) -> None:
+    lines = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert code == 1 and len(lines) == 1, err
+    assert "Traceback" not in err
+    for text in says:
+        assert text in lines[0], lines[0]
+
+
+def test_run_with_an_unwritable_home(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "run", "2011-02-15T00", "--source", str(DATA), "--home", UNWRITABLE)
+    assert_one_line_error(code, err, UNWRITABLE)
+
+
+def test_ingest_and_backfill_with_an_unwritable_home(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ingest", "2011-02-15T00", "--source", str(DATA), "--home", UNWRITABLE)
+    assert_one_line_error(code, err, UNWRITABLE)
+    code, _, err = run(
+        capsys, "backfill", "2011-02-15T00", "2011-02-15T01", "--source", str(DATA), "--home", UNWRITABLE
+    )
+    assert_one_line_error(code, err, UNWRITABLE)
+
+
+def test_report_into_an_unwritable_place(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    rows = cached_rows("2015-01-01-1.json.gz", HOUR1)
+    write_rows(rows, day_dir(home / "warehouse", EVENTS, HOUR1.start.date()) / "part-0.parquet")
+    code, _, err = run(capsys, "report", "--home", str(home), "-o", f"{UNWRITABLE}/report.html")
+    assert_one_line_error(code, err, UNWRITABLE)
+
+
+def test_backfill_to_a_topic_without_google_credentials(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "PUBSUB_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud login either
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")  # and no metadata server
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:1")
+    code, _, err = run(capsys, "backfill", "2015-01-01T00", "2015-01-01T01", "--topic", "projects/p/topics/t")
+    assert_one_line_error(code, err, "no Google Cloud credentials", "gcloud auth application-default login")
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    assert user_error(ZeroDivisionError("bug")) is None
+    assert user_error(ConnectionRefusedError(111, "refused")) is None  # no path: not the user's
+    assert user_error(PermissionError(13, "Permission denied", "/x")) == "Permission denied: /x"
+    assert user_error(StorageError("GET http://u:pw@h/x failed")) == "GET http://***@h/x failed"
+
+
+def test_tracebacks_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TRACEBACK_ENV, "1")
+    with pytest.raises(StorageError):
+        main(["run", "2011-02-15T00", "--source", str(DATA), "--home", UNWRITABLE])
+    assert user_error(StorageError("x")) == "x"  # the same error, shown as one line without it
+
+
+def test_source_credentials_never_reach_the_console_or_the_home(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    with GHArchiveServer(DATA) as server:
+        host = server.url.removeprefix("http://")
+        source = f"http://carol:pa55-w0rd@{host}/?token=tok-4242"
+        code, out, err = run(capsys, "ingest", "2015-01-01T01", "--source", source, "--home", str(home))
+        assert code == 0 and "stored" in out
+        server.script("2015-01-01-3.json.gz", Fault.status(503))
+        code, out2, err2 = run(
+            capsys, "ingest", "2015-01-01T03", "--source", source, "--home", str(home), "--retries", "1"
+        )
+        assert code == 1 and "HTTP 503" in out2
+        assert server.credentials[0][0].startswith("Basic ")
+    stored = [p.read_text(errors="replace") for p in home.rglob("*") if p.is_file() and p.suffix == ".json"]
+    for text in [out, err, out2, err2, *stored]:
+        assert "pa55-w0rd" not in text and "tok-4242" not in text and "carol" not in text
+    assert any(json.loads(line).get("source", "").startswith("http://***@") for line in err.splitlines())
+    assert os.environ.get(TRACEBACK_ENV) is None

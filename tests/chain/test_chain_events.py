@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent, from_http
 
-from gharchive_pipeline import layout
+from gharchive_pipeline import entrypoints, layout, settings
 from gharchive_pipeline.cloud_events import (
     GCS_FINALIZED,
     PUBSUB_PUBLISHED,
@@ -24,8 +26,10 @@ from gharchive_pipeline.cloud_events import (
     storage_url,
 )
 from gharchive_pipeline.hours import Hour
-from gharchive_pipeline.local.bus import LocalBus
+from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.local.bus import LocalBus, local_settings
 from gharchive_pipeline.storage import ObjectInfo, open_storage
+from tests.conftest import DATA, ROOT
 
 HOUR = Hour.parse("2015-01-01T03")
 
@@ -161,3 +165,41 @@ def test_gcs_notification_becomes_the_finalize_event_eventarc_sends() -> None:
     )
     deleted = PubSubMessage(b"{}", {**attributes, "eventType": "OBJECT_DELETE"}, "m-2")
     assert event_from_notification(deleted) is None
+
+
+def test_bus_runs_the_package_handlers_with_settings_values_not_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chain an installed wheel runs: entrypoints bound to a Settings value and the bus's buckets;
+    the environment (here pointing elsewhere) is neither read nor changed."""
+    small = Hour.parse("2011-02-15T00")
+    decoys = {
+        settings.ENV_RAW_BUCKET: str(tmp_path / "decoy-raw"),
+        settings.ENV_CURATED_BUCKET: str(tmp_path / "decoy-curated"),
+        settings.ENV_SOURCE: str(tmp_path / "nowhere"),
+        settings.ENV_PROJECT: "decoy-project",
+    }
+    for key, value in decoys.items():
+        monkeypatch.setenv(key, value)
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    bus = LocalBus(raw, curated, settings=local_settings(raw, curated, str(DATA)))
+    bus.publish_hours("projects/local/topics/t", [small])
+    deliveries = bus.drain()
+    assert all(d.ok for d in deliveries), [d.error for d in deliveries if not d.ok]
+    outcomes = [(str(e.stage), str(e.outcome)) for e in read_ledger(raw, small)]
+    assert outcomes[:2] == [("ingest", "stored"), ("normalize", "normalized")]
+    assert outcomes[2][0] == "load"  # the default loader defers to the local runner
+    done = curated.stat(layout.curated_object(small))
+    assert done is not None and done.metadata["events"] == "1639"
+    assert {k: os.environ.get(k) for k in decoys} == decoys
+    assert not (tmp_path / "decoy-raw").exists() and not (tmp_path / "decoy-curated").exists()
+
+
+@pytest.mark.parametrize("name", entrypoints.FUNCTIONS)
+def test_function_main_is_a_thin_adapter_over_its_entrypoint(name: str) -> None:
+    """functions/<name>/main.py: one decorated function making one call, to its entrypoint."""
+    tree = ast.parse((ROOT / "functions" / name / "main.py").read_text())
+    [fn] = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert fn.name == name and ast.unparse(fn.decorator_list[0]) == "functions_framework.cloud_event"
+    [stmt] = fn.body
+    assert ast.unparse(stmt) == f"entrypoints.{name}(event, Settings.from_env())"

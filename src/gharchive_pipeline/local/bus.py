@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloudevents.http import CloudEvent
+from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 from .. import entrypoints, layout
 from ..cloud_events import (
@@ -167,24 +168,28 @@ class LocalBus:
         subject = str(event.get("subject") or event["source"])
         started = time.perf_counter()
         error: str | None = None
-        attempt = 0
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                handler(event)
-                error = None
-                break
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "%s failed on %s (attempt %d/%d): %s",
-                    function,
-                    subject,
-                    attempt,
-                    self.max_attempts,
-                    error,
-                )
+
+        def failed(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "%s failed on %s (attempt %d/%d): %s: %s",
+                function,
+                subject,
+                state.attempt_number,
+                self.max_attempts,
+                type(exc).__name__,
+                exc,
+            )
+
+        # Redelivery as Eventarc does it, minus the waits (a local run has nothing to wait for).
+        retrying = Retrying(stop=stop_after_attempt(self.max_attempts), after=failed, reraise=True)
+        try:
+            retrying(handler, event)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        attempts = int(retrying.statistics.get("attempt_number", 1))
         return Delivery(
-            function, str(event["id"]), subject, hour, attempt, time.perf_counter() - started, error
+            function, str(event["id"]), subject, hour, attempts, time.perf_counter() - started, error
         )
 
     # ---- change detection -----------------------------------------------------------------------

@@ -72,19 +72,6 @@ def record(
     return outcome
 
 
-def finish(outcome: StageOutcome) -> StageOutcome:
-    """Log only (no ledger entry). Kept for stages/load.py until it calls `record` itself."""
-    return record(outcome)
-
-
-def record_outcome(raw: Storage, outcome: StageOutcome) -> None:
-    """Ledger only, no log line. Kept for stages/load.py until it calls `record` itself."""
-    assert outcome.hour is not None
-    append_entry(
-        raw, outcome.hour, LedgerEntry(outcome.stage, outcome.outcome, datetime.now(UTC), outcome.details)
-    )
-
-
 # ---- storage events that can never succeed ---------------------------------------------------------
 def storage_event(event: CloudEvent, stage: Stage) -> StorageObjectEvent | StageOutcome:
     """The object a finalize event names, or (logged once) an `ignored` outcome for an event that

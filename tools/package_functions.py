@@ -31,8 +31,9 @@ import tomli_w
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from gharchive_pipeline.entrypoints import FUNCTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS: tuple[str, ...] = ("ingest", "normalize", "spark_trigger")
 CORE_PACKAGE = "gharchive_pipeline"
 SPARK_SCRIPT = "load_events.py"
 #: The earliest time a zip can hold; used for every entry so builds are reproducible.

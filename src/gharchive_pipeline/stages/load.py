@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
-from ..hours import Hour
+from ..hours import Hour, hour_range
 from ..ledger import LedgerEntry, latest, read_ledger
 from ..settings import Settings
 from ..storage.base import ObjectInfo, Storage, open_storage
@@ -131,8 +131,7 @@ class LoadDaysNow:
     def load(self, request: LoadRequest) -> LoadResult:
         wanted = list(request.days)
         if request.day_range is not None:
-            first, last = request.day_range
-            wanted += [first + timedelta(days=i) for i in range((last - first).days + 1)]
+            wanted += day_range(*request.day_range)
         if not request.by_day:
             wanted += [v.hour.start.date() for v in request.covers]
         rebuilt = sorted(set(wanted))
@@ -263,9 +262,15 @@ class Settlement:
         return not self.waiting and bool(self.covers)
 
 
+def day_range(first: date, last: date) -> list[date]:
+    """Every UTC day from `first` to `last`, both included. (load/days.py has the same for the
+    loaders; importing it here would load pyarrow into the spark_trigger function for 5 lines.)"""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def day_hours(day: date) -> list[Hour]:
     first = Hour.parse(f"{day.isoformat()}T00", now=None)
-    return [first + i for i in range(24)]
+    return list(hour_range(first, first + 23))
 
 
 def curated_hours(curated: Storage, day: date) -> dict[Hour, ObjectInfo]:

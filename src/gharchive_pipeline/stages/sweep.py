@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
 from ..hours import Hour
@@ -26,6 +26,7 @@ from .load import (
     LoadRequest,
     LoadResult,
     curated_hours,
+    day_range,
     loaded_generation,
     other_days,
     record_submission,
@@ -63,10 +64,6 @@ class Swept:
     pending: int  # hours it was made for
 
 
-def days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def _live_batch(entries: list[LedgerEntry], generation: int, states: BatchStates | None) -> str:
     """The newest batch asked for this generation that is still pending or running ('' if none)."""
     if states is None:
@@ -90,7 +87,7 @@ def find_work(
 ) -> list[DayWork]:
     """Days from `first` to `last` (included) with curated hours that still need a load."""
     work: list[DayWork] = []
-    for day in days(first, last):
+    for day in day_range(first, last):
         found = curated_hours(curated, day)
         pending: list[Hour] = []
         running: set[str] = set()

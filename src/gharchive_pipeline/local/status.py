@@ -14,11 +14,12 @@ from .. import layout
 from ..hours import Hour
 from ..ledger import LedgerEntry, latest, ledger_hours, read_ledger
 from ..stages import RAW_GENERATION
-from ..stages.load import LOADED_OUTCOMES
+from ..stages.outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Outcome, Stage
 from ..storage.base import Storage
 
 #: What the raw column says for ingest outcomes.
-_RAW_STATE = {"stored": "stored", "already_present": "stored"}
+_RAW_STATE: dict[Outcome, str] = {IngestOutcome.STORED: "stored", IngestOutcome.ALREADY_PRESENT: "stored"}
+_NORMALIZED = (NormalizeOutcome.NORMALIZED, NormalizeOutcome.NORMALIZED_WITH_REJECTS)
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,7 @@ class HourStatus:
     @property
     def complete(self) -> bool:
         """Raw stored, normalized from the current raw object and loaded."""
-        return (
-            self.raw == "stored"
-            and self.normalized in ("normalized", "rejected")
-            and self.loaded in ("loaded", "submitted", "already_exists")
-        )
+        return self.raw == "stored" and self.normalized in _NORMALIZED and self.loaded in LOAD_DONE
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "hour": self.hour.key}
@@ -52,13 +49,13 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
     entries = read_ledger(raw, hour)
     raw_info = raw.stat(layout.raw_object(hour))
     cur_info = curated.stat(layout.curated_object(hour))
-    ingest, norm, load = (latest(entries, s) for s in ("ingest", "normalize", "load"))
+    ingest, norm, load = (latest(entries, s) for s in (Stage.INGEST, Stage.NORMALIZE, Stage.LOAD))
     notes: list[str] = []
 
     if raw_info is not None:
         raw_state = "stored"
     elif ingest is not None:
-        raw_state = _RAW_STATE.get(ingest.outcome, ingest.outcome)
+        raw_state = _RAW_STATE.get(ingest.outcome, ingest.outcome.value)
         notes.append(_note(ingest))
     else:
         raw_state = "-"
@@ -69,11 +66,11 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
         rejects = _int(cur_info.metadata.get("rejects"))
         from_gen = _int(cur_info.metadata.get(RAW_GENERATION))
         fresh = raw_info is None or from_gen == raw_info.generation
-        normalized = ("rejected" if rejects else "normalized") if fresh else "stale"
-        if norm is not None and norm.outcome == "failed":
+        normalized = _NORMALIZED[bool(rejects)].value if fresh else "stale"
+        if norm is not None and norm.outcome is NormalizeOutcome.FAILED:
             notes.append(_note(norm))
-    elif norm is not None and norm.outcome == "failed":
-        normalized = "failed"
+    elif norm is not None and norm.outcome is NormalizeOutcome.FAILED:
+        normalized = NormalizeOutcome.FAILED.value
         notes.append(_note(norm))
     else:
         normalized = "pending" if raw_info is not None else "-"
@@ -82,14 +79,14 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
         load = _loaded_now(entries, cur_info.generation) or load
     loaded = "-"
     if load is not None:
-        loaded = load.outcome
+        loaded = load.outcome.value
         if (
-            load.outcome in LOADED_OUTCOMES
+            load.outcome in LOAD_DONE
             and cur_info is not None
             and load.details.get("curated_generation") != cur_info.generation
         ):
             loaded = "stale"
-        if load.outcome not in LOADED_OUTCOMES:
+        if load.outcome not in LOAD_DONE:
             notes.append(_note(load))
     elif cur_info is not None:
         loaded = "pending"
@@ -112,8 +109,8 @@ def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
 def _loaded_now(entries: list[LedgerEntry], generation: int) -> LedgerEntry | None:
     for entry in reversed(entries):
         if (
-            entry.stage == "load"
-            and entry.outcome == "loaded"
+            entry.stage is Stage.LOAD
+            and entry.outcome is LoadOutcome.LOADED
             and entry.details.get("curated_generation") == generation
         ):
             return entry
@@ -126,11 +123,11 @@ def _batch(entries: list[LedgerEntry], generation: int | None) -> str:
     named = [
         e
         for e in entries
-        if e.stage == "load"
+        if e.stage is Stage.LOAD
         and e.details.get("batch_id")
         and (generation is None or e.details.get("curated_generation") == generation)
     ]
-    pick = [e for e in named if e.outcome == "loaded"] or named
+    pick = [e for e in named if e.outcome is LoadOutcome.LOADED] or named
     return str(pick[-1].details["batch_id"]) if pick else ""
 
 

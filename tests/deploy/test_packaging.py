@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata as md
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -161,9 +162,14 @@ def test_spark_artifacts(built: Path) -> None:
 
 
 def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
-    # two builds back to back (the shared tree may change between the module's build and this one)
-    pkg.build(ROOT, tmp_path / "a")
-    pkg.build(ROOT, tmp_path / "b")
+    # from a snapshot of the sources: the shared working tree may change between two builds
+    snap = tmp_path / "src-snapshot"
+    for rel in ("src", "functions", "spark"):
+        shutil.copytree(ROOT / rel, snap / rel, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    for rel in ("pyproject.toml", "setup.py"):
+        shutil.copy2(ROOT / rel, snap / rel)
+    pkg.build(snap, tmp_path / "a")
+    pkg.build(snap, tmp_path / "b")
     for rel in [f"functions/{n}.zip" for n in pkg.FUNCTIONS] + ["spark/gharchive_pipeline.zip"]:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 

@@ -6,6 +6,7 @@ does it, with the native normalizer compiled."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata as md
 import json
 import shutil
@@ -108,6 +109,12 @@ def _closure(requirements: list[str]) -> set[str]:
     return seen
 
 
+@functools.cache
+def _installed_prefixes() -> dict[str, set[str]]:
+    """Distribution name -> its module prefixes, for everything installed here."""
+    return {canonicalize_name(d.metadata["Name"]): _module_prefixes(d) for d in md.distributions()}
+
+
 def _module_prefixes(dist: md.Distribution) -> set[str]:
     """Dotted module prefixes a distribution provides (google.cloud.X for the namespace packages)."""
     out: set[str] = set()
@@ -132,9 +139,9 @@ def test_unpacked_function_imports_with_only_its_dependencies(built: Path, tmp_p
     in [tool.gharchive.functions] fails here rather than in the cloud."""
     root = _unpack(built / "functions" / f"{name}.zip", tmp_path)
     allowed = _closure(pkg.function_dependencies(PROJECT, name)) | {"gharchive-pipeline"}
-    dists = {canonicalize_name(d.metadata["Name"]): d for d in md.distributions()}
-    mine = set().union(*(_module_prefixes(d) for n, d in dists.items() if n in allowed))
-    blocked = sorted(set().union(*(_module_prefixes(d) for n, d in dists.items() if n not in allowed)) - mine)
+    prefixes = _installed_prefixes()
+    mine = set().union(*(p for n, p in prefixes.items() if n in allowed))
+    blocked = sorted(set().union(*(p for n, p in prefixes.items() if n not in allowed)) - mine)
     code = f"""
 import importlib.abc, sys
 BLOCKED = {blocked!r}

@@ -36,8 +36,19 @@ lines += [
     b'{"id":"1","type":"PushEvent","actor":{},"payload":{"commits":[{"author":{"email":"\\u00e9@x\\ud83d\\ude00"}}]}}',
     b'{"a":"\\ud800"}', b'"\\', b'{"', b"{", b"[" * 300, b'{"x":' * 300,
 ]
-for line in lines[:25]:
+# issue 13: quoted, %40 and non-ASCII local parts, '@' in column values, created_at windows
+HEAD = b'{"id":"2","type":"PushEvent","actor":{"id":1,"login":"a"},"repo":{"id":2,"name":"x/y"},"payload":'
+TAIL = b',"public":true,"created_at":"2015-01-01T00:00:00Z"}'
+hostile = [
+    HEAD + b'{"m":"\\"@p \\"a b\\" \\"@q \xc3\xa9\xc3\xa9@x.org %40 \\"\\"@ \\"@\\"@\\"x\\"@"}' + TAIL,
+    HEAD + b'{"m":"\\"john doe\\"@example.com \\"x\\"@y.org","c":"\\" a\\"@b.org"}' + TAIL,
+    HEAD + b'{"m":"' + b"\xc3\xa9" * 90 + b'@ex.org %4 %40"}' + TAIL,
+    HEAD.replace(b'"a"', b'"a%40b"') + b'{"ref":"a@b"}' + TAIL.replace(b"2015", b"9999"),
+]
+lines = hostile + lines
+for line in lines[:29]:
     _fastpath.map_lines([line[:i] for i in range(0, len(line) + 1, 2)])
+    _fastpath.map_lines([line], 0, 1420070400000000)
 alphabet = b'{}[]":,\\u0123456789abcdef@.-\n\r\t \x00\x7f\xc3\xa9\xed\xa0\x80\xf0\x9f\x98\x80'
 for _ in range(8000):
     line = bytearray(random.choice(lines))

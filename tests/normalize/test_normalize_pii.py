@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import re
@@ -9,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gharchive_pipeline.hours import Hour
-from gharchive_pipeline.normalize import normalize
-from gharchive_pipeline.normalize.pii import hash_email, scrub, scrub_text
+from gharchive_pipeline.normalize import native, normalize
+from gharchive_pipeline.normalize.pii import hash_email, scrub, scrub_text, scrub_value
 
 from ..conftest import DATA
 
@@ -142,3 +144,125 @@ def test_scrub_never_lets_an_address_through(local: str, domain: str, before: st
     assert address not in scrub_text(before + address + after)
     json_text = orjson.dumps({"message": before + address + after}).decode()
     assert address not in scrub_text(json_text)
+
+
+# ---- addresses in curated columns; whole, quoted and %40 local parts (issue 13, item 3) -------------
+
+
+def test_scrub_hashes_the_whole_local_part() -> None:
+    assert scrub_text("mail Jörg.Müller@example.de") == f"mail {sha1('Jörg.Müller')}@example.de"
+    assert scrub_text("日本@example.jp!") == f"{sha1('日本')}@example.jp!"
+    # quoted local parts: escaped quotes in JSON text, plain ones in a column value
+    assert scrub(b'to \\"john doe\\"@example.com.') == b"to " + sha1("john doe").encode() + b"@example.com."
+    assert scrub_value('"john doe"@example.com') == f"{sha1('john doe')}@example.com"
+    # the URL-encoded '@'
+    assert scrub_value("mailto:alice%40example.com") == f"mailto:{sha1('alice')}%40example.com"
+    assert scrub(b'"alice%40example.com"') == b'"' + sha1("alice").encode() + b'%40example.com"'
+    # a window of 128 bytes never keeps half a character
+    cut = scrub_text("é" * 100 + "@example.com")
+    assert cut.encode().decode() == cut and "\ufffd" not in cut and cut.endswith("@example.com")
+
+
+def test_scrub_leaves_text_that_holds_no_address() -> None:
+    for text in (
+        b'{"body":"@octocat thanks","name":"@low"}',  # mentions and labels
+        b'{"body":"ErrorException(\\"@printf: x\\") and \\"a\\" and \\"@types/node"}',
+        b'{"x":"android:text=\\"@string/eula\\" android:id=\\"@+id/a\\""}',
+        b'{"url":"https://www.npmjs.com/package/%40babel%2Fcore","y":"labels/%40low"}',
+        b'{"v":"pkg@1.2.3","s":"git@github.com:o/r.git"}',
+    ):
+        assert scrub(text) == text
+    once = scrub_value('"john doe"@example.com, Jörg@x.org, a%40b.org')
+    assert once is not None and scrub_value(once) == once  # hashing twice changes nothing
+
+
+#: addresses planted in every string column an event can fill, and in payload text
+PLANTED = {
+    "ref": "alice@example.com",
+    "action": "Bob.Smith@example.org",
+    "ref_type": "carol%40example.net",
+    "actor.login": "dave@example.com",
+    "repo.name": "erin@example.com/x",
+    "org.login": '"frank lee"@example.com',
+    "id": "grace@example.com",
+    "type": "Heidi@example.com",
+    "message": 'Signed-off-by: Jörg Müller <Jörg.Müller@example.de>, to \\"ivan ivanov\\"@example.com',
+    "body": 'write to judy%40example.com or "mallory x"@example.com',
+}
+
+
+def _plant(lines: list[bytes]) -> list[bytes]:
+    """Copies of real events with the PLANTED addresses, appended to the hour."""
+    events = [orjson.loads(line) for line in lines]
+    push = next(e for e in events if e["type"] == "PushEvent" and e["payload"]["commits"])
+    create = next(e for e in events if e["type"] == "CreateEvent")
+    issue = next(e for e in events if e["type"] == "IssuesEvent" and "org" in e)
+    planted = []
+    for name, value in PLANTED.items():
+        event = copy.deepcopy(
+            create if name in ("ref", "ref_type", "action") else issue if name == "body" else push
+        )
+        if name in ("ref", "ref_type", "action"):
+            event["payload"][name] = value
+        elif name == "message":
+            event["payload"]["commits"][0]["message"] = value.replace('\\"', '"')
+        elif name == "body":
+            event["payload"]["issue"]["body"] = value
+        elif name == "org.login":
+            event = copy.deepcopy(issue)
+            event["org"]["login"] = value
+        elif "." in name:
+            outer, inner = name.split(".")
+            event[outer][inner] = value
+        else:
+            event[name] = value
+        planted.append(orjson.dumps(event))
+    return planted
+
+
+LEAKS = ("alice@", "Bob.Smith@", "carol%40", "dave@", "erin@", "frank lee", "grace@", "Heidi@",
+         "Jörg.Müller@", "Jörg.Mü", "ivan ivanov", "judy%40", "mallory x")  # fmt: skip
+
+
+def _text_of(table: pa.Table) -> str:
+    return "\n".join(
+        "\n".join(str(v) for v in table.column(c).to_pylist() if v is not None)
+        for c in table.column_names
+        if pa.types.is_string(table.schema.field(c).type)
+    )
+
+
+@pytest.mark.parametrize("name", ["2015-01-01-0.json.gz", "2012-10-13-0.json.gz"])
+def test_no_planted_address_reaches_any_column_on_either_path(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = gzip.decompress((DATA / name).read_bytes()).splitlines()
+    if name.startswith("2012"):  # Timeline: the login is `actor`, the organization in `repository`
+        event = orjson.loads(next(line for line in lines if b'"organization"' in line))
+        event["actor"] = "peggy@example.com"
+        event["repository"]["organization"] = "trent@example.com"
+        event["repository"]["owner"] = "victor@example.com"
+        planted = [orjson.dumps(event)]
+        leaks: tuple[str, ...] = ("peggy@", "trent@", "victor@")
+    else:
+        planted, leaks = _plant(lines), LEAKS
+    src = tmp_path / name
+    src.write_bytes(gzip.compress(b"\n".join(lines + planted) + b"\n"))
+    outputs = []
+    for path in ("native", "python"):
+        if path == "python":
+            monkeypatch.setattr(native, "_module", None)
+            monkeypatch.setattr(native, "AVAILABLE", False)
+        result = normalize(src, tmp_path / path / "events.parquet")
+        assert result.events == len(lines) + len(planted) and result.rejects == 0
+        table = pq.read_table(result.output)
+        text = _text_of(table)
+        assert not [leak for leak in leaks if leak in text], f"{path}: raw addresses in the output"
+        outputs.append(table.drop_columns(["ingested_at"]))
+    assert outputs[0].equals(outputs[1]), "native and Python rows differ"
+    if name.startswith("2015"):
+        rows = outputs[0].slice(len(lines)).to_pylist()
+        assert rows[0]["ref"] == f"{sha1('alice')}@example.com"
+        assert rows[2]["ref_type"] == f"{sha1('carol')}%40example.net"
+        assert rows[5]["org_login"] == f"{sha1('frank lee')}@example.com"
+        assert f"<{sha1('Jörg.Müller')}@example.de>" in rows[8]["payload"]

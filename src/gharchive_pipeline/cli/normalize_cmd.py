@@ -61,8 +61,10 @@ def normalize_command(
     2012-2014 Timeline, 2015+ Events); DST gets one zstd parquet file with the events schema
     (`gharchive schema`). Commit e-mails are hashed as sha1(local-part)@domain.
 
-    Lines that are not JSON events go to a rejects file beside DST; the run fails if more than 1%
-    are bad. A damaged or empty file fails with a message and writes nothing (see --salvage).
+    Lines that are not usable events (not JSON, a field of the wrong type or out of range, an
+    impossible created_at) go to a rejects file beside DST with their reason; the run fails if more
+    than 1% are bad. A damaged or empty file fails with a message and writes nothing (see
+    --salvage), and so do paths that coincide (SRC, DST and the rejects file must be three files).
 
     \b
     Example:
@@ -95,6 +97,8 @@ def normalize_command(
             )
     except NormalizeError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # an output that cannot be written (read-only place, /proc, full disk)
+        raise click.ClickException(f"{exc.filename or dst}: cannot write ({exc.strerror or exc})") from None
     click.echo(summary(result))
 
 

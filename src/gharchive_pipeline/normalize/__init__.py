@@ -10,12 +10,15 @@ exactly alike, goes through the Python mapper (`eras.py`), which defines the rul
 
 Lines that are not usable events go to a rejects file beside the
 output (`<dst>.rejects.ndjson` unless `rejects_path` is given); more than MAX_REJECT_SHARE of them
-fails the run. Every failure leaves no output behind (see writer.py) and names the file.
+fails the run. Every failure leaves no output behind (see writer.py) and names the file; temp
+files a killed run left are removed first. Paths that coincide (the source given as the output,
+the rejects file as either) are refused before anything is written.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,12 +32,18 @@ from ..hours import Hour, HourError
 from . import native
 from .chunks import ChunkResult, Constants, gc_paused, process
 from .eras import EventMapper
-from .errors import CorruptInputError, EmptyInputError, NormalizeError, TooManyRejectsError
+from .errors import (
+    CorruptInputError,
+    EmptyInputError,
+    NormalizeError,
+    SamePathError,
+    TooManyRejectsError,
+)
 from .parallel import chunked, run_parallel
 from .prefetch import prefetched
 from .reader import LineReader, ReadStats
 from .timestamps import plausible_window
-from .writer import ParquetSink, RejectSink
+from .writer import ParquetSink, RejectSink, remove_leftovers
 
 __all__ = [
     "CHUNK_LINES",
@@ -43,6 +52,7 @@ __all__ = [
     "EmptyInputError",
     "NormalizeError",
     "NormalizeResult",
+    "SamePathError",
     "TooManyRejectsError",
     "hour_from_name",
     "normalize",
@@ -94,6 +104,7 @@ def normalize(
     source_name: str | None = None,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
+    rejects_name: str | None = None,
 ) -> NormalizeResult:
     """Normalize one hour into `dst` (zstd parquet, exactly schema.arrow_schema()).
 
@@ -101,7 +112,8 @@ def normalize(
     fast path (native.py) maps Events-era lines without the GIL while a reader thread inflates and a
     writer thread encodes. `workers` >= 2 parses and maps in that many processes (parallel.py): only
     worth it where the native module is not built (measured slower than in-process with it).
-    `progress(bytes_read)` is called after every chunk (for progress bars).
+    `progress(bytes_read)` is called after every chunk (for progress bars). `rejects_name` is how
+    the log names the rejects file when `rejects_path` is a temp file the caller moves elsewhere.
     """
     started = time.perf_counter()
     name = _source_name(src, source_name)
@@ -113,11 +125,15 @@ def normalize(
                 "give it explicitly (--hour YYYY-MM-DDTHH)"
             )
     dst = Path(dst)
+    rejects_path = rejects_path or dst.with_name(dst.name + ".rejects.ndjson")
+    check_paths(src, dst, rejects_path)
+    for path in (dst, rejects_path):
+        remove_leftovers(path)
     now = datetime.now(UTC)
     constants = Constants(hour.start, now, PIPELINE_VERSION, plausible_window(now))
     reader = LineReader(src, name, salvage=salvage, pieces=native.AVAILABLE)
     sink = ParquetSink(dst)
-    rejects = RejectSink(rejects_path or dst.with_name(dst.name + ".rejects.ndjson"))
+    rejects = RejectSink(rejects_path)
     try:
         with gc_paused():  # the reader thread allocates too: no collector passes over the hour
             totals, stats = _run(reader, sink, rejects, constants, workers, progress)
@@ -157,8 +173,31 @@ def normalize(
         damaged_lines=damaged_lines,
         native_events=totals.native_rows,
     )
-    _log_result(name, result)
+    _log_result(name, result, rejects_name)
     return result
+
+
+def check_paths(src: Path | BinaryIO, dst: Path, rejects_path: Path) -> None:
+    """Refuse paths that coincide (the same name, a symlink to it, or a hard link: the same
+    inode): writing would replace the source hour or one output with another."""
+    named = [("DST", dst), ("the rejects file", rejects_path)]
+    if isinstance(src, Path):
+        named.insert(0, ("SRC", src))
+    for i, (what, path) in enumerate(named):
+        for other, other_path in named[i + 1 :]:
+            if _same_file(path, other_path):
+                raise SamePathError(
+                    f"{what} {path} and {other} {other_path} are the same file; nothing was written"
+                )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): only a name could coincide, checked above
+        return False
 
 
 def _source_name(src: Path | BinaryIO, source_name: str | None) -> str:
@@ -169,7 +208,7 @@ def _source_name(src: Path | BinaryIO, source_name: str | None) -> str:
     return str(getattr(src, "name", "<stream>"))
 
 
-def _log_result(name: str, r: NormalizeResult) -> None:
+def _log_result(name: str, r: NormalizeResult, rejects_name: str | None) -> None:
     """One line per hour saying what happened (never event content: reasons only)."""
     log.info(
         "normalized %s (hour %s): %d events (%d by the native mapper), %d rejects, era %s, %.2fs -> %s",
@@ -182,7 +221,7 @@ def _log_result(name: str, r: NormalizeResult) -> None:
             r.hour.key,
             r.rejects,
             r.lines,
-            r.rejects_path,
+            rejects_name or r.rejects_path,
         )
     if r.damage:
         log.warning(

@@ -15,6 +15,10 @@ class EmptyInputError(NormalizeError):
     """A zero-byte file, or one that holds no events at all."""
 
 
+class SamePathError(NormalizeError):
+    """Two of the paths given (source, output, rejects) are the same file: a user error."""
+
+
 class TooManyRejectsError(NormalizeError):
     """More than the allowed share of lines were not usable events."""
 

@@ -1,14 +1,20 @@
 """Rows -> Arrow record batches -> one zstd parquet file, and the rejects file; both atomic.
 
 Files are written under a temporary name in the destination directory and renamed into place only
-by `commit()`, so a failed run never leaves a partial parquet (or rejects file) visible.
+by `commit()`, so a failed run never leaves a partial parquet (or rejects file) visible. A run killed
+outright (kill -9) leaves its temp file behind: `remove_leftovers` deletes those of a path on the next
+run. Each temp file is locked (flock) while its run lives, so a concurrent run's file is never taken
+for a leftover; the lock dies with the process. Files get the ordinary mode (0666 less the umask).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
-import tempfile
+import re
+import secrets
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,23 +42,104 @@ _DICTIONARY_COLUMNS = [
     "pipeline_version",
 ]
 _TS = pa.timestamp("us", tz="UTC")
+log = logging.getLogger(__name__)
+
+#: temp names are `.<final name>.<8 of these>.tmp` (the form tempfile.mkstemp gave them before)
+_TEMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
+_TEMP_TAG = re.compile(r"[a-z0-9_]{8}")
+
+
+def _temp_name(final: Path) -> str:
+    return f".{final.name}.{''.join(secrets.choice(_TEMP_ALPHABET) for _ in range(8))}.tmp"
+
+
+def _is_temp_of(final: Path, name: str) -> bool:
+    prefix, suffix = f".{final.name}.", ".tmp"
+    return (
+        name.startswith(prefix)
+        and name.endswith(suffix)
+        and _TEMP_TAG.fullmatch(name[len(prefix) : -len(suffix)]) is not None
+    )
+
+
+def remove_leftovers(final: Path) -> int:
+    """Delete the temp files of `final` that killed runs left (never a live run's: it holds the
+    lock); returns how many. Only names of exactly our temp form are touched."""
+    try:
+        names = [entry.name for entry in os.scandir(final.parent) if _is_temp_of(final, entry.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0  # no such folder yet (or a file in its place: writing will say so)
+    removed = 0
+    for name in names:
+        path = final.parent / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue  # gone meanwhile, or not a plain file of ours
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a live run's file
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("removed %d temp file(s) of %s left by an interrupted run", removed, final)
+    return removed
 
 
 class _AtomicFile:
-    """A temp file beside `final` that becomes `final` on commit, or disappears on abort."""
+    """A locked temp file beside `final` that becomes `final` on commit, or disappears on abort."""
 
     def __init__(self, final: Path) -> None:
         self.final = final
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        os.close(fd)
-        self.temp = Path(name)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # named by the file asked for
+            raise OSError(exc.errno, exc.strerror, str(final)) from None
+        while True:
+            temp = final.parent / _temp_name(final)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            try:
+                fd = os.open(temp, flags, 0o666)  # the umask applies, as for any new file
+            except FileExistsError:
+                continue  # that name is taken: another one
+            except OSError as exc:  # named by the file asked for, not by a temp name
+                raise OSError(exc.errno, exc.strerror, str(final)) from None
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # a leftover sweep between create and lock may have removed it: then again
+                if os.path.samestat(os.fstat(fd), os.stat(temp, follow_symlinks=False)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        self._lock: int | None = fd
+        self.temp = temp
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def commit(self) -> None:
-        os.replace(self.temp, self.final)
+        try:
+            os.replace(self.temp, self.final)
+        finally:
+            self._unlock()
 
     def abort(self) -> None:
-        self.temp.unlink(missing_ok=True)
+        """Idempotent; after a commit it leaves the committed file alone."""
+        try:
+            if self._lock is not None:
+                self.temp.unlink(missing_ok=True)
+        finally:
+            self._unlock()
 
 
 class ParquetSink:
@@ -67,13 +154,17 @@ class ParquetSink:
     def __init__(self, dst: Path) -> None:
         self.schema = schema.arrow_schema()
         self._file = _AtomicFile(dst)
-        self._writer = pq.ParquetWriter(
-            self._file.temp,
-            self.schema,
-            compression="zstd",
-            use_dictionary=_DICTIONARY_COLUMNS,
-            write_statistics=True,
-        )
+        try:
+            self._writer = pq.ParquetWriter(
+                self._file.temp,
+                self.schema,
+                compression="zstd",
+                use_dictionary=_DICTIONARY_COLUMNS,
+                write_statistics=True,
+            )
+        except BaseException:
+            self._file.abort()
+            raise
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
         self.rows = 0

@@ -246,7 +246,9 @@ def test_month_backfill_submits_one_batch_per_day(cloud: Cloud) -> None:
     assert [e.outcome for e in read_ledger(cloud.raw, late) if e.stage == Stage.LOAD] == ["deferred"]
 
     # the sweep submits the days that ended on a 404, and leaves the pending ones alone
-    swept = sweep(cloud.raw, cloud.curated, MARCH[0], MARCH[-1], cloud.loader, states=cloud.loader.state)
+    swept = sweep(
+        cloud.raw, cloud.curated, MARCH[0], MARCH[-1], cloud.loader, states=cloud.loader.state
+    ).swept
     assert [s.result.outcome for s in swept] == [LoadOutcome.SUBMITTED] * 26
     batches = cloud.server.batch_ids()
     assert len(batches) == 31
@@ -259,7 +261,10 @@ def test_month_backfill_submits_one_batch_per_day(cloud: Cloud) -> None:
     assert all(rows[h].batch in batches and rows[h].loaded == "submitted" for h in served)
 
     run_batches(cloud)
-    assert sweep(cloud.raw, cloud.curated, MARCH[0], MARCH[-1], cloud.loader, states=cloud.loader.state) == []
+    assert (
+        sweep(cloud.raw, cloud.curated, MARCH[0], MARCH[-1], cloud.loader, states=cloud.loader.state).swept
+        == []
+    )
     assert all(len(successful_loads(cloud, h)) == 1 for h in served)
     assert len(cloud.server.calls) == 31  # never a duplicate submission
 
@@ -332,10 +337,10 @@ def test_failed_batch_is_resubmitted_by_the_sweep(cloud: Cloud, monkeypatch: pyt
     assert again.exit_code == 0 and "0 load(s)" in again.output
 
     cloud.server.set_state(f"{first}-a2", "FAILED")
-    [retried] = sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state)
+    [retried] = sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state).swept
     assert retried.result.batch_id == f"{first}-a3"
     run_batches(cloud)
-    assert sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state) == []
+    assert sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state).swept == []
     assert all(successful_loads(cloud, h) == {f"{first}-a3"} for h in hours)
     assert cloud.server.batch_ids("SUCCEEDED") == [f"{first}-a3"]
 
@@ -358,7 +363,7 @@ def test_renormalized_hour_gets_a_new_day_batch(cloud: Cloud) -> None:
         old.generation: old_batch,
         new.generation: new_batch,
     }
-    assert sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state) == []
+    assert sweep(cloud.raw, cloud.curated, DAY, DAY, cloud.loader, states=cloud.loader.state).swept == []
 
 
 def test_hourly_flow_one_batch_per_new_hour(cloud: Cloud) -> None:
@@ -381,7 +386,10 @@ def test_hourly_flow_one_batch_per_new_hour(cloud: Cloud) -> None:
 def test_sweep_per_month_uses_day_ranges(cloud: Cloud) -> None:
     for day in (date(2015, 3, 3), date(2015, 3, 9), date(2015, 4, 2)):
         put_curated(cloud, day_hours(day)[4])
-    swept = sweep(cloud.raw, cloud.curated, date(2015, 3, 1), date(2015, 4, 30), cloud.loader, per=Per.MONTH)
+    first, last = date(2015, 3, 1), date(2015, 4, 30)
+    report = sweep(cloud.raw, cloud.curated, first, last, cloud.loader, per=Per.MONTH)
+    assert report.swept == [] and len(report.waiting) == 3  # their other hours are still to come
+    swept = sweep(cloud.raw, cloud.curated, first, last, cloud.loader, per=Per.MONTH, unsettled=True).swept
     assert [s.pending for s in swept] == [2, 1]
     args = [cloud.server.args(s.result.batch_id) for s in swept]
     assert args[0][:4] == ["--start-day", "2015-03-03", "--end-day", "2015-03-09"]
@@ -456,3 +464,4 @@ def test_batch_args_are_what_the_spark_job_parses() -> None:
             "p.d.events",
             "gs://tmp",
         )
+

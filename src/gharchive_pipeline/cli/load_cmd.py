@@ -5,7 +5,7 @@ ids; a FAILED batch is resubmitted with an attempt suffix), the local runner's d
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,12 @@ def _open(url: str, what: str) -> Storage:
     show_default=True,
     help="One load per UTC day, or one per calendar month (--start-day/--end-day).",
 )
+@click.option(
+    "--unsettled",
+    is_flag=True,
+    help="Also days with hours still to be ingested or normalized (default: only settled days, "
+    "whose last hour's trigger would otherwise submit them).",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be submitted; submit nothing.")
 def load_command(
     start: date,
@@ -75,6 +81,7 @@ def load_command(
     raw_url: str,
     curated_url: str,
     per: str,
+    unsettled: bool,
     dry_run: bool,
 ) -> None:
     """Load every day from START to END (UTC days, both included) that has curated hours not loaded
@@ -104,7 +111,8 @@ def load_command(
     if dry_run:
         from ..stages.sweep import find_work, plan
 
-        planned = plan(find_work(raw, curated, start, last, states=states), curated.url, Per(per))
+        work = find_work(raw, curated, start, last, states=states, now=datetime.now(UTC))
+        planned = plan([w for w in work if w.settled or unsettled], curated.url, Per(per))
         for request, pending in planned:
             click.echo(
                 f"{_span(request)}: would load {pending} pending hour(s) ({len(request.covers)} covered)"
@@ -112,9 +120,10 @@ def load_command(
         click.echo(f"{len(planned)} load(s) would be submitted for {start}..{last}")
         return
     try:
-        done = sweep(raw, curated, start, last, loader, per=Per(per), states=states)
+        report = sweep(raw, curated, start, last, loader, per=Per(per), states=states, unsettled=unsettled)
     except (StorageError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
+    done = report.swept
     for item in done:
         batch = f" {item.result.batch_id}" if item.result.batch_id else ""
         state = item.result.details.get("batch_state")
@@ -122,6 +131,11 @@ def load_command(
         click.echo(
             f"{_span(item.request)}: {item.result.outcome}{batch} "
             f"({item.pending} pending hour(s), {len(item.request.covers)} covered{extra})"
+        )
+    for day in report.waiting:
+        click.echo(
+            f"{day.day}: not settled, left alone ({len(day.waiting)} hour(s) waiting, first "
+            f"{day.waiting[0].key}; --unsettled loads it now)"
         )
     click.echo(f"{len(done)} load(s) for {start}..{last}")
 

@@ -5,15 +5,16 @@ It closes the gaps the event-driven flow leaves by design: a backfilled day whos
 (no curated object, so no trigger saw the day settled), a batch that FAILED (its deterministic id is
 taken: the loader submits the next attempt id), a load asked for while an hour was re-normalized.
 "What is loaded" comes from the ledgers: the load job records `loaded` with the curated generation it
-read. Hours whose batch is still pending or running are left alone, so a sweep during a backfill does
-not submit the same work twice.
+read. Hours whose batch is still pending or running are left alone, and by default so are days not
+settled yet (an hour still to be ingested or normalized: its trigger will submit the day), so a sweep
+during a backfill neither repeats nor pre-empts the triggers' work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from ..hours import Hour
@@ -30,6 +31,7 @@ from .load import (
     loaded_generation,
     other_days,
     record_submission,
+    settle_day,
 )
 from .outcome import LoadOutcome
 
@@ -53,6 +55,11 @@ class DayWork:
     pending: tuple[Hour, ...]  # not loaded at their current generation, and no live batch for them
     running: tuple[str, ...] = ()  # live batches found for other pending hours of the day
     other_days: tuple[date, ...] = ()  # days the hours' rows also fall on (curated metadata)
+    waiting: tuple[Hour, ...] = ()  # hours of the day neither curated nor terminally refused yet
+
+    @property
+    def settled(self) -> bool:
+        return not self.waiting
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,12 @@ class Swept:
     request: LoadRequest
     result: LoadResult
     pending: int  # hours it was made for
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    swept: list[Swept]
+    waiting: list[DayWork]  # days with work left alone because they are not settled
 
 
 def _live_batch(entries: list[LedgerEntry], generation: int, states: BatchStates | None) -> str:
@@ -83,7 +96,13 @@ def _live_batch(entries: list[LedgerEntry], generation: int, states: BatchStates
 
 
 def find_work(
-    raw: Storage, curated: Storage, first: date, last: date, *, states: BatchStates | None = None
+    raw: Storage,
+    curated: Storage,
+    first: date,
+    last: date,
+    *,
+    states: BatchStates | None = None,
+    now: datetime | None = None,
 ) -> list[DayWork]:
     """Days from `first` to `last` (included) with curated hours that still need a load."""
     work: list[DayWork] = []
@@ -103,7 +122,8 @@ def find_work(
         if pending:
             covers = tuple(sorted(HourVersion(h, i.generation) for h, i in found.items()))
             others = tuple(d for d in other_days(found.values()) if d != day)
-            work.append(DayWork(day, covers, tuple(pending), tuple(sorted(running)), others))
+            waiting = settle_day(curated, raw, day, now=now).waiting
+            work.append(DayWork(day, covers, tuple(pending), tuple(sorted(running)), others, waiting))
     return work
 
 
@@ -141,11 +161,16 @@ def sweep(
     *,
     per: Per = Per.DAY,
     states: BatchStates | None = None,
-) -> list[Swept]:
-    """Find the work, ask the loader for it and say in each covered hour's ledger which batch loads it."""
+    unsettled: bool = False,
+    now: datetime | None = None,
+) -> SweepReport:
+    """Find the work (on settled days, or every day with `unsettled`), ask the loader for it and say
+    in each covered hour's ledger which batch loads it."""
+    work = find_work(raw, curated, first, last, states=states, now=now or datetime.now(UTC))
+    ready = [w for w in work if w.settled or unsettled]
     done: list[Swept] = []
-    for request, pending in plan(find_work(raw, curated, first, last, states=states), curated.url, per):
+    for request, pending in plan(ready, curated.url, per):
         result = loader.load(request)
         record_submission(raw, curated.url, request, result)
         done.append(Swept(request, result, pending))
-    return done
+    return SweepReport(done, [w for w in work if w not in ready])

@@ -11,6 +11,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import entrypoints
+from gharchive_pipeline.logs import configure_json_logging
 from gharchive_pipeline.settings import (
     ENV_MAX_RANGE_HOURS,
     ENV_PUBLICATION_LAG_MINUTES,
@@ -28,6 +29,9 @@ ENV_VARS: tuple[str, ...] = (
     ENV_MAX_RANGE_HOURS,
     ENV_PUBLICATION_LAG_MINUTES,
 )
+
+
+configure_json_logging()  # every log record one JSON line: Cloud Logging reads it as jsonPayload
 
 
 @functions_framework.cloud_event

@@ -10,6 +10,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import entrypoints
+from gharchive_pipeline.logs import configure_json_logging
 from gharchive_pipeline.settings import (
     ENV_BQ_TABLE,
     ENV_DATAPROC_RUNTIME_VERSION,
@@ -36,6 +37,9 @@ ENV_VARS: tuple[str, ...] = (
     ENV_BQ_TABLE,
     ENV_SPARK_TEMP_BUCKET,
 )
+
+
+configure_json_logging()  # every log record one JSON line: Cloud Logging reads it as jsonPayload
 
 
 @functions_framework.cloud_event

@@ -95,3 +95,27 @@ def test_explicit_severity_message_and_no_hour() -> None:
         log_event("ingest", None, "rejected", severity="ERROR", message="bad message")
     doc = json.loads(out.getvalue())
     assert (doc["severity"], doc["message"], doc["hour"]) == ("ERROR", "bad message", None)
+
+
+def test_in_a_function_every_logger_writes_cloud_logging_json() -> None:
+    """What functions/*/main.py set up: module loggers (Dataproc submitter, loaders...) become JSON
+    lines with a severity too, and outcome lines are not written twice."""
+    import subprocess
+    import sys
+
+    script = (
+        "import logging\n"
+        "from gharchive_pipeline.logs import configure_json_logging, log_event\n"
+        "configure_json_logging(); configure_json_logging()\n"
+        "logging.getLogger('gharchive_pipeline.stages.dataproc').warning('batch %s exists', 'gha-1')\n"
+        "log_event('load', '2015-01-01T15', 'submitted', severity='INFO')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(x["severity"], x["message"]) for x in lines] == [
+        ("WARNING", "batch gha-1 exists"),
+        ("INFO", "load 2015-01-01T15: submitted"),
+    ]
+    assert lines[0]["logger"] == "gharchive_pipeline.stages.dataproc"

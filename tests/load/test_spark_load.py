@@ -17,8 +17,6 @@ from typing import Any
 import duckdb
 import pytest
 
-pytest.importorskip("pyspark")
-
 from gharchive_pipeline import layout
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
@@ -32,8 +30,10 @@ from gharchive_pipeline.stats import sql
 from gharchive_pipeline.storage import open_storage
 
 from ..conftest import DATA, ROOT
+from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, curated_rows, put_curated, reset
 
+standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
 pytestmark = pytest.mark.slow
 
 HOUR2 = Hour.parse("2015-01-01T02")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import urllib3
@@ -241,14 +241,8 @@ def redact(text: str, source: str = "") -> str:
 def source_location(hour: Hour, source: str) -> str:
     """The URL or file path the hour is read from (with any credentials: never show it, see `redact`)."""
     if is_http(source):
-        return hour_url(hour, source)
+        return hour.url(source)
     return str(Path(source.removeprefix("file://")) / hour.file_name)
-
-
-def hour_url(hour: Hour, source: str) -> str:
-    """The hour's file under base URL `source`; a query string (an access token) stays at the end."""
-    parts = urlsplit(source)
-    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{hour.file_name}"))
 
 
 def _error_summary(resp: requests.Response) -> str:
@@ -343,7 +337,7 @@ def _fetch_once(
     hour: Hour, source: str, dest: Path, policy: RetryPolicy, session: Any, clock: _Clock
 ) -> GzipCheck:
     chunks = (
-        _http_chunks(session, hour_url(hour, source), policy, clock)
+        _http_chunks(session, hour.url(source), policy, clock)
         if is_http(source)
         else _file_chunks(Path(source_location(hour, source)), clock)
     )

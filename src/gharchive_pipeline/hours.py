@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 ONE_HOUR = timedelta(hours=1)
 #: The first hour GH Archive has.
@@ -124,7 +125,9 @@ class Hour:
         return self.start + ONE_HOUR
 
     def url(self, base: str = DEFAULT_BASE_URL) -> str:
-        return f"{base.rstrip('/')}/{self.file_name}"
+        """The hour's file under `base`; a query string (an access token) stays at the end."""
+        parts = urlsplit(base)
+        return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/{self.file_name}"))
 
     # ---- arithmetic -----------------------------------------------------------------------------
     def __add__(self, hours: int) -> Hour:

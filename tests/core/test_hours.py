@@ -54,6 +54,7 @@ def test_unpadded_single_digit_hours() -> None:
     assert one.key == "2015-01-01T01"
     assert one.url() == "https://data.gharchive.org/2015-01-01-1.json.gz"
     assert one.url("http://127.0.0.1:1/") == "http://127.0.0.1:1/2015-01-01-1.json.gz"
+    assert one.url("https://h/base/?token=t") == "https://h/base/2015-01-01-1.json.gz?token=t"
 
 
 @pytest.mark.parametrize(

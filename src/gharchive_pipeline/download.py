@@ -59,7 +59,8 @@ class RetryPolicy:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     #: Overall bound on one hour's download, attempts and waits included: a source that drips bytes
-    #: ends as `transient` well before the ingest function's 540 s timeout.
+    #: ends as `transient` well before the ingest function's 540 s timeout. It is checked as bytes
+    #: arrive, so the worst case is deadline + read_timeout (300 + 60 s by default).
     deadline: float = DEFAULT_DEADLINE_SECONDS
 
     def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:

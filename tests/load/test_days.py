@@ -172,3 +172,25 @@ def test_waiting_writer_gives_up_with_a_transient_error(tmp_path: Path) -> None:
     with day_lock.day_lock(store, date(2015, 1, 3), "second", clock=lambda: now[0], sleep=sleep):
         assert store.stat(layout.lock_object(date(2015, 1, 3))) is not None
     assert store.stat(layout.lock_object(date(2015, 1, 3))) is None
+
+
+# ---- what a rebuild reads (job.contributors, job.days_for_hours) on a real local bucket -----------------
+def test_contributors_are_the_days_hours_and_the_hours_its_markers_name(tmp_path: Path) -> None:
+    from gharchive_pipeline.load.job import contributors, days_for_hours
+
+    store = open_storage(str(tmp_path / "curated"))
+    h23, h00, h01 = Hour.parse("2014-12-31T23"), Hour.parse("2015-01-01T00"), Hour.parse("2015-01-01T01")
+    gens = {h: store.put_bytes(layout.curated_object(h), b"x").generation for h in (h23, h00)}
+    store.put_bytes(layout.rejects_object(h00), b"")  # not an hour of events
+    store.put_bytes(layout.day_index_object(date(2014, 12, 31), h00), b"")  # late events of hour 00
+    store.put_bytes(layout.day_index_object(date(2014, 12, 31), h01), b"")  # marker, hour file gone
+    found = contributors(store, date(2014, 12, 31))
+    assert [(c.hour, c.generation) for c in found] == [(h23, gens[h23]), (h00, gens[h00])]
+    assert [c.hour for c in contributors(store, D1)] == [h00]
+    assert contributors(store, date(2015, 1, 2)) == []
+
+    # --hour: own day + marker days + the curated object's `days` metadata; hours without a file
+    h05 = Hour.parse("2015-01-01T05")
+    store.put_bytes(layout.curated_object(h05), b"x", metadata={"days": "2014-12-20,2014-12-31"})
+    days, missing = days_for_hours(store, [h00, h05, h01])
+    assert days == [date(2014, 12, 20), date(2014, 12, 31), D1] and missing == [h01]

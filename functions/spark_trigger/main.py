@@ -13,6 +13,7 @@ from gharchive_pipeline import entrypoints
 from gharchive_pipeline.logs import configure_json_logging
 from gharchive_pipeline.settings import (
     ENV_BQ_TABLE,
+    ENV_CURATED_BUCKET,
     ENV_DATAPROC_RUNTIME_VERSION,
     ENV_DATAPROC_SERVICE_ACCOUNT,
     ENV_PROJECT,
@@ -28,6 +29,7 @@ from gharchive_pipeline.settings import (
 #: a test-only override, is read too but deliberately not listed: Terraform never sets it.
 ENV_VARS: tuple[str, ...] = (
     ENV_RAW_BUCKET,
+    ENV_CURATED_BUCKET,  # events naming any other bucket are ignored
     ENV_PROJECT,
     ENV_REGION,
     ENV_DATAPROC_SERVICE_ACCOUNT,

@@ -79,7 +79,9 @@ def handle_raw_finalized(
 
     with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.key}-") as tmp:
         try:
-            result = _normalize(raw, obj, hour, Path(tmp))
+            result = _normalize(
+                raw, obj, hour, Path(tmp), object_url(curated.url, layout.rejects_object(hour))
+            )
         except NormalizeError as exc:
             error = {**base, "error": str(exc), "error_type": type(exc).__name__}
             return record(StageOutcome(STAGE, NormalizeOutcome.FAILED, hour, obj.uri, error), raw)
@@ -118,7 +120,9 @@ def _raw_generation(info: ObjectInfo | None) -> int | None:
         return None
 
 
-def _normalize(raw: Storage, obj: StorageObjectEvent, hour: Hour, tmp: Path) -> NormalizeResult:
+def _normalize(
+    raw: Storage, obj: StorageObjectEvent, hour: Hour, tmp: Path, rejects_name: str
+) -> NormalizeResult:
     """Stream the raw object into the normalizer (no full local copy of the gzip)."""
     with raw.open_read(obj.name) as src:
         return normalize(
@@ -127,6 +131,7 @@ def _normalize(raw: Storage, obj: StorageObjectEvent, hour: Hour, tmp: Path) -> 
             hour=hour,
             rejects_path=tmp / "rejects.ndjson",
             source_name=obj.uri,
+            rejects_name=rejects_name,  # the log names where the rejects go, not the temp file
         )
 
 

@@ -4,6 +4,7 @@ local Dataproc REST server (client with transport="rest" and the endpoint overri
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from cloudevents.conversion import to_structured
 from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.cloud_events import finalized_event
+from gharchive_pipeline.cloud_events import StorageObjectEvent, finalized_event
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import (
@@ -29,9 +30,10 @@ from gharchive_pipeline.settings import (
     Settings,
 )
 from gharchive_pipeline.stages import dataproc
-from gharchive_pipeline.stages.load import HourVersion, LoadRequest
+from gharchive_pipeline.stages.load import DEFERRED, LOAD_MODE, HourVersion, LoadRequest
+from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT
 from tests.support import standins
 from tests.support.dataproc_server import DataprocServer
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
@@ -235,3 +237,50 @@ def test_rejects_and_foreign_objects_are_ignored(curated: Storage, app: Any, env
         info = curated.put_bytes(name, b"{}\n")
         assert finalize(app, info).status_code == 200
     assert env.calls == []
+
+
+# ---- deferred (backfill) hours on GCS ------------------------------------------------------------
+@pytest.mark.slow
+def test_deferred_flag_travels_raw_to_curated_on_gcs(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    """Ingest stores `load=deferred` on the raw object; normalize copies it (and writes the day-index
+    marker when rows fall on another day); spark_trigger then defers instead of submitting."""
+    raw, curated = gcs
+    hour = Hour.parse("2015-02-01T03")  # a real hour served under another name: its rows are 2011-02-15
+    info = raw.put_bytes(
+        layout.raw_object(hour), (DATA / "2011-02-15-0.json.gz").read_bytes(), metadata={LOAD_MODE: DEFERRED}
+    )
+    settings = Settings(raw_bucket=f"gs://{RAW}", curated_bucket=f"gs://{CURATED}")
+    event = StorageObjectEvent(RAW, info.name, info.generation, info.size)
+    assert handle_raw_finalized(event, settings, raw=raw, curated=curated).outcome == "normalized"
+    done = curated.stat(layout.curated_object(hour))
+    assert done is not None and done.metadata[LOAD_MODE] == DEFERRED and done.metadata["days"] == "2011-02-15"
+    assert curated.stat(layout.day_index_object(date(2011, 2, 15), hour)) is not None
+
+    assert finalize(app, done).status_code == 200
+    assert env.calls == []
+    assert [e.outcome for e in read_ledger(raw, hour) if e.stage == "load"] == ["deferred"]
+
+
+@pytest.mark.slow
+def test_a_settled_deferred_day_is_one_batch_through_the_function(
+    gcs: tuple[Storage, Storage], app: Any, env: DataprocServer
+) -> None:
+    raw, curated = gcs
+    first = Hour.parse("2015-02-02T00")
+    infos = [
+        curated.put_bytes(layout.curated_object(first + i), b"PAR1", metadata={LOAD_MODE: DEFERRED})
+        for i in range(24)
+    ]
+    for info in infos + infos[-2:]:  # the last two delivered twice
+        assert finalize(app, info).status_code == 200
+    # the first trigger already sees all 24 objects: it submits; every other delivery finds the batch
+    assert [c.status for c in env.calls] == [200] + [409] * 25
+    [batch] = env.batch_ids()
+    assert batch.startswith("gha-d20150202-")
+    assert env.args(batch)[:4] == ["--day", "2015-02-02", "--batch-id", batch]
+    for i in range(24):
+        loads = [e for e in read_ledger(raw, first + i) if e.stage == "load"]
+        assert loads[-1].details["batch_id"] == batch
+        assert [e.outcome for e in loads].count("deferred") <= 1

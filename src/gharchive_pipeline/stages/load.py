@@ -211,7 +211,7 @@ def _defer(
     hour = version.hour
     base: dict[str, Any] = {"curated_generation": version.generation, "day": hour.date}
     deferred = StageOutcome(STAGE, LoadOutcome.DEFERRED, hour, obj.uri, base)
-    if not _latest_is(raw, hour, LoadOutcome.DEFERRED, version.generation):
+    if not _seen(raw, hour, version.generation):  # a redelivery adds nothing to the ledger
         record(deferred, raw)
     day = hour.start.date()
     settlement = settle_day(curated, raw, day, now=now)
@@ -327,12 +327,10 @@ def _loaded_at(raw: Storage, hour: Hour, generation: int) -> bool:
     )
 
 
-def _latest_is(raw: Storage, hour: Hour, outcome: LoadOutcome, generation: int) -> bool:
-    entry: LedgerEntry | None = latest(read_ledger(raw, hour), STAGE)
-    return (
-        entry is not None
-        and entry.outcome == outcome
-        and entry.details.get("curated_generation") == generation
+def _seen(raw: Storage, hour: Hour, generation: int) -> bool:
+    """Has the load stage recorded anything for this curated generation (deferred, a batch...)?"""
+    return any(
+        e.stage == STAGE and e.details.get("curated_generation") == generation for e in read_ledger(raw, hour)
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from gharchive_pipeline import layout
@@ -26,6 +27,7 @@ from gharchive_pipeline.load.job import LoadError, run_days
 from gharchive_pipeline.load.local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, day_glob, loaded_days
 from gharchive_pipeline.load.spark_job import session_conf
 from gharchive_pipeline.load.spark_local import SparkLocalSink
+from gharchive_pipeline.schema import FIELDS
 from gharchive_pipeline.stats import sql
 from gharchive_pipeline.storage import open_storage
 
@@ -132,6 +134,10 @@ def test_day_rebuild_keeps_one_row_per_event(
     assert (day1.hour_rows(HOUR1).input_rows, day1.hour_rows(HOUR1).rows) == (7427, 7427)
     assert (day1.hour_rows(HOUR2).input_rows, day1.hour_rows(HOUR2).rows) == (7427 + 1, 1)
     assert result.rows == day0.rows + day1.rows and result.duplicates == 3 + 7427
+
+    # REQUIRED columns are required in the parquet too (what a BigQuery load job into `events` needs)
+    part = next((wh / EVENTS / "date=2015-01-01").glob("*.parquet"))
+    assert {f.name for f in pq.read_schema(part) if not f.nullable} == {f.name for f in FIELDS if f.required}
 
     unique = "SELECT count(*), count(DISTINCT (id, created_at)) FROM events"
     assert query(wh, EVENTS, unique) == [(7702 + 7427 + 1 + LATE, 7702 + 7427 + 1 + LATE)]

@@ -57,6 +57,8 @@ def session_conf(*, local: bool) -> dict[str, str]:
     }
     if local:
         conf |= {
+            # one day at a time: the cached day and the window sort spill to disk past this
+            "spark.driver.memory": "1g",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",

@@ -1,0 +1,36 @@
+"""`gharchive run --follow` stopped with SIGTERM: it finishes the current hour, exits 0, and a second
+run completes the rest, ending equal to a clean run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from gharchive_pipeline import layout
+from tests.conftest import DATA
+
+from .conftest import FIRST, LAST, CleanRun
+from .harness import finish, leftovers, outcome, run, run_cmd, start
+
+pytestmark = pytest.mark.fault
+
+
+def test_sigterm_stops_follow_cleanly_and_a_rerun_completes(clean_run: CleanRun, tmp_path: Path) -> None:
+    home, log = tmp_path / "home", tmp_path / "follow.log"
+    cmd = [*run_cmd(home, DATA, FIRST, LAST), "--follow"]
+    proc = start(cmd, log)
+    deadline = time.monotonic() + 3 * clean_run.seconds + 30
+    while not (home / "raw" / layout.raw_object(FIRST)).exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGTERM)  # the main process, as systemd's KillMode=mixed does
+    assert finish(proc, timeout=3 * clean_run.seconds + 60) == 0, log.read_text()[-3000:]
+    assert "stopped" in log.read_text()
+
+    assert run(cmd, log) == 0, log.read_text()[-3000:]
+    assert outcome(home).differences(clean_run.outcome) == []
+    assert leftovers(home) == []

@@ -1,0 +1,53 @@
+"""What a killed run leaves (warehouse staging and trash folders, temp files of the buckets) is
+removed by the next run, and never counted: a staging folder holding a full copy of the day's rows
+must not double them. (The buckets' temp files are not cleaned yet: the test then ends as xfail, after
+every other check passed.)"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA
+
+from .conftest import FIRST, LAST, CleanRun
+from .harness import leftovers, outcome, run, run_cmd
+
+pytestmark = pytest.mark.fault
+
+
+def _dead_pid() -> int:
+    probe = subprocess.Popen(["true"])
+    probe.wait()
+    return probe.pid
+
+
+def test_leftovers_of_a_killed_run_are_cleaned_and_never_counted(clean_run: CleanRun, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    shutil.copytree(clean_run.home, home)
+    pid = _dead_pid()
+    events = home / "warehouse" / "events"
+    part = next(p for p in events.rglob("*.parquet") if not any(s.startswith(".") for s in p.parts))
+    planted = [
+        events / f".staging-{pid}-0123456789" / part.parent.name / part.name,  # a full copy of rows
+        events / f".trash-{pid}-0123456789" / part.name,
+        *(home / b / ".gharchive-storage" / "tmp" / "put-0123456789" for b in ("raw", "curated")),
+    ]
+    for path in planted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(part, path)
+    assert len(leftovers(home)) >= len(planted)
+
+    rc = run(run_cmd(home, DATA, FIRST, LAST), tmp_path / "run.log")
+    assert rc == 0, (tmp_path / "run.log").read_text()[-3000:]
+    assert outcome(home).differences(clean_run.outcome) == []
+    left = leftovers(home)
+    assert [p for p in left if "/.gharchive-storage/tmp/" not in f"/{p}"] == []
+    if left:
+        pytest.xfail(
+            "storage/local.py never removes the temp files of a killed writer: "
+            f"`.gharchive-storage/tmp/put-*` (mkstemp in LocalStorage._tmp_file) stay for ever: {left}"
+        )

@@ -16,18 +16,21 @@ from gharchive_pipeline.stats import charts
 from gharchive_pipeline.stats.report import render_report
 
 from ..support import standins
-from ..support.warehouse import HOUR0, HOUR1, cached_rows, write_rows
+from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse laid out as the Spark job writes it (one directory per source hour)."""
-    wh = tmp_path_factory.mktemp("report") / "warehouse"
+    """A warehouse loaded by the local day loader from two real hours."""
+    from gharchive_pipeline.load.local_load import LocalDayLoader
+
+    home = tmp_path_factory.mktemp("report") / "home"
     for hour, name in ((HOUR0, "2015-01-01-0.json.gz"), (HOUR1, "2015-01-01-1.json.gz")):
-        write_rows(cached_rows(name, hour), wh / "events" / hour.key / "part-0.parquet")
-    return wh
+        put_curated(home / "curated", hour, cached_rows(name, hour))
+    LocalDayLoader(home).rebuild(HOUR0.start.date())
+    return home / "warehouse"
 
 
 def test_report_has_its_charts_and_is_self_contained(warehouse: Path) -> None:
@@ -93,11 +96,14 @@ def test_report_renders_in_headless_chromium(warehouse: Path, tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def gapped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real hours 00, 01 and 03: hour 02 is missing, as when GH Archive serves no file for it."""
-    wh = tmp_path_factory.mktemp("gapped") / "warehouse"
+    from gharchive_pipeline.load.local_load import LocalDayLoader
+
+    home = tmp_path_factory.mktemp("gapped") / "home"
     for name in ("2015-01-01-0.json.gz", "2015-01-01-1.json.gz", "2015-01-01-3.json.gz"):
         hour = Hour.parse(name.removesuffix(".json.gz"))
-        write_rows(cached_rows(name, hour), wh / "events" / hour.key / "part-0.parquet")
-    return wh
+        put_curated(home / "curated", hour, cached_rows(name, hour))
+    LocalDayLoader(home).rebuild(HOUR0.start.date())
+    return home / "warehouse"
 
 
 def _gap_titles(html: str) -> list[str]:

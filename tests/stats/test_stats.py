@@ -1,7 +1,7 @@
 """`gharchive stats` on real hours, checked against figures computed here from the raw gzip NDJSON files.
 
 The warehouse is built by the real chain pieces: the normalizer's curated parquet (with GH Archive-style
-duplicates added), the Spark load job, then the CLI.
+duplicates added), the local day loader, then the CLI.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from gharchive_pipeline.stats import sql
 from gharchive_pipeline.stats.query import stats
 from gharchive_pipeline.stats.views import bigquery_views
 
-from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, raw_counts, reset, write_rows
 
 FILES = {HOUR0: "2015-01-01-0.json.gz", HOUR1: "2015-01-01-1.json.gz"}
@@ -33,15 +32,14 @@ def gharchive(*args: str) -> Any:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
-    from gharchive_pipeline.load.local_load import load_hours_local
+    from gharchive_pipeline.load.local_load import LocalDayLoader
 
     home = reset(tmp_path_factory.mktemp("stats") / "home")
     h0, h1 = cached_rows(FILES[HOUR0], HOUR0), cached_rows(FILES[HOUR1], HOUR1)
     put_curated(home / "curated", HOUR0, h0 + h0[-10:])  # within-hour duplicates
     spill = [{**r, "source_hour": HOUR1.start} for r in h0[:25]]  # hour 0's events again in hour 1
     put_curated(home / "curated", HOUR1, h1 + spill)
-    load_hours_local(home, [HOUR1, HOUR0])
+    LocalDayLoader(home).rebuild(HOUR0.start.date())
     return home
 
 
@@ -113,7 +111,7 @@ def test_slim_pushes_are_counted_apart_not_as_zero_commits(tmp_path: Path) -> No
         "is_bot": True,
         "actor_login": "deploy-bot",
     }
-    write_rows([*rows, slim], tmp_path / "warehouse" / "events" / hour.key / "part-0.parquet")
+    write_rows([*rows, slim], tmp_path / "warehouse" / "events" / f"date={hour.date}" / "part-0.parquet")
     [push] = [r for r in stats(tmp_path / "warehouse", by="type").records() if r["type"] == "PushEvent"]
     assert push["pushes"] == len(pushes) + 1
     assert push["pushes_unknown_size"] == 1

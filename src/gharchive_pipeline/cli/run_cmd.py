@@ -12,6 +12,12 @@ import click
 from ..hours import DEFAULT_BASE_URL, Hour
 from .options import home_option, hour_arguments, window
 
+#: `--engine` choices and defaults, spelled here so `gharchive --help` imports neither DuckDB nor
+#: Spark (load/local_load.py's Engine and DuckDBConfig; a test keeps them in step).
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
+
 #: Width for tables when stdout is not a terminal (rich would use 80 and wrap every cell).
 PIPE_WIDTH = 160
 
@@ -39,17 +45,49 @@ def _console() -> Any:
     "backing off while the source is down. A restart resumes from the ledgers in HOME; SIGINT/SIGTERM "
     "finish the current hour and stop (twice: stop now). See docs/operations.md.",
 )
-def run_command(start: Hour, end: Hour | None, source: str, home: Path, follow: bool) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    help="What rebuilds the day partitions: DuckDB (fast start, memory bounded) or local PySpark "
+    "(the cloud job's code path, for parity; starts a JVM).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hours going through the chain at once, one process each (default: the core count).",
+)
+@click.option(
+    "--memory-limit",
+    default=DEFAULT_MEMORY_LIMIT,
+    show_default=True,
+    help="DuckDB's memory limit for a day rebuild (it spills to disk beyond it), e.g. 512MB, 2GB.",
+)
+def run_command(
+    start: Hour,
+    end: Hour | None,
+    source: str,
+    home: Path,
+    follow: bool,
+    engine: str,
+    workers: int | None,
+    memory_limit: str,
+) -> None:
     """Download, normalize and load every hour from START to END (inclusive) through the local event chain.
 
     \b
-    The same Cloud Function entry points as in the cloud receive the same CloudEvents; storage is
-    local directories and the load runs with local PySpark. Idempotent: running a range again changes
-    nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
+    The same Cloud Function handlers as in the cloud receive the same CloudEvents; storage is local
+    directories. Hours are normalized in parallel; then each UTC day they touch is rebuilt once in
+    the local warehouse (DuckDB by default), with its statistics. Idempotent: running a range again
+    changes nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..local.runner import run_hours
+    from ..load.duckdb_days import DuckDBConfig
+    from ..load.local_load import DayResult, Engine
+    from ..local.runner import DayFailure, run_hours
     from ..local.status import HourStatus, render_table
 
     first, last = window(start, end)
@@ -71,11 +109,32 @@ def run_command(start: Hour, end: Hour | None, source: str, home: Path, follow: 
         transient=False,
     ) as progress:
         task = progress.add_task("hours", total=total, last="")
+        day_task = progress.add_task("days loaded", total=None, last="")
 
         def advanced(row: HourStatus) -> None:
-            progress.update(task, advance=1, last=f"{row.hour.key}: {row.raw}/{row.normalized}/{row.loaded}")
+            progress.update(task, advance=1, last=f"{row.hour.key}: {row.raw}/{row.normalized}")
 
-        report = run_hours(first, last, home=home, source=source, on_hour=advanced)
+        def loaded(result: DayResult | DayFailure) -> None:
+            if isinstance(result, DayFailure):
+                text = f"[red]{result.day}: failed[/red]"
+            elif result.load is None:
+                text = f"{result.day}: already current"
+            else:
+                text = f"{result.day}: {result.load.rows:,} events from {len(result.contributors)} hours"
+            progress.update(day_task, advance=1, last=text)
+
+        report = run_hours(
+            first,
+            last,
+            home=home,
+            source=source,
+            on_hour=advanced,
+            on_day=loaded,
+            engine=Engine(engine),
+            workers=workers,
+            duckdb=DuckDBConfig(memory_limit=memory_limit),
+        )
+        progress.update(day_task, total=len(report.days) + len(report.day_failures))
     console.print(render_table(report.rows, title=f"gharchive run {first.key}..{last.key} ({home})"))
     console.print(f"log: {report.log_file}")
     for failure in report.failures:
@@ -83,6 +142,8 @@ def run_command(start: Hour, end: Hour | None, source: str, home: Path, follow: 
             f"[red]{failure.function} failed on {failure.subject} after {failure.attempts} "
             f"attempts: {failure.error}[/red]"
         )
+    for day_failure in report.day_failures:
+        console.print(f"[red]load of day {day_failure.day} failed: {day_failure.error}[/red]")
     if not report.ok:
         sys.exit(1)
 

@@ -29,10 +29,10 @@ _TABLE_COLUMNS = {
 
 
 def _warehouse(home: Path) -> Path:
-    from ..load.local_warehouse import loaded_hours
+    from ..load.local_warehouse import has_rows
 
     warehouse = home / "warehouse"
-    if not loaded_hours(warehouse):
+    if not has_rows(warehouse):
         raise click.ClickException(f"no hours loaded in {warehouse} (run `gharchive run START END` first)")
     return warehouse
 

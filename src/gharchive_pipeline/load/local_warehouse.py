@@ -1,52 +1,137 @@
-"""The local sink: a parquet dataset with one directory per source hour.
+"""The local warehouse: parquet tables partitioned by UTC day, as BigQuery's are.
 
-HOME/warehouse/events/2015-01-01T15/part-*.parquet holds exactly the rows of that source hour, so
-replacing an hour is swapping one directory; DuckDB reads the whole dataset with one glob.
+HOME/warehouse/events/date=2015-01-01/part-0.parquet        the day's events, unique by construction
+HOME/warehouse/hourly_stats/date=2015-01-01/part-0.parquet  materialized statistics of that day
+HOME/warehouse/daily_stats/date=2015-01-01/part-0.parquet
+Each partition directory also holds `_inputs.json`: the curated hour versions it was built from. A
+day is up to date when all three partitions name the same, current inputs; the partitions are
+swapped in events first, so a run killed between two swaps rebuilds the day next time.
+
+A partition is replaced by two renames (readers see the old day or the new one, never a mix).
+Staging and trash directories start with a dot and carry the writer's pid: readers only ever read
+`date=*/*.parquet` (never a hidden directory), and the next run removes what a dead writer left.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ..hours import Hour
-from .spark_job import HOUR_COL
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
-EVENTS_DIR = "events"
-
-
-def events_root(warehouse: Path) -> Path:
-    return warehouse / EVENTS_DIR
+EVENTS = "events"
+HOURLY_STATS = "hourly_stats"
+DAILY_STATS = "daily_stats"
+#: In swap order: events first, the statistics computed from it after.
+TABLES: tuple[str, ...] = (EVENTS, HOURLY_STATS, DAILY_STATS)
+MANIFEST = "_inputs.json"
+_LEFTOVER_PREFIXES = (".staging-", ".trash-", ".tmp-duckdb-")
 
 
-def hour_dir(warehouse: Path, hour: Hour) -> Path:
-    return events_root(warehouse) / hour.key
+def table_root(warehouse: Path, table: str) -> Path:
+    return warehouse / table
 
 
-def parquet_glob(warehouse: Path) -> str:
-    """What DuckDB reads: every parquet file of every loaded hour."""
-    return str(events_root(warehouse) / "*" / "*.parquet")
+def day_dir(warehouse: Path, table: str, day: date) -> Path:
+    return table_root(warehouse, table) / f"date={day.isoformat()}"
 
 
-def loaded_hours(warehouse: Path) -> list[Hour]:
-    root = events_root(warehouse)
+def day_glob(warehouse: Path, table: str) -> str:
+    """What readers read: the parquet files of every day partition (no hidden staging/trash dirs)."""
+    return str(table_root(warehouse, table) / "date=*" / "*.parquet")
+
+
+def loaded_days(warehouse: Path, table: str = EVENTS) -> list[date]:
+    """Days whose partition holds at least one parquet file."""
+    root = table_root(warehouse, table)
     if not root.is_dir():
         return []
-    return sorted(Hour.parse(p.name) for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(
+        date.fromisoformat(p.name.removeprefix("date="))
+        for p in root.glob("date=*")
+        if p.is_dir() and any(p.glob("*.parquet"))
+    )
+
+
+def has_rows(warehouse: Path) -> bool:
+    return bool(loaded_days(warehouse, EVENTS))
+
+
+def read_manifest(warehouse: Path, table: str, day: date) -> dict[str, Any] | None:
+    try:
+        data = json.loads((day_dir(warehouse, table, day) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def manifest(day: date, versions: Mapping[Hour, int]) -> dict[str, Any]:
+    """The inputs of a day rebuild: which curated hour versions it read."""
+    return {"day": day.isoformat(), "hours": {h.key: g for h, g in sorted(versions.items())}}
+
+
+def is_current(warehouse: Path, day: date, expected: Mapping[str, Any]) -> bool:
+    """Every table's partition of `day` was built from exactly these inputs."""
+    return all(read_manifest(warehouse, t, day) == expected for t in TABLES)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The pid a leftover's name carries (`.staging-<pid>-<id>`), None for names without one."""
+    for prefix in _LEFTOVER_PREFIXES:
+        if name.startswith(prefix):
+            head = name.removeprefix(prefix).split("-", 1)[0]
+            return int(head) if head.isdigit() else None
+    return None
+
+
+def clean_leftovers(warehouse: Path) -> list[Path]:
+    """Remove the staging, trash and DuckDB temp directories of writers that are no longer running
+    (a killed run leaves them; a live concurrent run's are kept). Returns what was removed."""
+    removed: list[Path] = []
+    roots = [warehouse, *(table_root(warehouse, t) for t in TABLES)]
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in root.iterdir():
+            if not path.name.startswith(_LEFTOVER_PREFIXES):
+                continue
+            pid = _owner_pid(path.name)
+            if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _hidden_name(kind: str) -> str:
+    return f".{kind}-{os.getpid()}-{uuid.uuid4().hex[:10]}"
 
 
 def swap_in(new: Path | None, final: Path) -> None:
-    """Replace directory `final` by `new` (or remove it when `new` is None: the hour has no rows).
+    """Replace directory `final` by `new` (or remove it when `new` is None).
 
-    Two renames on one filesystem: readers see the old hour or the new one, never a mix.
+    Two renames on one filesystem: readers see the old partition or the new one, never a mix.
     """
-    trash = final.with_name(f".trash-{final.name}-{uuid.uuid4().hex[:8]}")
+    trash = final.with_name(_hidden_name(f"trash-{final.name}"))
     if final.exists():
         final.rename(trash)
     if new is not None:
@@ -55,21 +140,35 @@ def swap_in(new: Path | None, final: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-class LocalWarehouseSink:
-    name = "local"
+class PartitionWriter:
+    """Stages the new partitions of one day (one per table), then swaps them all in."""
 
-    def __init__(self, warehouse: Path) -> None:
+    def __init__(self, warehouse: Path, day: date) -> None:
         self.warehouse = warehouse
-        self.target = str(events_root(warehouse))
+        self.day = day
+        self.staged: dict[str, Path] = {}
 
-    def replace_hours(self, unique: DataFrame, hours: Sequence[Hour]) -> None:
-        root = events_root(self.warehouse)
+    def staging(self, table: str) -> Path:
+        """A fresh hidden directory under the table, for its new partition."""
+        root = table_root(self.warehouse, table)
         root.mkdir(parents=True, exist_ok=True)
-        staging = root / f".staging-{uuid.uuid4().hex[:12]}"
-        try:
-            unique.write.mode("overwrite").partitionBy(HOUR_COL).parquet(str(staging))
-            for hour in hours:
-                written = staging / f"{HOUR_COL}={hour.key}"
-                swap_in(written if written.is_dir() else None, hour_dir(self.warehouse, hour))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        path = root / _hidden_name("staging")
+        path.mkdir()
+        self.staged[table] = path
+        return path
+
+    def commit(self, inputs: Mapping[str, Any]) -> None:
+        """Write the manifest into every staged partition and swap them in, in TABLES order."""
+        missing = [t for t in TABLES if t not in self.staged]
+        if missing:
+            raise RuntimeError(f"day {self.day}: no staged partition for {', '.join(missing)}")
+        text = json.dumps(inputs, sort_keys=True)
+        for table in TABLES:
+            (self.staged[table] / MANIFEST).write_text(text, encoding="utf-8")
+        for table in TABLES:
+            swap_in(self.staged.pop(table), day_dir(self.warehouse, table, self.day))
+
+    def abort(self) -> None:
+        for path in self.staged.values():
+            shutil.rmtree(path, ignore_errors=True)
+        self.staged.clear()

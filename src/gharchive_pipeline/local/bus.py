@@ -198,7 +198,10 @@ class LocalBus:
         for role, prefixes in _watched_prefixes(hour).items():
             for prefix in prefixes:
                 for info in self.buckets[role].list(prefix):
-                    snap[(role, info.name)] = info
+                    # raw folders hold a whole day: objects of other hours are another bus's
+                    # (the runner chains hours in parallel), never this delivery's doing
+                    if hour is None or _name_hour(info.name) in (None, hour):
+                        snap[(role, info.name)] = info
         return snap
 
     @staticmethod
@@ -229,6 +232,11 @@ def _watched_prefixes(hour: Hour | None) -> dict[str, list[str]]:
 
 
 _ANY_HOUR_RE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T|-|/hour=)(\d{1,2})(?:\.json|/)")
+
+
+def _name_hour(name: str) -> Hour | None:
+    m = _ANY_HOUR_RE.search(name)
+    return Hour.parse(f"{m.group(1)}T{int(m.group(2)):02d}") if m else None
 
 
 def _event_hour(event: CloudEvent) -> Hour | None:

@@ -1,26 +1,46 @@
 """`gharchive run`: the whole chain for a range of hours on one machine, through the local bus.
 
-For each hour: publish its message (-> ingest -> raw finalize -> normalize -> curated finalize ->
-load), then replay the finalize events of the hour's raw and curated objects. A replay is a no-op
-for work already done (the stages are idempotent) and finishes work an earlier, interrupted run
-left behind, so running a range twice changes nothing and resumes where it stopped.
+Hours go through the chain in parallel, one worker process each up to `workers` (default: the core
+count): publish the hour's message (-> ingest -> raw finalize -> normalize -> curated finalize ->
+load stage, which locally only records the hour `deferred`), then replay the finalize event of the
+hour's raw object. A replay is a no-op for work already done (the stages are idempotent) and
+finishes what an interrupted run left behind. The normalizer streams (~400 MiB per hour at most),
+so the workers stay well under 2 GiB together.
+
+The loads are coalesced by UTC day: once every hour of the run that can hold rows of a day is
+through the chain (the day's hours and the next day's, which can hold late events), the runner
+rebuilds that day once (load/local_load.py: DuckDB by default, or local PySpark), in this process,
+while the workers go on with later hours. A day whose partitions were built from exactly the current
+curated files is left alone, so running a range twice changes nothing. A failed day is recorded in
+its hours' ledgers and reported; the days after it still load (no state is shared between days).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
 
 from .. import layout
 from ..hours import Hour, hour_range
-from ..logs import log_stream
+from ..load.duckdb_days import DuckDBConfig
+from ..load.job import days_for_hours
+from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
+from ..load.local_warehouse import clean_leftovers
+from ..logs import log_event, log_file
+from ..stages.load import DeferToRunner
+from ..stages.outcome import LoadOutcome, Severity, Stage
 from ..storage.base import Storage, open_storage
 from .bus import LOCAL_TOPIC, Delivery, Handler, LocalBus, local_settings
 from .status import HourStatus, collect_status, hour_status
+
+#: Hours of the next day may hold events of this one (late events; see load/days.py).
+_SETTLE_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -49,17 +69,29 @@ class Home:
         return open_storage(str(self.raw_dir)), open_storage(str(self.curated_dir))
 
 
+@dataclass(frozen=True)
+class DayFailure:
+    day: date
+    error: str
+
+
 @dataclass
 class RunReport:
     hours: list[Hour]
     rows: list[HourStatus] = field(default_factory=list)
     failures: list[Delivery] = field(default_factory=list)
+    days: list[DayResult] = field(default_factory=list)
+    day_failures: list[DayFailure] = field(default_factory=list)
     log_file: Path | None = None
 
     @property
     def ok(self) -> bool:
-        """No delivery failed for good (missing hours are an outcome, not a failure)."""
-        return not self.failures
+        """No delivery or day load failed for good (missing hours are an outcome, not a failure)."""
+        return not self.failures and not self.day_failures
+
+
+def default_workers() -> int:
+    return max(os.cpu_count() or 1, 1)
 
 
 def run_hours(
@@ -69,44 +101,170 @@ def run_hours(
     home: Path,
     source: str,
     on_hour: Callable[[HourStatus], None] | None = None,
+    on_day: Callable[[DayResult | DayFailure], None] | None = None,
     handlers: Mapping[str, Handler] | None = None,
+    engine: Engine = DEFAULT_ENGINE,
+    workers: int | None = None,
+    duckdb: DuckDBConfig | None = None,
 ) -> RunReport:
-    """Run the chain for every hour from start to end (both included); logs go to HOME/logs."""
+    """Run the chain for every hour from start to end (both included), then load the days they
+    touch; logs go to HOME/logs. `handlers` (tests) replace the functions and run in-process."""
     where = Home(home)
     raw, curated = where.buckets()
     where.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    bus = LocalBus(raw, curated, settings=local_settings(raw, curated, source), handlers=handlers)
+    clean_leftovers(where.warehouse_dir)
     hours = list(hour_range(start, end))
     report = RunReport(hours)
-    with _log_file(where) as (log_path, _stream):
+    loader = LocalDayLoader(home, engine=engine, duckdb=duckdb or DuckDBConfig(), raw=raw)
+    workers = min(workers or default_workers(), len(hours))
+    with _log_file(where) as log_path:
         report.log_file = log_path
-        for hour in hours:
-            bus.publish_hours(LOCAL_TOPIC, [hour])
-            report.failures += [d for d in bus.drain() if not d.ok]
-            report.failures += _replay(bus, raw, curated, hour)
+        days = _DayQueue(hours)
+        for hour, failures in _chain_hours(where, source, hours, workers, handlers, log_path):
+            report.failures += failures
+            touched, _ = days_for_hours(curated, [hour])
+            days.done(hour, touched)
             if on_hour is not None:
                 on_hour(hour_status(raw, curated, hour))
+            for day in days.settled():
+                _load_day(loader, day, report, on_day)
+        for day in days.settled(final=True):
+            _load_day(loader, day, report, on_day)
     report.rows = collect_status(raw, curated, hours)
     return report
 
 
-def _replay(bus: LocalBus, raw: Storage, curated: Storage, hour: Hour) -> list[Delivery]:
-    failures: list[Delivery] = []
-    for role, storage, name in (
-        ("raw", raw, layout.raw_object(hour)),
-        ("curated", curated, layout.curated_object(hour)),
-    ):
-        info = storage.stat(name)
-        if info is not None:
-            bus.announce(role, info)
-            failures += [d for d in bus.drain() if not d.ok]
+class _DayQueue:
+    """Days touched so far, and which of them can load: every run hour up to the next day is done."""
+
+    def __init__(self, hours: list[Hour]) -> None:
+        self.pending_hours = set(hours)
+        self.touched: set[date] = set()
+
+    def done(self, hour: Hour, days: list[date]) -> None:
+        self.pending_hours.discard(hour)
+        self.touched.update(days)
+
+    def settled(self, *, final: bool = False) -> list[date]:
+        """Days ready to load now. Once no hour is pending, days wait for `final`: the worker
+        processes are gone by then, so the last loads do not share memory with idle workers."""
+        first_pending = min(self.pending_hours, default=None)
+        if first_pending is None and not final:
+            return []
+        ready = sorted(
+            d for d in self.touched if first_pending is None or first_pending.start.date() > d + _SETTLE_AFTER
+        )
+        self.touched.difference_update(ready)
+        return ready
+
+
+def _load_day(
+    loader: LocalDayLoader,
+    day: date,
+    report: RunReport,
+    on_day: Callable[[DayResult | DayFailure], None] | None,
+) -> None:
+    """Rebuild one day; a failure is recorded and reported, and the run goes on with the next day."""
+    result: DayResult | DayFailure
+    try:
+        result = loader.rebuild(day)
+    except Exception as exc:
+        result = DayFailure(day, f"{type(exc).__name__}: {exc}")
+        report.day_failures.append(result)
+        log_event(
+            Stage.LOAD,
+            None,
+            LoadOutcome.FAILED,
+            message=f"load day {day}: failed",
+            severity=Severity.ERROR,
+            day=day.isoformat(),
+            error=result.error,
+        )
+    else:
+        report.days.append(result)
+        outcome = "rebuilt" if result.load is not None else "current"
+        log_event(
+            Stage.LOAD,
+            None,
+            outcome,
+            message=f"load day {day}: {outcome}",
+            day=day.isoformat(),
+            hours=len(result.contributors),
+            engine=str(result.engine),
+            seconds=round(result.seconds, 3),
+            rows=result.load.rows if result.load else None,
+            duplicates=result.load.duplicates if result.load else None,
+        )
+    if on_day is not None:
+        on_day(result)
+
+
+# ---- the chain of one hour, in a worker process (or in this one) ----------------------------------
+def _chain_hours(
+    where: Home,
+    source: str,
+    hours: list[Hour],
+    workers: int,
+    handlers: Mapping[str, Handler] | None,
+    log_path: Path,
+) -> Iterator[tuple[Hour, list[Delivery]]]:
+    """(hour, failed deliveries) for every hour, in the order they finish."""
+    if handlers is not None or workers <= 1:
+        raw, curated = where.buckets()
+        bus = _bus(raw, curated, source, handlers)
+        for hour in hours:
+            yield hour, _chain_hour(bus, raw, hour)
+        return
+    # spawn: the parent may run threads (rich's progress bar), which fork would copy mid-flight
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: dict[Future[list[Delivery]], Hour] = {
+            pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path): hour for hour in hours
+        }
+        pending = list(futures)
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: futures[f]):
+                pending.remove(future)
+                hour = futures[future]
+                try:
+                    failures = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory): the hour failed
+                    failures = [
+                        Delivery("runner", "-", hour.key, hour, 1, 0.0, f"{type(exc).__name__}: {exc}")
+                    ]
+                yield hour, failures
+
+
+def _bus(raw: Storage, curated: Storage, source: str, handlers: Mapping[str, Handler] | None) -> LocalBus:
+    settings = local_settings(raw, curated, source)
+    return LocalBus(raw, curated, settings=settings, handlers=handlers, loader=DeferToRunner())
+
+
+def _chain_hour_in_worker(home: Path, source: str, hour: Hour, log_path: Path) -> list[Delivery]:
+    raw, curated = Home(home).buckets()
+    with log_file(log_path):
+        return _chain_hour(_bus(raw, curated, source, None), raw, hour)
+
+
+def _chain_hour(bus: LocalBus, raw: Storage, hour: Hour) -> list[Delivery]:
+    """Publish the hour, deliver until quiet, then replay its raw object's finalize event (which
+    resumes a normalize an interrupted run left undone; the curated object's own finalize is not
+    replayed: the runner loads days itself)."""
+    bus.publish_hours(LOCAL_TOPIC, [hour])
+    failures = [d for d in bus.drain() if not d.ok]
+    info = raw.stat(layout.raw_object(hour))
+    if info is not None:
+        bus.announce("raw", info)
+        failures += [d for d in bus.drain() if not d.ok]
     return failures
 
 
 @contextmanager
-def _log_file(home: Home) -> Iterator[tuple[Path, TextIO]]:
+def _log_file(home: Home) -> Iterator[Path]:
     """One JSON-lines log per run (every stage's outcome for every hour), not the console."""
     home.logs_dir.mkdir(parents=True, exist_ok=True)
     path = home.logs_dir / f"run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.jsonl"
-    with path.open("w", encoding="utf-8") as fh, log_stream(fh):
-        yield path, fh
+    path.touch()
+    with log_file(path):
+        yield path

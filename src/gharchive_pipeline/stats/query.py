@@ -1,4 +1,11 @@
-"""Local statistics: DuckDB over the warehouse's parquet dataset, with the same SQL as BigQuery."""
+"""Local statistics: DuckDB over the warehouse's day-partitioned parquet, with the same SQL as BigQuery.
+
+`events` is unique by construction (each day partition is rebuilt deduplicated), so every figure
+reads it directly, without a window. The materialized `hourly_stats` and `daily_stats` tables (per
+hour or day AND type, refreshed with each day) serve the figures they hold: the report's charts by
+type over time. Other groupings (by hour or day over all types, by type over a window, by repo or
+actor) need distinct counts those tables cannot add up, and read `events`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,9 @@ from typing import Any
 import duckdb
 
 from ..hours import Hour
-from ..load.local_warehouse import loaded_hours, parquet_glob
+from ..load.local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, day_glob, loaded_days
 from ..schema import duckdb_columns
-from .sql import DUCKDB, aggregate_sql, daily_stats_sql, events_unique_sql, grouping, hourly_stats_sql
+from .sql import DUCKDB, METRIC_NAMES, METRIC_TYPES, STATS_TABLES, aggregate_sql, events_unique_sql, grouping
 
 
 @dataclass(frozen=True)
@@ -27,24 +34,41 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _parquet(warehouse: Path, table: str) -> str:
+    return f"read_parquet({_sql_string(day_glob(warehouse, table))}, hive_partitioning = false)"
+
+
+def _stats_columns(table: str) -> dict[str, str]:
+    time_col = STATS_TABLES[table][0]
+    metrics = {m: "DOUBLE" if METRIC_TYPES[m] == "FLOAT64" else "BIGINT" for m in METRIC_NAMES}
+    return {time_col: "TIMESTAMPTZ" if time_col == "hour" else "DATE", "type": "VARCHAR", **metrics}
+
+
+def _view(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, str], source: str | None) -> None:
+    """View `name` with exactly `cols` over `source` (None: an empty table of those columns)."""
+    if source is None:
+        select = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols.items())
+        con.execute(f"CREATE VIEW {name} AS SELECT {select} WHERE false")
+    else:
+        select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in cols.items())
+        con.execute(f"CREATE VIEW {name} AS SELECT {select} FROM {source}")
+
+
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views events, events_unique, hourly_stats, daily_stats.
 
-    In-memory, so readers never lock anything: the data stays in the parquet dataset.
+    In-memory, so readers never lock anything: the data stays in the parquet files, read only from
+    `date=*/` partitions (never a staging or trash directory a writer left).
     """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    cols = duckdb_columns()
-    if loaded_hours(warehouse):
-        select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in cols.items())
-        source = f"read_parquet({_sql_string(parquet_glob(warehouse))}, hive_partitioning = false)"
-        con.execute(f"CREATE VIEW events AS SELECT {select} FROM {source}")
-    else:
-        select = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols.items())
-        con.execute(f"CREATE VIEW events AS SELECT {select} WHERE false")
+    for table, cols in (
+        (EVENTS, duckdb_columns()),
+        (HOURLY_STATS, _stats_columns(HOURLY_STATS)),
+        (DAILY_STATS, _stats_columns(DAILY_STATS)),
+    ):
+        _view(con, table, cols, _parquet(warehouse, table) if loaded_days(warehouse, table) else None)
     con.execute(f"CREATE VIEW events_unique AS {events_unique_sql('events')}")
-    con.execute(f"CREATE VIEW hourly_stats AS {hourly_stats_sql(DUCKDB, 'events_unique')}")
-    con.execute(f"CREATE VIEW daily_stats AS {daily_stats_sql(DUCKDB, 'events_unique')}")
     return con
 
 

@@ -1,0 +1,190 @@
+"""The local default day loader: rebuild one UTC day of the warehouse with DuckDB, memory bounded.
+
+Why DuckDB and not local Spark: a day is one SQL statement here, with no JVM to start (~6 s) and no
+per-job overhead, and DuckDB spills to `temp_directory` past `memory_limit` instead of dying
+(docs/benchmark.md has the figures). Every call opens its own connection, so a failed day leaves
+nothing behind that could break the next one.
+
+The rebuild follows load/days.py: read the day's contributing hours, keep the rows created on the
+day, keep one copy per DEDUP_KEY by DEDUP_ORDER, replace the partition. Deduplication never sorts
+the wide rows: a first pass over the narrow ordering columns (key, source_hour, ingested_at,
+pipeline_version, file and row number) finds the losing copies; only copies tied on all of those
+(the same event twice in one file) are compared on every column. The second pass streams the
+rows to parquet, leaving the losers out with an anti-join on (file, row number).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from ..schema import COLUMN_NAMES, DEDUP_KEY
+from ..stats.sql import (
+    DUCKDB,
+    METRIC_NAMES,
+    METRIC_TYPES,
+    STATS_TABLES,
+    daily_stats_sql,
+    day_filter,
+    hourly_stats_sql,
+)
+from .days import DEDUP_ORDER, Contributor, DayLoad, HourRows, dedup_order_sql
+from .local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, PartitionWriter
+
+#: Columns of DEDUP_ORDER compared in the narrow pass (the rest only break ties within one file).
+_NARROW = 3
+PART_FILE = "part-0.parquet"
+#: Rows per parquet row group written. The writer buffers a row group per thread, and rows carry
+#: their payload JSON (~2 KB): 32k rows keep a day rebuild near 500 MiB (122k rows: ~900 MiB).
+ROW_GROUP_ROWS = 32_768
+
+
+@dataclass(frozen=True)
+class DuckDBConfig:
+    """Resources of one day rebuild. memory_limit bounds DuckDB's buffers (the process adds ~150 MiB
+    of Python and Arrow); past it DuckDB spills to temp_directory."""
+
+    memory_limit: str = "1GB"
+    threads: int = max(os.cpu_count() or 1, 1)
+    temp_directory: Path | None = None  # default: WAREHOUSE/.tmp-duckdb-<pid>, removed afterwards
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _files_sql(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
+
+
+def connect(config: DuckDBConfig, temp_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"allow_unsigned_extensions": False})
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = {_literal(config.memory_limit)}")
+    con.execute(f"SET threads = {int(config.threads)}")
+    con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
+    con.execute("SET preserve_insertion_order = false")  # lets COPY stream without buffering order
+    return con
+
+
+def rebuild_day_duckdb(
+    writer: PartitionWriter,
+    day: date,
+    contributors: Sequence[tuple[Contributor, Path]],
+    *,
+    config: DuckDBConfig | None = None,
+) -> DayLoad:
+    """Write the deduplicated rows of `day` from the contributing hour files into the staged
+    events partition of `writer`, and return what each hour gave. The caller commits."""
+    config = config or DuckDBConfig()
+    started = time.perf_counter()
+    temp_dir = config.temp_directory or writer.warehouse / f".tmp-duckdb-{os.getpid()}"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    staging = writer.staging(EVENTS)
+    by_file = {str(path): c for c, path in contributors}
+    con = connect(config, temp_dir)
+    try:
+        con.execute(
+            "CREATE TEMP VIEW day_rows AS SELECT * FROM read_parquet("
+            f"{_files_sql([p for _, p in contributors])}, filename = true, file_row_number = true,"
+            f" hive_partitioning = false) WHERE {day_filter(DUCKDB, day)}"
+        )
+        con.execute(f"CREATE TEMP TABLE losers AS {_losers_sql()}")
+        cols = ", ".join(COLUMN_NAMES)
+        con.execute(
+            f"COPY (SELECT {cols} FROM day_rows ANTI JOIN losers USING (filename, file_row_number))"
+            f" TO {_literal(str(staging / PART_FILE))} (FORMAT parquet, COMPRESSION zstd,"
+            f" ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        )
+        inputs = dict(con.execute("SELECT filename, count(*) FROM day_rows GROUP BY 1").fetchall())
+        lost = dict(con.execute("SELECT filename, count(*) FROM losers GROUP BY 1").fetchall())
+    finally:
+        con.close()
+        if config.temp_directory is None:
+            _remove_tree(temp_dir)
+    per_hour = tuple(
+        HourRows(c.hour, int(inputs.get(f, 0)), int(inputs.get(f, 0)) - int(lost.get(f, 0)))
+        for f, c in sorted(by_file.items(), key=lambda kv: kv[1].hour)
+    )
+    return DayLoad(day, tuple(c for c, _ in contributors), per_hour, time.perf_counter() - started)
+
+
+def stage_stats(writer: PartitionWriter, day: date, *, config: DuckDBConfig | None = None) -> None:
+    """Compute the day's hourly_stats and daily_stats from its staged events partition (whatever
+    engine wrote it) into staged partitions of `writer`, with the SQL of stats/sql.py."""
+    config = config or DuckDBConfig()
+    events = writer.staged[EVENTS]
+    temp_dir = config.temp_directory or writer.warehouse / f".tmp-duckdb-{os.getpid()}"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(config, temp_dir)
+    try:
+        files = sorted(events.glob("*.parquet"))
+        if files:
+            source = f"read_parquet({_files_sql(files)}, hive_partitioning = false)"
+        else:
+            source = f"(SELECT {_typed_nulls()} WHERE false)"
+        for table, sql in ((HOURLY_STATS, hourly_stats_sql), (DAILY_STATS, daily_stats_sql)):
+            target = writer.staging(table) / PART_FILE
+            con.execute(
+                f"COPY (SELECT {_typed_stats(STATS_TABLES[table][0])} FROM ({sql(DUCKDB, source, day)})"
+                f" ORDER BY 1, 2) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+    finally:
+        con.close()
+        if config.temp_directory is None:
+            _remove_tree(temp_dir)
+
+
+def _typed_stats(time_col: str) -> str:
+    """The statistics columns with the types BigQuery's tables have (DuckDB's SUM gives HUGEINT,
+    which parquet would store as a double)."""
+    metrics = [
+        f"CAST({m} AS {'DOUBLE' if METRIC_TYPES[m] == 'FLOAT64' else 'BIGINT'}) AS {m}" for m in METRIC_NAMES
+    ]
+    return ", ".join([time_col, "type", *metrics])
+
+
+def _typed_nulls() -> str:
+    from ..schema import duckdb_columns
+
+    return ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in duckdb_columns().items())
+
+
+def _losers_sql() -> str:
+    """(filename, file_row_number) of every copy that loses to another copy of its event."""
+    key = ", ".join(DEDUP_KEY)
+    narrow = ", ".join(f"{c} {'ASC' if asc else 'DESC'} NULLS LAST" for c, asc in DEDUP_ORDER[:_NARROW])
+    narrow_cols = ", ".join(c for c, _ in DEDUP_ORDER[:_NARROW])
+    # rank() keeps ties at 1: rank > 1 loses on the narrow columns alone.
+    return f"""
+        WITH ranked AS (
+          SELECT {key}, {narrow_cols}, filename, file_row_number,
+                 rank() OVER (PARTITION BY {key} ORDER BY {narrow}) AS r,
+                 count(*) OVER (PARTITION BY {key}) AS copies
+          FROM day_rows
+        ),
+        tied_keys AS (
+          SELECT {key} FROM ranked WHERE r = 1 GROUP BY ALL HAVING count(*) > 1
+        ),
+        tied AS (
+          SELECT filename, file_row_number,
+                 row_number() OVER (PARTITION BY {key} ORDER BY {dedup_order_sql()},
+                                    filename, file_row_number) AS n
+          FROM day_rows SEMI JOIN tied_keys USING ({key})
+        )
+        SELECT filename, file_row_number FROM ranked WHERE copies > 1 AND r > 1
+        UNION
+        SELECT filename, file_row_number FROM tied WHERE n > 1
+    """
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)

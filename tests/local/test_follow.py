@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import gc
 import gzip
+import os
+import signal
 import threading
+import time
 import tracemalloc
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,7 @@ from gharchive_pipeline.local.follow import (
     Progress,
     _runs,
     progress,
+    stop_on_signals,
 )
 from gharchive_pipeline.local.runner import Home
 from gharchive_pipeline.local.status import HourStatus, hour_status
@@ -77,6 +81,28 @@ def test_contiguous_runs() -> None:
 def test_cli_help_explains_follow() -> None:
     out = CliRunner().invoke(cli, ["run", "--help"]).output
     assert "--follow" in out and "A restart resumes from the ledgers in HOME" in " ".join(out.split())
+
+
+def test_first_signal_asks_to_stop_the_second_abandons() -> None:
+    stop = threading.Event()
+    with stop_on_signals(stop, (signal.SIGUSR1,)):
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert stop.wait(5)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(5)  # the handler raises in the main thread long before this ends
+    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+
+
+def test_a_stop_interrupts_the_wait_for_the_next_hour(tmp_path: Path) -> None:
+    """The real sleep is the stop event's wait: a stop during a long wait ends the run at once."""
+    stop = threading.Event()
+    now = datetime.now(UTC)
+    follower = Follower(LocalChain(tmp_path, str(tmp_path)), Hour.containing(now), stop=stop)
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    assert follower.run().stopped
+    assert time.monotonic() - started < 10
 
 
 # ---- the follow loop on the real chain --------------------------------------------------------------

@@ -389,8 +389,13 @@ def follow_command(
         hour = event.hour.key if event.hour else "-"
         echo(f"{at} {hour} {event.what}" + (f": {event.detail}" if event.detail else ""))
 
+    from ..logs import log_file
+
     follower = Follower(LocalChain(home, source), start, end, stop=stop, on_event=show)
-    with stop_on_signals(stop):
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    # the follower's own ingest lines; each pass of the chain also writes its run-*.jsonl
+    with log_file(logs / f"follow-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"), stop_on_signals(stop):
         summary = follower.run()
     echo(
         f"follow: {summary.done} hours loaded, {summary.missing} missing, {summary.bad} bad hours, "

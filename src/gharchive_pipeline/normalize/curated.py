@@ -73,10 +73,19 @@ def curated(event_type: str, payload: Any) -> Curated:
             pr = get("pull_request")
             if isinstance(pr, dict):
                 merged = boolean(pr.get("merged"), "payload.pull_request.merged")
+    if type(action) is not str:
+        action = string(action, "payload.action")
+    if type(ref) is not str:
+        ref = string(ref, "payload.ref")
+    if type(ref_type) is not str:
+        ref_type = string(ref_type, "payload.ref_type")
+    texts = f"{action}{ref}{ref_type}"
+    if "@" in texts or "%" in texts:  # rare: one test for the three values
+        action, ref, ref_type = scrub_value(action), scrub_value(ref), scrub_value(ref_type)
     return (
-        scrub_value(string(action, "payload.action")),
-        scrub_value(string(ref, "payload.ref")),
-        scrub_value(string(ref_type, "payload.ref_type")),
+        action,
+        ref,
+        ref_type,
         size,
         distinct,
         number,

@@ -18,9 +18,11 @@ import orjson
 
 from .curated import curated, is_bot
 from .errors import RowError
+from .fields import INT64_MAX as _MAX
+from .fields import INT64_MIN as _MIN
 from .fields import int64, kind, obj, string
 from .ids import derived_id
-from .pii import EmailHasher, needs_scrub, scrub, scrub_value
+from .pii import EmailHasher, has_pct40, needs_scrub, scrub, scrub_value
 from .timestamps import BIGQUERY_RANGE, TimestampError, TimestampParser, describe_range
 
 BACKFILL, TIMELINE, EVENTS = "backfill", "timeline", "events"
@@ -116,7 +118,7 @@ class EventMapper:
             known = self.sanitize_payload(payload)
         data = orjson.dumps(payload)
         ats = data.count(b"@")
-        if (ats > known and ats - data.count(_SSH_URL) > known) or b"%40" in data:
+        if (ats > known and ats - data.count(_SSH_URL) > known) or has_pct40(data):
             data = scrub(data)
         return data
 
@@ -189,28 +191,38 @@ class EventMapper:
 
         raw_id = get("id")
         if type(raw_id) is str and raw_id:
-            event_id = scrub_value(raw_id)
+            event_id = raw_id
         elif type(raw_id) is int:
             event_id = str(raw_id)
         elif raw_id is None or raw_id == "":
             event_id = derived_id(event)  # after sanitizing: both servings of an hour agree
         else:
             raise RowError(f"id is {kind(raw_id)}, not a string or an integer")
-        actor_login = scrub_value(string(actor_login, "actor.login"))
+        if type(actor_login) is not str:
+            actor_login = string(actor_login, "actor.login")
+        if type(repo_name) is not str:
+            repo_name = string(repo_name, "repo.name")
+        if type(org_login) is not str:
+            org_login = string(org_login, "org.login")
+        column_type = event_type
+        texts = f"{event_id}{event_type}{actor_login}{repo_name}{org_login}"
+        if "@" in texts or "%" in texts:  # rare: one test for the five values
+            event_id, column_type = scrub_value(event_id) or event_id, scrub_value(event_type) or event_type
+            actor_login, repo_name, org_login = map(scrub_value, (actor_login, repo_name, org_login))
         public = get("public")
         if public is not None and type(public) is not bool:
             raise RowError(f"public is {kind(public)}, not true or false")
         return (
             event_id,
-            scrub_value(event_type),
+            column_type,
             public,
             created,
-            int64(actor_id, "actor.id"),
+            actor_id if type(actor_id) is int and _MIN <= actor_id <= _MAX else int64(actor_id, "actor.id"),
             actor_login,
-            int64(repo_id, "repo.id"),
-            scrub_value(string(repo_name, "repo.name")),
-            int64(org_id, "org.id"),
-            scrub_value(string(org_login, "org.login")),
+            repo_id if type(repo_id) is int and _MIN <= repo_id <= _MAX else int64(repo_id, "repo.id"),
+            repo_name,
+            org_id if type(org_id) is int and _MIN <= org_id <= _MAX else int64(org_id, "org.id"),
+            org_login,
             payload_json,
             other_json,
             *curated(event_type, payload),

@@ -1,8 +1,11 @@
 """Fresh virtualenvs for install tests: what a user (`pip install gharchive-pipeline`) or the Cloud
 Functions build (`pip install -r requirements.txt`) gets, away from the project's own .venv.
 
-pip's cache is shared with every other pip on the machine, so a second session installs from it;
-PYTHON* variables that could leak this checkout onto the new interpreter's path are removed.
+Downloads are kept in a wheelhouse (GHARCHIVE_TEST_WHEELHOUSE, default
+~/.cache/gharchive-pipeline/wheelhouse): installs run offline from it, and only what it lacks is
+downloaded. (pip's own HTTP cache is not enough: responses that forbid caching, as behind some
+proxies, are downloaded again on every install.) PYTHON* variables that could leak this checkout
+onto the new interpreter's path are removed.
 """
 
 from __future__ import annotations
@@ -40,5 +43,23 @@ def run(cmd: list[str | Path], *, cwd: Path, timeout: float = INSTALL_TIMEOUT_S,
     return proc.stdout
 
 
+def wheelhouse() -> Path:
+    path = Path(
+        os.environ.get("GHARCHIVE_TEST_WHEELHOUSE", Path.home() / ".cache/gharchive-pipeline/wheelhouse")
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def pip(python: Path, *args: str | Path, cwd: Path) -> str:
-    return run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *args], cwd=cwd)
+    """`pip install ARGS` in the venv of `python` from the wheelhouse alone; only when that cannot
+    satisfy them, `pip download` what is missing (with setuptools and wheel, which building a local
+    project needs) and install again."""
+    house = wheelhouse()
+    quiet = ["-q", "--disable-pip-version-check"]
+    offline = [python, "-m", "pip", "install", *quiet, "--no-index", "--find-links", house, *args]
+    try:
+        return run(offline, cwd=cwd)
+    except AssertionError:
+        run([python, "-m", "pip", "download", *quiet, "-d", house, "setuptools>=68", "wheel", *args], cwd=cwd)
+        return run(offline, cwd=cwd)

@@ -23,7 +23,7 @@ from .stages.normalize import handle_raw_finalized
 from .stages.outcome import Stage
 from .storage.base import Storage
 
-#: Function name -> the handler its `functions/<name>/main.py` entry point calls.
+#: The Cloud Functions by entry-point name: functions/<name>/main.py calls the handler <name> here.
 FUNCTIONS: tuple[str, ...] = ("ingest", "normalize", "spark_trigger")
 
 

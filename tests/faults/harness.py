@@ -24,6 +24,8 @@ import pyarrow.dataset as ds
 
 from gharchive_pipeline.hours import Hour
 
+#: Real hours 00 and 01 (data/gharchive), and 02, which is not there: a recorded `missing` hour.
+FIRST, LAST = Hour.parse("2015-01-01T00"), Hour.parse("2015-01-01T02")
 #: Columns that legitimately differ between two runs of the same hours.
 RUN_SPECIFIC = ("ingested_at",)
 #: Names a killed run may leave behind; none may survive the next run.
@@ -143,6 +145,15 @@ def warehouse_rows(home: Path) -> list[dict[str, Any]]:
     rows = table.to_pylist()
     rows.sort(key=lambda r: (str(r.get("id")), str(r.get("created_at")), str(r.get("source_hour"))))
     return rows
+
+
+@dataclass(frozen=True)
+class CleanRun:
+    """The reference: FIRST..LAST run once, start to end, on a fresh home."""
+
+    home: Path
+    outcome: Outcome
+    seconds: float
 
 
 def leftovers(home: Path) -> list[str]:

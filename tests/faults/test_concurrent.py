@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import DATA
 
-from .conftest import FIRST, LAST, CleanRun
-from .harness import finish, leftovers, outcome, run_cmd, start
-
-pytestmark = pytest.mark.fault
+from .harness import FIRST, LAST, CleanRun, finish, leftovers, outcome, run_cmd, start
 
 
 def test_two_concurrent_runs_on_one_home(clean_run: CleanRun, tmp_path: Path) -> None:

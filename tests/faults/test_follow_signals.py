@@ -8,15 +8,10 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from gharchive_pipeline import layout
 from tests.conftest import DATA
 
-from .conftest import FIRST, LAST, CleanRun
-from .harness import finish, leftovers, outcome, run, run_cmd, start
-
-pytestmark = pytest.mark.fault
+from .harness import FIRST, LAST, CleanRun, finish, leftovers, outcome, run, run_cmd, start
 
 
 def test_sigterm_stops_follow_cleanly_and_a_rerun_completes(clean_run: CleanRun, tmp_path: Path) -> None:

@@ -17,8 +17,6 @@ from tests.conftest import COMPLETE_HOURS, DATA
 
 from .harness import gharchive_json, run, run_cmd
 
-pytestmark = pytest.mark.fault
-
 H = Hour.parse("2015-01-01T00")
 GOOD = {H: "2015-01-01-0.json.gz", H + 5: "2015-01-01-5.json.gz"}
 OVERFLOW = H + 1  # real 2015-01-01-1 with two lines carrying integers past int64

@@ -13,10 +13,7 @@ import pytest
 
 from tests.conftest import DATA
 
-from .conftest import FIRST, LAST, CleanRun
-from .harness import leftovers, outcome, run, run_cmd
-
-pytestmark = pytest.mark.fault
+from .harness import FIRST, LAST, CleanRun, leftovers, outcome, run, run_cmd
 
 
 def _dead_pid() -> int:

@@ -13,10 +13,7 @@ import pytest
 from gharchive_pipeline import layout
 from tests.conftest import DATA
 
-from .conftest import FIRST, LAST, CleanRun
-from .harness import kill_tree, leftovers, outcome, run, run_cmd, stages_reached, start
-
-pytestmark = pytest.mark.fault
+from .harness import FIRST, LAST, CleanRun, kill_tree, leftovers, outcome, run, run_cmd, stages_reached, start
 
 
 def _exists(path: Callable[[Path], Path]) -> Callable[[Path], bool]:

@@ -465,3 +465,22 @@ def test_batch_args_are_what_the_spark_job_parses() -> None:
             "gs://tmp",
         )
 
+
+def test_local_sweep_loads_the_days_in_process(tmp_path: Path) -> None:
+    """`gharchive load --home`: the same sweep, with the local day loader instead of Dataproc."""
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    hour = Hour.parse("2011-02-15T00")
+    info = raw.put_bytes(layout.raw_object(hour), (DATA / hour.file_name).read_bytes())
+    settings = Settings(raw_bucket=raw.url, curated_bucket=curated.url)
+    handle_raw_finalized(as_event(raw, info), settings, raw=raw, curated=curated)
+    load = ["load", "2011-02-14", "2011-02-16", "--home", str(tmp_path)]
+    waiting = CliRunner().invoke(cli, load)  # its 23 other hours were never asked for
+    assert "2011-02-15: not settled, left alone (23 hour(s) waiting" in waiting.output
+    load.append("--unsettled")
+    first = CliRunner().invoke(cli, load)
+    assert first.exit_code == 0, first.output
+    assert "2011-02-15: loaded (1 pending hour(s), 1 covered)" in first.output
+    again = CliRunner().invoke(cli, load)
+    assert again.exit_code == 0 and "0 load(s)" in again.output
+    [row] = collect_status(raw, curated, [hour])
+    assert row.loaded == "loaded" and row.batch.startswith("local-")

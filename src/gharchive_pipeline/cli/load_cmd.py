@@ -103,8 +103,8 @@ def load_command(
         settings = dataclasses.replace(env, project=project, region=region or env.region, raw_bucket=raw_url)
         if not (raw_url and curated_url):
             raise click.UsageError("--project needs --raw and --curated (or GHARCHIVE_RAW/CURATED_BUCKET)")
+        loader, states = _cloud(settings)  # settings first: a missing one is the clearer error
         raw, curated = _open(raw_url, "raw bucket"), _open(curated_url, "curated bucket")
-        loader, states = _cloud(settings)
     else:
         raw, curated = _open(str(home / "raw"), "raw"), _open(str(home / "curated"), "curated")
         loader, states = _local(home, raw), None

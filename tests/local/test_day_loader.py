@@ -32,6 +32,7 @@ from gharchive_pipeline.stats.query import connect
 from gharchive_pipeline.stats.sql import DUCKDB, daily_stats_sql, hourly_stats_sql
 from gharchive_pipeline.storage import open_storage
 
+from ..support import standins
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, reset
 
 DAY = date(2015, 1, 1)
@@ -178,7 +179,7 @@ def test_statistics_tables_equal_a_recomputation_from_events(home: Path) -> None
 
 @pytest.mark.slow
 def test_spark_engine_writes_the_same_day(home: Path, tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     put_curated(home / "curated", NEXT, late_rows(40))
     open_storage(str(home / "curated")).put_bytes(layout.day_index_object(DAY, NEXT), b"")
     LocalDayLoader(home).rebuild(DAY)

@@ -34,6 +34,7 @@ from gharchive_pipeline.local.follow import (
 from gharchive_pipeline.local.runner import Home
 from gharchive_pipeline.local.status import HourStatus, hour_status
 from tests.conftest import COMPLETE_HOURS, DATA
+from tests.support import standins
 from tests.support.publishing_server import FakeClock, PublishingServer
 
 H0 = Hour.parse("2015-01-01T00")
@@ -108,7 +109,7 @@ def test_a_stop_interrupts_the_wait_for_the_next_hour(tmp_path: Path) -> None:
 # ---- the follow loop on the real chain --------------------------------------------------------------
 @pytest.mark.slow
 def test_follow_through_outages_late_and_missing_hours_and_a_restart(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     home = tmp_path / "home"
     clock = FakeClock(at(H0, 0))
     files = {h: DATA / h.file_name for h in (H0, H1, H3)}

@@ -31,3 +31,19 @@ def test_a_missing_standin_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
         standins.require(None, "Chromium", "apt-get install chromium")
     with pytest.raises(pytest.fail.Exception):
         standins.import_module("no_such_module_here", "pip install it")
+
+
+#: Words that name a stand-in; a skip mentioning one must go through standins.py.
+STANDIN_WORDS = ("pyspark", "gcloud", "pubsub", "chromium", "bqemulator", "fake_gcs")
+
+
+def test_no_test_skips_a_missing_standin_on_its_own() -> None:
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name in {"standins.py", "test_standins.py"}:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            skips = any(s in line for s in ("pytest.skip(", "importorskip(", "mark.skipif("))
+            if skips and any(word in line.lower() for word in STANDIN_WORDS):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "use tests/support/standins.py (fails in CI):\n" + "\n".join(offenders)

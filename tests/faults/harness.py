@@ -41,10 +41,10 @@ def run_cmd(home: Path, source: Path | str, first: Hour, last: Hour) -> list[str
     return [*gharchive_exe(), "run", first.key, last.key, "--source", str(source), "--home", str(home)]
 
 
-def start(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start `cmd` in a new session (its own process group); output goes to `log`."""
     with log.open("ab") as out:
-        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
 
 
 def kill_tree(proc: subprocess.Popen[bytes]) -> None:
@@ -77,8 +77,8 @@ def finish(proc: subprocess.Popen[bytes], timeout: float = 300) -> int:
         raise
 
 
-def run(cmd: list[str], log: Path, timeout: float = 300) -> int:
-    proc = start(cmd, log)
+def run(cmd: list[str], log: Path, timeout: float = 300, env: dict[str, str] | None = None) -> int:
+    proc = start(cmd, log, env)
     try:
         return finish(proc, timeout)
     finally:

@@ -5,15 +5,17 @@ every other check passed.)"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import DATA
 
-from .harness import FIRST, LAST, CleanRun, leftovers, outcome, run, run_cmd
+from .harness import FIRST, LAST, CleanRun, kill_tree, leftovers, outcome, run, run_cmd, start
 
 
 def _dead_pid() -> int:
@@ -48,3 +50,23 @@ def test_leftovers_of_a_killed_run_are_cleaned_and_never_counted(clean_run: Clea
             "storage/local.py never removes the temp files of a killed writer: "
             f"`.gharchive-storage/tmp/put-*` (mkstemp in LocalStorage._tmp_file) stay for ever: {left}"
         )
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="a killed run leaves its temp folders in $TMPDIR and no run removes them: "
+    "stages/normalize.py (TemporaryDirectory gharchive-<hour>-*, holding .events.parquet.*.tmp) "
+    "and stages/ingest.py (gharchive-<stem>-*, the download); a big hour leaves hundreds of MB per kill",
+)
+def test_temp_folders_of_a_killed_run_are_cleaned(clean_run: CleanRun, tmp_path: Path) -> None:
+    home, log, temp = tmp_path / "home", tmp_path / "run.log", tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = start(run_cmd(home, DATA, FIRST, LAST), log, env)
+    deadline = time.monotonic() + 3 * clean_run.seconds + 30
+    while not any(temp.glob("gharchive-*/.*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    kill_tree(proc)
+    assert run(run_cmd(home, DATA, FIRST, LAST), log, env=env) == 0, log.read_text()[-3000:]
+    assert outcome(home).differences(clean_run.outcome) == []
+    assert sorted(p.name for p in temp.iterdir()) == []

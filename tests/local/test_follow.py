@@ -174,13 +174,13 @@ def pipeline_objects() -> Counter[str]:
 @pytest.mark.slow
 def test_follow_memory_does_not_grow_over_many_hours(tmp_path: Path) -> None:
     """Simulated hours (a tiny real hour each: the first 10 lines of 2018-01-01-0) through the real
-    chain: between hour 8 and hour 16 no more of the pipeline's objects are alive (a list keeping one
+    chain: between hour 4 and hour 12 no more of the pipeline's objects are alive (a list keeping one
     result, delivery or event per hour would show at once) and the traced Python heap stays put,
     give or take a generous margin for caches and allocator noise."""
     pytest.importorskip("duckdb")
     tiny = gzip.compress((DATA / "partial" / "2018-01-01-0.json").read_bytes())
     start = Hour.parse("2018-01-01T00")
-    hours, marks = 16, (8, 16)
+    hours, marks = 12, (4, 12)
     clock = FakeClock(start.start)
     heap: dict[int, int] = {}
     objects: dict[int, Counter[str]] = {}
@@ -204,9 +204,9 @@ def test_follow_memory_does_not_grow_over_many_hours(tmp_path: Path) -> None:
         finally:
             tracemalloc.stop()
     assert summary.done == hours
-    more = objects[16] - objects[8]
-    growth = heap[16] - heap[8]
-    print(f"traced heap after hours 8, 16: {heap} bytes (+{growth}); objects gained: {dict(more)}")
+    more = objects[12] - objects[4]
+    growth = heap[12] - heap[4]
+    print(f"traced heap after hours 4, 12: {heap} bytes (+{growth}); objects gained: {dict(more)}")
     # one object kept per hour would be 8 more; a few are allowed for whatever is in flight
     grown = {name: n for name, n in more.items() if n > 3}
     assert not grown, f"pipeline objects accumulate over hours: {grown}"

@@ -15,6 +15,7 @@ from cloudevents.http import from_http
 from functions_framework import create_app
 
 from gharchive_pipeline import layout
+from gharchive_pipeline import settings as S
 from gharchive_pipeline.cloud_events import (
     GCS_FINALIZED,
     PUBSUB_PUBLISHED,
@@ -30,6 +31,7 @@ from gharchive_pipeline.settings import ENV_CURATED_BUCKET, ENV_RAW_BUCKET, ENV_
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA, ROOT
 from tests.support import golden
+from tests.support.dataproc_server import DataprocServer
 from tests.support.eventarc import event_from_notification
 
 HOUR = Hour.parse("2011-02-15T00")  # what the goldens name; the smallest real complete hour
@@ -177,3 +179,31 @@ def test_normalize_function_takes_the_golden_finalize_event(
     assert done.metadata["events"] == "1639"
     entries = [e for e in read_ledger(raw, HOUR) if e.stage == "normalize"]
     assert [e.details["raw_generation"] for e in entries][-1] == info.generation
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_spark_trigger_function_takes_the_golden_finalize_event(
+    mode: str, gcs: tuple[Storage, Storage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw, curated = gcs
+    hour = HOUR + (1 if mode == "binary" else 2)  # one hour per mode: each is one new load
+    with DataprocServer() as dataproc:
+        for key, value in {
+            S.ENV_RAW_BUCKET: raw.url,
+            S.ENV_CURATED_BUCKET: curated.url,
+            S.ENV_PROJECT: "gharchive-prod",
+            S.ENV_REGION: "europe-west1",
+            S.ENV_SPARK_JOB_URI: "gs://gharchive-code/spark/load_events.py",
+            S.ENV_BQ_TABLE: "gharchive-prod.gharchive.events",
+            S.ENV_DATAPROC_ENDPOINT: dataproc.endpoint,
+        }.items():
+            monkeypatch.setenv(key, value)
+        info = curated.put_bytes(
+            layout.curated_object(hour), b"PAR1 stand-in", metadata={"raw_generation": "1"}
+        )
+        headers, body = golden.finalized_request(mode, curated.url.removeprefix("gs://"), info)
+        for _ in range(2):  # a redelivery asks for the same batch: ALREADY_EXISTS is success
+            response = app("spark_trigger").post("/", headers=headers, data=body)
+            assert response.status_code == 200, response.data
+        assert dataproc.batch_ids() == [f"gha-{hour.start:%Y%m%d%H}-g{info.generation}"]

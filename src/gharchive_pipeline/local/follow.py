@@ -264,8 +264,9 @@ class Follower:
         elif outcome in SOURCE_DOWN:
             # this hour and the ones after it wait for the source (the cursor stays on it)
             raise SourceDown(f"hour {hour.key}: source {outcome}")
-        else:  # missing, corrupt: a recorded outcome
-            self._settle(hour, self.chain.progress(hour))
+        else:  # missing, corrupt: a recorded outcome (anything else unforeseen counts as a bad hour)
+            state = self.chain.progress(hour)
+            self._settle(hour, Progress.BAD if state is Progress.OPEN else state)
 
     def _process(self, ready: list[Hour]) -> None:
         """The rest of the chain for the ingested hours, in contiguous runs, then their verdicts."""

@@ -34,7 +34,6 @@ from gharchive_pipeline.local.follow import (
 from gharchive_pipeline.local.runner import Home
 from gharchive_pipeline.local.status import HourStatus, hour_status
 from tests.conftest import COMPLETE_HOURS, DATA
-from tests.support import standins
 from tests.support.publishing_server import FakeClock, PublishingServer
 
 H0 = Hour.parse("2015-01-01T00")
@@ -109,7 +108,6 @@ def test_a_stop_interrupts_the_wait_for_the_next_hour(tmp_path: Path) -> None:
 # ---- the follow loop on the real chain --------------------------------------------------------------
 @pytest.mark.slow
 def test_follow_through_outages_late_and_missing_hours_and_a_restart(tmp_path: Path) -> None:
-    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     home = tmp_path / "home"
     clock = FakeClock(at(H0, 0))
     files = {h: DATA / h.file_name for h in (H0, H1, H3)}
@@ -177,7 +175,6 @@ def test_follow_memory_does_not_grow_over_many_hours(tmp_path: Path) -> None:
     chain: between hour 4 and hour 12 no more of the pipeline's objects are alive (a list keeping one
     result, delivery or event per hour would show at once) and the traced Python heap stays put,
     give or take a generous margin for caches and allocator noise."""
-    pytest.importorskip("duckdb")
     tiny = gzip.compress((DATA / "partial" / "2018-01-01-0.json").read_bytes())
     start = Hour.parse("2018-01-01T00")
     hours, marks = 12, (4, 12)

@@ -772,8 +772,8 @@ static int scrub(const unsigned char *d, size_t n, Buf *out) {
             }
             (void)dend;
             size_t start = at - L > last ? at - L : last;
-            while (start < at && d[start] >= 0x80 && d[start] <= 0xBF) start++; /* not half a character */
-            if (start > 0 && d[start - 1] == '\\') start++;
+            if (start > 0 && d[start - 1] == '\\' && d[start] < 0x80) start++; /* JSON escapes are ASCII */
+            while (start < at && d[start] >= 0x80 && d[start] <= 0xBF) start++; /* never half a character */
             size_t llen = start < at ? at - start : 0;
             if (llen > 0 && !(llen == 3 && memcmp(d + start, "git", 3) == 0) && letter &&
                 !is_hex40(d + start, llen)) {

@@ -110,9 +110,9 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
             if local_m is None:
                 continue
             start = max(at - local_m.end(), last)
-            while start < at and 0x80 <= data[start] <= 0xBF:  # the window cut a character: not half
-                start += 1
-            if start > 0 and data[start - 1] == 0x5C:  # backslash: JSON escape such as \n
+            if start > 0 and data[start - 1] == 0x5C and data[start] < 0x80:  # a JSON escape such as \n
+                start += 1  # (escapes are ASCII: a backslash before a non-ASCII character is not one)
+            while start < at and 0x80 <= data[start] <= 0xBF:  # never half a character
                 start += 1
             local = data[start:at]
             if not local:

@@ -61,5 +61,5 @@ def pip(python: Path, *args: str | Path, cwd: Path) -> str:
     try:
         return run(offline, cwd=cwd)
     except AssertionError:
-        run([python, "-m", "pip", "download", *quiet, "-d", house, "setuptools>=68", "wheel", *args], cwd=cwd)
+        run([python, "-m", "pip", "download", *quiet, "-d", house, "setuptools>=77", "wheel", *args], cwd=cwd)
         return run(offline, cwd=cwd)

@@ -233,7 +233,7 @@ def test_session_settings_the_job_relies_on() -> None:
     conf = session_conf(local=True)
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
-    assert int(conf["spark.sql.shuffle.partitions"]) <= 4
+    assert int(conf["spark.sql.shuffle.partitions"]) <= 8
     assert session_conf(local=False)["spark.sql.session.timeZone"] == "UTC"
 
 

@@ -27,7 +27,7 @@ from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, bigquery_
 from ..stats.sql import BIGQUERY, STATS_TABLES, day_filter, stats_columns
 from ..stats.views import stats_refresh_sql
 from .days import partition_suffix
-from .spark_job import delete_path
+from .spark_job import delete_path, parquet_files
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -233,15 +233,16 @@ class BigQuerySink:
 
     def replace_day(self, rows: DataFrame, day: date) -> None:
         folder = f"{self.staging_uri}/date={day.isoformat()}"
-        source: str | list[Path] | None = None
-        if not rows.isEmpty():
-            rows.write.mode("overwrite").parquet(folder)
-            source = f"{folder}/*.parquet" if folder.startswith("gs://") else _local_parquet_files(folder)
+        spark = rows.sparkSession
+        rows.write.mode("overwrite").parquet(folder)  # the one pass over the day's rows
         try:
+            files = parquet_files(spark, folder)
+            source: str | list[Path] | None = None
+            if files:
+                source = f"{folder}/*.parquet" if folder.startswith("gs://") else _local_parquet_files(folder)
             replace_day(self._bq(), self.table_id, source, day, self.mode)
         finally:
-            if source is not None:
-                delete_path(rows.sparkSession, folder)
+            delete_path(spark, folder)
         log.info("replaced partition %s of %s (%s)", day, self.table_id, self.mode)
 
     def refresh_stats(self, day: date) -> None:

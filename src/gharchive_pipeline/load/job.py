@@ -108,25 +108,21 @@ def rebuild_day(
     if isinstance(sink, RecordsSources):
         sink.sources(day, found)
     paths = [spark_job.curated_path(curated_base, c.hour) for c in found]
-    ranked = spark_job.rank_copies(spark_job.in_day(spark_job.read_curated(spark, paths), day))
-    ranked = ranked.persist()  # one day: counted, then written
-    try:
-        counts = spark_job.count_hours(ranked)
-        foreign = {k: c.foreign_rows for k, c in counts.items() if c.foreign_rows}
-        if foreign:
-            raise LoadError(
-                f"day {day}: curated files under {curated_base} hold rows of another source_hour "
-                f"(hour: rows) {foreign}; refusing to load them"
-            )
-        nulls = {k: c.null_required for k, c in counts.items() if c.null_required}
-        if nulls:
-            raise LoadError(
-                f"day {day}: curated files under {curated_base} hold rows with nulls in required "
-                f"columns (hour: rows) {nulls}; refusing to load them"
-            )
-        sink.replace_day(spark_job.unique_rows(ranked), day)
-    finally:
-        ranked.unpersist()
+    rows = spark_job.in_day(spark_job.read_curated(spark, paths), day)
+    counts = spark_job.count_hours(rows)
+    foreign = {k: c.foreign_rows for k, c in counts.items() if c.foreign_rows}
+    if foreign:
+        raise LoadError(
+            f"day {day}: curated files under {curated_base} hold rows of another source_hour "
+            f"(hour: rows) {foreign}; refusing to load them"
+        )
+    nulls = {k: c.null_required for k, c in counts.items() if c.null_required}
+    if nulls:
+        raise LoadError(
+            f"day {day}: curated files under {curated_base} hold rows with nulls in required "
+            f"columns (hour: rows) {nulls}; refusing to load them"
+        )
+    sink.replace_day(spark_job.unique_rows(spark_job.rank_copies(rows)), day)
     sink.refresh_stats(day)
     per_hour = tuple(
         HourRows(c.hour, counts[c.hour.key].input_rows, counts[c.hour.key].rows)

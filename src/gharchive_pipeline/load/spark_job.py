@@ -53,7 +53,8 @@ def session_conf(*, local: bool) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
-        "spark.sql.shuffle.partitions": "2" if local else "64",
+        # adaptive execution coalesces these for small days
+        "spark.sql.shuffle.partitions": "8" if local else "64",
     }
     if local:
         conf |= {
@@ -126,6 +127,15 @@ def existing(spark: SparkSession, paths: Sequence[str]) -> list[str]:
     return found
 
 
+def parquet_files(spark: SparkSession, folder: str) -> list[str]:
+    """The parquet files Spark wrote under `folder` (local or gs://), through Hadoop's FileSystem."""
+    jvm: Any = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{folder.rstrip('/')}/*.parquet")
+    found = pattern.getFileSystem(conf).globStatus(pattern) or []
+    return sorted(str(status.getPath().toString()) for status in found)
+
+
 def delete_path(spark: SparkSession, path: str) -> None:
     """Remove a staging folder (local or gs://) through Hadoop's FileSystem."""
     jvm: Any = spark.sparkContext._jvm
@@ -171,27 +181,47 @@ def rank_copies(df: DataFrame) -> DataFrame:
     return df.withColumn(_RANK_COL, F.row_number().over(window))
 
 
-def count_hours(ranked: DataFrame) -> dict[str, HourCounts]:
-    """Rows read, rows surviving and rows claiming another source_hour, per file hour (one action)."""
+def count_hours(day: DataFrame) -> dict[str, HourCounts]:
+    """Per file hour: rows created on the day, rows that survive deduplication, rows claiming
+    another source_hour and rows with nulls in REQUIRED columns.
+
+    Computed from the narrow columns only (two small aggregations, no wide sort), so the day's rows
+    are read once more by the write instead of being cached: memory stays bounded on a 2024-size
+    day. Which hour's copy survives depends only on DEDUP_ORDER's first column, source_hour, which
+    equals the file hour unless foreign_rows says otherwise (then the load is refused anyway).
+    """
     from pyspark.sql import functions as F
 
+    required = [f.name for f in FIELDS if f.required]
+    narrow = day.select(HOUR_COL, *dict.fromkeys([*DEDUP_KEY, *required]))
     own = F.date_format(F.col("source_hour"), "yyyy-MM-dd'T'HH") == F.col(HOUR_COL)
-    some_null = F.greatest(*(F.col(f.name).isNull().cast("int") for f in FIELDS if f.required), F.lit(0))
-    rows = (
-        ranked.groupBy(HOUR_COL)
+    some_null = F.greatest(*(F.col(c).isNull().cast("int") for c in required), F.lit(0))
+    seen = (
+        narrow.groupBy(HOUR_COL)
         .agg(
             F.count(F.lit(1)).alias("input_rows"),
-            F.sum(F.when(F.col(_RANK_COL) == 1, 1).otherwise(0)).alias("rows"),
             F.sum(F.when(own, 0).otherwise(1)).alias("foreign_rows"),
             F.sum(some_null).alias("null_required"),
         )
         .collect()
     )
+    kept: dict[str, int] = {
+        r[HOUR_COL]: int(r["count"])
+        for r in narrow.groupBy(*DEDUP_KEY)
+        .agg(F.min(HOUR_COL).alias(HOUR_COL))  # `2015-01-01T00` sorts as time does
+        .groupBy(HOUR_COL)
+        .count()
+        .collect()
+    }
     return {
         r[HOUR_COL]: HourCounts(
-            r[HOUR_COL], int(r["input_rows"]), int(r["rows"]), int(r["foreign_rows"]), int(r["null_required"])
+            r[HOUR_COL],
+            int(r["input_rows"]),
+            int(kept.get(r[HOUR_COL], 0)),
+            int(r["foreign_rows"]),
+            int(r["null_required"]),
         )
-        for r in rows
+        for r in seen
     }
 
 

@@ -16,6 +16,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,34 @@ def test_the_log_names_the_final_rejects_file_not_a_deleted_temp(
         line.endswith(f"1 of 5888 lines rejected, see {final}")
         and str(tmp_path) not in line.split(": ", 1)[1]
     )
+
+
+@pytest.mark.slow
+def test_kill_9_during_normalize_then_rerun_equals_a_clean_run(tmp_path: Path) -> None:
+    """A real `gharchive normalize` killed while it writes, then run again: no temp file is left
+    and the output is the clean run's."""
+    data = gzip.decompress((DATA / EVENTS_HOUR).read_bytes()) + b"not json\n"
+    src = tmp_path / EVENTS_HOUR
+    src.write_bytes(gzip.compress(data * 2))  # the temp file appears first: killed long before the end
+    out = tmp_path / "out" / "events.parquet"
+    out.parent.mkdir()
+    main = "from gharchive_pipeline.cli import main; main()"
+    command = [sys.executable, "-c", main, "normalize", str(src), str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.endswith(".tmp") for p in out.parent.iterdir()):
+            assert process.poll() is None, "it finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert any(p.name.endswith(".tmp") for p in out.parent.iterdir()), "the kill left nothing to clean"
+    rerun = normalize(src, out)
+    clean = normalize(src, tmp_path / "clean" / "events.parquet")
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name, out.name + ".rejects.ndjson"]
+    assert (rerun.events, rerun.rejects) == (clean.events, clean.rejects) == (2 * 5887, 2)
+    assert _rows(rerun.output).equals(_rows(clean.output))
+    assert rerun.rejects_path is not None and clean.rejects_path is not None
+    assert rerun.rejects_path.read_bytes() == clean.rejects_path.read_bytes()

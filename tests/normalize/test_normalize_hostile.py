@@ -150,6 +150,7 @@ def inject(
     the case's type (a different line each time) is replaced by its mutated copy. Returns the file,
     {line number: (case, expected words)} and the original lines."""
     lines = _lines(name)
+    types = [orjson.loads(line)["type"] for line in lines]
     out = list(lines)
     used: set[int] = set()
     expected: dict[int, tuple[str, str]] = {}
@@ -157,7 +158,7 @@ def inject(
         index = next(
             i
             for i, line in enumerate(lines)
-            if i not in used and i > 10 and orjson.loads(line)["type"] == event_type and _fits(line, mutate)
+            if i not in used and i > 10 and types[i] == event_type and _fits(line, mutate)
         )
         used.add(index)
         event = orjson.loads(lines[index])

@@ -8,7 +8,7 @@ SAMPLES  := data/gharchive
 DEMO_START ?= 2015-01-01T00
 DEMO_END   ?= 2015-01-01T05
 
-.PHONY: setup demo test test-fast lint typecheck bench package clean bqemulator
+.PHONY: setup demo test test-fast lint typecheck bench bench-day package clean bqemulator
 
 $(VENV)/.installed: pyproject.toml setup.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -72,8 +72,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-bench: setup  ## normalizer vs the pandas seed and a DuckDB reference on a 200k-event hour
+bench: setup  ## normalizer vs the pandas seed and a DuckDB reference on a 200k-event hour; a 1M-event hour's local load
 	$(PY) bench/run_bench.py
+
+bench-day: setup  ## `gharchive run` over a day of 24 x 50k-event hours vs a one-statement DuckDB reference
+	$(PY) bench/run_bench_day.py
 
 package: setup  ## zip each Cloud Function with the core package (what Terraform uploads)
 	$(PY) tools/generate_terraform_inputs.py

@@ -11,7 +11,12 @@ Polling /proc/PID/smaps slows the polled process (~1 s of a 3 s run here), hence
 Targets (issue 3): time ratio to the DuckDB reference <= 1.0, peak memory <= 512 MiB,
 at least 5x faster than the seed. `--workers N` passes through to `gharchive normalize`.
 
-usage: run_bench.py [--events N] [--repeat K] [--skip-seed] [--workers N]   (best of K runs per contender)
+Then a big hour through the local load (issue 13): a 1,000,000-event hour (`--big-load N`, 0 to
+skip) is normalized into a fresh home's curated bucket and its day rebuilt by the local day loader
+(DuckDB, its default memory_limit), in a process of its own: wall time and kernel peak RSS (wait4),
+checked against BIG_LOAD_MIB. `--big-load-spark` also loads it with local PySpark.
+
+usage: run_bench.py [--events N] [--repeat K] [--skip-seed] [--workers N] [--big-load N] [--big-load-spark]
 """
 
 from __future__ import annotations
@@ -32,6 +37,19 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / ".bench"
 MIB = 1024 * 1024
 TARGET_RATIO, TARGET_RSS_MIB, TARGET_SPEEDUP = 1.0, 512, 5.0
+#: The bound the README states for loading one hour locally, whatever its size (DuckDB spills past
+#: its memory_limit of 1 GB; the process adds Python, Arrow and the parquet writer's buffers).
+BIG_LOAD_MIB = 1536
+BIG_HOUR = "2015-01-01T00"  # make_big_hour.py keeps the 2015-01-01 timestamps of its sources
+#: The load, as `gharchive run` does it for a settled day (force: the day is rebuilt every time).
+LOAD_SNIPPET = """
+import sys
+from datetime import date
+from pathlib import Path
+from gharchive_pipeline.load.local_load import Engine, LocalDayLoader
+result = LocalDayLoader(Path(sys.argv[1]), engine=Engine(sys.argv[2])).rebuild(date(2015, 1, 1), force=True)
+print(result.load.rows)
+"""
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,32 @@ def same_events(ours: Path, reference: Path) -> tuple[bool, str]:
     return True, f"{len(mine):,} rows, {len(SHARED_COLUMNS)} columns equal"
 
 
+def big_load(shared: Path, events: int, engines: list[str]) -> None:
+    """Normalize a big hour into a fresh home, then time the local day load of it (see module doc)."""
+    from gharchive_pipeline import layout
+    from gharchive_pipeline.hours import Hour
+
+    hour = build_hour(shared, events)
+    home = BENCH_DIR / f"big-load-{events}"
+    curated = home / "curated" / layout.curated_object(Hour.parse(BIG_HOUR))
+    if not curated.exists():
+        print(f"normalizing {hour.name} into {curated} ...", flush=True)
+        curated.parent.mkdir(parents=True, exist_ok=True)
+        gharchive = Path(sys.executable).parent / "gharchive"
+        cmd = [str(gharchive), "normalize", str(hour), str(curated), "--hour", BIG_HOUR]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    print()
+    print(f"{'local load of one hour':<34}{'events':>11}{'wall s':>8}{'cpu s':>8}{'peak RSS MiB':>14}")
+    for engine in engines:
+        wall, cpu, max_rss = timed([sys.executable, "-c", LOAD_SNIPPET, str(home), engine])
+        name = f"LocalDayLoader ({engine})"
+        print(f"{name:<34}{events:>11,}{wall:>8.1f}{cpu:>8.1f}{max_rss / MIB:>14.0f}")
+        if engine == "duckdb":
+            ok = max_rss <= BIG_LOAD_MIB * MIB
+            print(f"{'PASS' if ok else 'MISS'}  peak memory of the {events:,}-event hour's load <= "
+                  f"{BIG_LOAD_MIB} MiB: {max_rss / MIB:.0f} MiB")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -140,6 +184,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest counts")
     parser.add_argument("--skip-seed", action="store_true", help="skip the (slow) pandas seed")
     parser.add_argument("--workers", type=int, default=0, help="gharchive normalize --workers")
+    parser.add_argument(
+        "--big-load", type=int, default=1_000_000, help="events of the big hour loaded (0: skip)"
+    )
+    parser.add_argument(
+        "--big-load-spark", action="store_true", help="also load the big hour with local Spark"
+    )
     args = parser.parse_args()
 
     shared = shared_dir()
@@ -194,6 +244,8 @@ def main() -> None:
     )
     for label, ok, value in checks:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
+    if args.big_load:
+        big_load(shared, args.big_load, ["duckdb", "spark"] if args.big_load_spark else ["duckdb"])
 
 
 if __name__ == "__main__":

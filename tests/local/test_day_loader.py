@@ -195,3 +195,14 @@ def test_spark_engine_writes_the_same_day(home: Path, tmp_path: Path) -> None:
 
     for name in (EVENTS, HOURLY_STATS, DAILY_STATS):
         assert table(home / "warehouse", name) == table(other, name), name
+
+
+def test_cli_engine_choices_follow_the_loader() -> None:
+    """run_cmd spells them out so `gharchive --help` imports neither DuckDB nor Spark."""
+    from gharchive_pipeline.cli import run_cmd
+    from gharchive_pipeline.load.duckdb_days import DuckDBConfig
+    from gharchive_pipeline.load.local_load import DEFAULT_ENGINE
+
+    assert tuple(e.value for e in Engine) == run_cmd.ENGINES
+    assert DEFAULT_ENGINE.value == run_cmd.DEFAULT_ENGINE
+    assert DuckDBConfig().memory_limit == run_cmd.DEFAULT_MEMORY_LIMIT

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import layout
 from ..hours import Hour
 from ..ledger import LedgerEntry, append_entry, read_ledger
-from ..stages.outcome import LoadOutcome, Stage
+from ..logs import log_event
+from ..stages.outcome import LoadOutcome, Stage, severity
 from ..storage import Storage
 from ..storage.base import open_storage
 from .day_lock import day_lock
@@ -137,6 +138,16 @@ class LocalDayLoader:
             record_day(
                 self.raw, load, batch_id, _StagedDaySink(PartitionWriter(self.warehouse, day), self.duckdb)
             )
+        for c in load.contributors:  # the run's log says what happened to every hour
+            got = load.hour_rows(c.hour)
+            details: dict[str, Any] = {
+                "day": day.isoformat(),
+                "batch_id": batch_id,
+                "curated_generation": c.generation,
+            }
+            log_event(
+                Stage.LOAD, c.hour, LoadOutcome.LOADED, input_rows=got.input_rows, rows=got.rows, **details
+            )
         return DayResult(day, contributors_, load, self.engine, time.perf_counter() - started)
 
     def _write(
@@ -218,8 +229,8 @@ def warehouse_dir(home: Path) -> Path:
     return home / "warehouse"
 
 
-def _record(storage: Storage | None, hour: Hour, outcome: LoadOutcome, details: dict[str, object]) -> None:
-    log.info("hour %s: load %s %s", hour.key, outcome, details)
+def _record(storage: Storage | None, hour: Hour, outcome: LoadOutcome, details: dict[str, Any]) -> None:
+    log_event(Stage.LOAD, hour, outcome, severity=str(severity(outcome)), **details)
     if storage is None:
         return
     entry = LedgerEntry(Stage.LOAD, outcome, datetime.now(UTC), dict(details))

@@ -469,3 +469,29 @@ def test_kill_9_during_normalize_then_rerun_equals_a_clean_run(tmp_path: Path) -
     assert _rows(rerun.output).equals(_rows(clean.output))
     assert rerun.rejects_path is not None and clean.rejects_path is not None
     assert rerun.rejects_path.read_bytes() == clean.rejects_path.read_bytes()
+
+
+def test_the_normalize_stage_records_the_reject_and_logs_where_the_rejects_went(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the Cloud Function's handler (local buckets): the overflowing line is one reject in
+    the ledger (no 500, no redelivery), and the log names the curated rejects object, not the
+    function's temp file (deleted right after)."""
+    from gharchive_pipeline import entrypoints, layout
+    from gharchive_pipeline.cloud_events import bucket_name, finalized_event
+    from gharchive_pipeline.hours import Hour
+    from gharchive_pipeline.settings import Settings
+    from gharchive_pipeline.storage import open_storage
+
+    src, expected, _ = inject(EVENTS_HOUR, {"actor.id 2^63": EVENTS_CASES["actor.id 2^63"]}, tmp_path)
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    hour = Hour.parse("2015-01-01T05")
+    info = raw.put_bytes(layout.raw_object(hour), src.read_bytes())
+    settings = Settings(raw_bucket=raw.url, curated_bucket=curated.url)
+    with caplog.at_level(logging.INFO, logger="gharchive_pipeline.normalize"):
+        result = entrypoints.normalize(finalized_event(bucket_name(raw.url), info), settings)
+    assert result.outcome == "rejected" and result.details["rejects"] == 1, result.details
+    (line,) = [r.getMessage() for r in caplog.records if "rejected, see" in r.getMessage()]
+    assert line.endswith(f"see {result.details['rejects_object']}"), line
+    rejects = curated.read_bytes(layout.rejects_object(hour)).decode()
+    assert f'"line":{next(iter(expected))},"reason":"actor.id 9223372036854775808' in rejects

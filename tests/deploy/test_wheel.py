@@ -42,11 +42,12 @@ def test_installed_cli_runs_two_real_hours_from_an_empty_folder(installed: Path,
     empty.mkdir()
     home = tmp_path / "home"
     gharchive = installed / "gharchive"
-    where = venvs.run(
-        [installed / "python", "-c", "import gharchive_pipeline as p; print(p.__file__)"], cwd=empty
-    )
-    assert Path(where.strip()).resolve().is_relative_to(installed.parent.resolve())
-    assert not Path(where.strip()).resolve().is_relative_to(ROOT.resolve())
+    probe = "import gharchive_pipeline as p; from gharchive_pipeline.normalize import native; "
+    probe += "print(p.__file__, native.AVAILABLE)"
+    where, native = venvs.run([installed / "python", "-c", probe], cwd=empty).split()
+    assert Path(where).resolve().is_relative_to(installed.parent.resolve())
+    assert not Path(where).resolve().is_relative_to(ROOT.resolve())
+    assert native == "True", "the wheel carries no compiled normalize/_fastpath"
 
     venvs.run(
         [gharchive, "run", "2015-01-01T00", "2015-01-01T01", "--source", DATA, "--home", home], cwd=empty

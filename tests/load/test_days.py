@@ -154,6 +154,31 @@ def test_stale_lock_is_broken_once_and_the_old_holder_does_not_release_the_new_o
     assert info is not None and info.metadata["batch_id"] == "next"
 
 
+def test_lock_of_a_killed_local_process_is_broken_at_once(tmp_path: Path) -> None:
+    """kill -9 of a local run leaves its lock: the rerun must not wait for the lease."""
+    import socket
+    import subprocess
+    import sys
+
+    store = open_storage(str(tmp_path / "curated"))
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    meta = {
+        "batch_id": "killed",
+        "acquired_at": T0.isoformat(),
+        "holder": f"{socket.gethostname()}:{gone.stdout.strip()}",
+    }
+    store.put_bytes(layout.lock_object(D1), b"{}", metadata=meta, if_generation_match=0)
+    assert day_lock.try_acquire(store, D1, "rerun", now=T0 + timedelta(seconds=1)) is not None
+    # a live holder (this process, or another machine's) keeps its lock until the lease ends
+    for live in (day_lock.holder(), "some-dataproc-driver:1"):
+        store.delete(layout.lock_object(D1))
+        meta = {**meta, "holder": live}
+        store.put_bytes(layout.lock_object(D1), b"{}", metadata=meta, if_generation_match=0)
+        assert day_lock.try_acquire(store, D1, "rerun", now=T0 + timedelta(seconds=1)) is None
+
+
 def test_waiting_writer_gives_up_with_a_transient_error(tmp_path: Path) -> None:
     store = open_storage(str(tmp_path / "curated"))
     assert day_lock.try_acquire(store, D1, "holder", now=T0) is not None

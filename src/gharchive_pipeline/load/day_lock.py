@@ -2,14 +2,18 @@
 
 Taken with an "only if absent" write (if_generation_match=0), so two batches can never both hold
 it; the holder lists the day's contributing hours only AFTER taking it, so the last writer always
-sees the newest hours. A lock older than its lease belongs to a killed batch: it is broken by
-overwriting exactly that generation, so two breakers cannot both win.
+sees the newest hours. A lock older than its lease belongs to a killed batch; so does one whose
+holder was a process on this machine that no longer runs (a local run killed with -9: the rerun
+must not wait for the lease). Either is broken by overwriting exactly that generation, so two
+breakers cannot both win.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,10 +50,30 @@ def _acquired_at(info: ObjectInfo) -> datetime | None:
         return None
 
 
+def holder() -> str:
+    """Who takes a lock: `host:pid` (on Dataproc every batch has its own driver host)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _dead_here(info: ObjectInfo) -> bool:
+    """The holder was a process on this machine that is gone (a reused pid only delays this)."""
+    host, _, pid = info.metadata.get("holder", "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def is_stale(info: ObjectInfo, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
-    """A lock is stale past its lease (or when it says nothing about its age: never written by us)."""
+    """A lock is stale past its lease, when its holder died on this machine, or when it says nothing
+    about its age (never written by us)."""
     acquired = _acquired_at(info)
-    return acquired is None or now - acquired > lease
+    return acquired is None or now - acquired > lease or _dead_here(info)
 
 
 def try_acquire(
@@ -57,7 +81,7 @@ def try_acquire(
 ) -> Held | None:
     """Take the lock of `day`, or None when a live lock is held by someone else."""
     name = layout.lock_object(day)
-    meta = {"batch_id": batch_id, "acquired_at": now.astimezone(UTC).isoformat()}
+    meta = {"batch_id": batch_id, "acquired_at": now.astimezone(UTC).isoformat(), "holder": holder()}
     body = json.dumps(meta).encode()
     try:
         info = storage.put_bytes(name, body, metadata=meta, if_generation_match=0)
@@ -70,10 +94,11 @@ def try_acquire(
     if not is_stale(current, now, lease):
         return None
     log.warning(
-        "day %s: breaking the stale lock of batch %s (taken %s)",
+        "day %s: breaking the stale lock of batch %s (taken %s by %s)",
         day,
         current.metadata.get("batch_id", "?"),
         current.metadata.get("acquired_at", "?"),
+        current.metadata.get("holder", "?"),
     )
     try:
         info = storage.put_bytes(name, body, metadata=meta, if_generation_match=current.generation)

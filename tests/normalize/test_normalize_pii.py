@@ -294,3 +294,17 @@ def test_scrub_hashes_non_ascii_local_parts_whole(local: str, domain: str, befor
         assert out.encode().decode() == out and "\ufffd" not in out
         at = out.index("@" + domain)
         assert re.fullmatch("[0-9a-f]{40}", out[at - 40 : at]) and head.startswith(out[: at - 40]), out
+
+
+def test_rejects_hash_escaped_non_ascii_local_parts_whole(tmp_path: Path) -> None:
+    """A line that does not parse can spell a non-ASCII address in `\\u` escapes: the rejects file
+    holds it hashed whole (not `J\\u<sha1>@…`)."""
+    lines = gzip.decompress((DATA / "2015-01-01-5.json.gz").read_bytes()).splitlines()
+    broken = orjson.dumps({"note": "cc Jörg.Müller@example.de"} | orjson.loads(lines[3]))
+    broken = broken.replace("ö".encode(), rb"\u00f6").replace("ü".encode(), rb"\u00fc")[:-1]  # cut: no JSON
+    src = tmp_path / "2015-01-01-5.json"
+    src.write_bytes(b"\n".join([*lines, broken]) + b"\n")
+    result = normalize(src, tmp_path / "out.parquet")
+    assert result.rejects == 1 and result.rejects_path is not None
+    text = orjson.loads(result.rejects_path.read_bytes())["text"]
+    assert f"cc {sha1('Jörg.Müller')}@example.de" in text and "rg.M" not in text

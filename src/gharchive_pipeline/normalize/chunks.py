@@ -7,6 +7,7 @@ process keeps its own EventMapper (caches) and the run's constants (hour, ingest
 from __future__ import annotations
 
 import gc
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -65,7 +66,19 @@ def offending_text(raw: Any, event: Any = None) -> str:
         with suppress(orjson.JSONEncodeError):  # nested deeper than orjson writes: the line as it came
             raw = orjson.dumps(event)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else orjson.dumps(raw).decode()
+    if "\\u" in text:  # a line that did not parse may still spell characters as escapes
+        text = _NON_ASCII_ESCAPE.sub(_unescape, text)
     return scrub_text(text)[:REJECT_TEXT_LIMIT]
+
+
+#: `\u00f6`-style escapes of non-ASCII, non-surrogate characters (what orjson would write raw)
+_NON_ASCII_ESCAPE = re.compile(
+    r"(?<!\\)\\u(00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-cA-CefEF][0-9a-fA-F]{3})"
+)
+
+
+def _unescape(m: re.Match[str]) -> str:
+    return chr(int(m.group(1), 16))
 
 
 def process(items: Any, first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:

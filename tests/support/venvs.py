@@ -57,7 +57,19 @@ def pip(python: Path, *args: str | Path, cwd: Path) -> str:
     project needs) and install again."""
     house = wheelhouse()
     quiet = ["-q", "--disable-pip-version-check"]
-    offline = [python, "-m", "pip", "install", *quiet, "--no-index", "--find-links", house, *args]
+    # --no-compile: byte-compiling every dependency is most of an install's CPU, and nothing here needs it
+    offline = [
+        python,
+        "-m",
+        "pip",
+        "install",
+        *quiet,
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        house,
+        *args,
+    ]
     try:
         return run(offline, cwd=cwd)
     except AssertionError:

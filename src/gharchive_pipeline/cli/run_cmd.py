@@ -57,7 +57,8 @@ def _console() -> Any:
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Hours going through the chain at once, one process each (default: the core count).",
+    help="Hours going through the chain at once, one process each (default: the core count, at most "
+    "as many as keep the whole run under 2 GiB: 2).",
 )
 @click.option(
     "--memory-limit",

@@ -90,8 +90,19 @@ class RunReport:
         return not self.failures and not self.day_failures
 
 
+#: Memory the default run stays within (issue 11), what one chain worker takes at most (the
+#: streaming normalizer, shared libraries included; measured ~520 MiB on 50k-event hours) and what
+#: the CLI takes while it rebuilds a day alongside them (DuckDB, 32k-row groups: ~550 MiB).
+MEMORY_BUDGET_MIB = 2048
+WORKER_MIB = 560
+LOADER_MIB = 600
+
+
 def default_workers() -> int:
-    return max(os.cpu_count() or 1, 1)
+    """One worker per core, as many as fit next to a day rebuild in MEMORY_BUDGET_MIB (--workers
+    overrides it where memory allows more)."""
+    fit = (MEMORY_BUDGET_MIB - LOADER_MIB) // WORKER_MIB
+    return max(1, min(os.cpu_count() or 1, fit))
 
 
 def run_hours(

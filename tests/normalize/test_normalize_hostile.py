@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.normalize import NormalizeResult, native, normalize
 from gharchive_pipeline.normalize.timestamps import BIGQUERY_RANGE
 
@@ -407,6 +408,13 @@ def test_a_rerun_removes_the_temp_files_a_killed_run_left(hour_copy: Path, tmp_p
     assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, *(p.name for p in not_ours)])
 
 
+def test_a_source_named_like_a_leftover_is_never_removed(tmp_path: Path) -> None:
+    src = tmp_path / ".events.parquet.abcdefgh.tmp"  # a hostile but legal name for the input
+    src.write_bytes((DATA / "2011-02-15-0.json.gz").read_bytes())
+    result = normalize(src, tmp_path / "events.parquet", hour=Hour.parse("2011-02-15T00"))
+    assert result.events == 1639 and src.read_bytes() == (DATA / "2011-02-15-0.json.gz").read_bytes()
+
+
 def test_outputs_get_the_ordinary_file_mode(tmp_path: Path) -> None:
     src = tmp_path / "2015-01-01-5.json"
     src.write_bytes(gzip.decompress((DATA / EVENTS_HOUR).read_bytes()) + b"not json\n")
@@ -479,7 +487,6 @@ def test_the_normalize_stage_records_the_reject_and_logs_where_the_rejects_went(
     function's temp file (deleted right after)."""
     from gharchive_pipeline import entrypoints, layout
     from gharchive_pipeline.cloud_events import bucket_name, finalized_event
-    from gharchive_pipeline.hours import Hour
     from gharchive_pipeline.settings import Settings
     from gharchive_pipeline.storage import open_storage
 

@@ -128,7 +128,7 @@ def normalize(
     rejects_path = rejects_path or dst.with_name(dst.name + ".rejects.ndjson")
     check_paths(src, dst, rejects_path)
     for path in (dst, rejects_path):
-        remove_leftovers(path)
+        remove_leftovers(path, keep=src if isinstance(src, Path) else None)
     now = datetime.now(UTC)
     constants = Constants(hour.start, now, PIPELINE_VERSION, plausible_window(now))
     reader = LineReader(src, name, salvage=salvage, pieces=native.AVAILABLE)

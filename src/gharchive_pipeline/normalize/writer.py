@@ -62,9 +62,10 @@ def _is_temp_of(final: Path, name: str) -> bool:
     )
 
 
-def remove_leftovers(final: Path) -> int:
+def remove_leftovers(final: Path, *, keep: Path | None = None) -> int:
     """Delete the temp files of `final` that killed runs left (never a live run's: it holds the
-    lock); returns how many. Only names of exactly our temp form are touched."""
+    lock, nor `keep`, the input, however it is named); returns how many. Only names of exactly our
+    temp form are touched."""
     try:
         names = [entry.name for entry in os.scandir(final.parent) if _is_temp_of(final, entry.name)]
     except (FileNotFoundError, NotADirectoryError):
@@ -72,6 +73,8 @@ def remove_leftovers(final: Path) -> int:
     removed = 0
     for name in names:
         path = final.parent / name
+        if keep is not None and _same(path, keep):
+            continue
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
@@ -92,6 +95,13 @@ def remove_leftovers(final: Path) -> int:
     if removed:
         log.info("removed %d temp file(s) of %s left by an interrupted run", removed, final)
     return removed
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 class _AtomicFile:

@@ -276,3 +276,48 @@ def test_script_by_day_and_by_hour_with_ledger_and_lock(
     assert held is not None
     assert script.main(["--day", "2015-01-01", "--lock-wait", "0", *common]) == script.EXIT_LOCKED
     assert "batch other holds" in capsys.readouterr().err
+
+
+def test_kill_9_during_a_rebuild_then_rerun_equals_a_clean_run(
+    spark: Any, small: dict[Hour, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The job killed (-9, driver and JVM) while it holds the second day's lock: the rerun breaks the
+    dead process's lock at once and ends exactly where one clean run ends."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tiny = {hour: rows[:200] + rows[-LATE:] for hour, rows in small.items()}
+    clean = home_with(tmp_path / "clean", tiny)
+    rebuild(spark, clean, [D0, D1])
+    expected = snapshot(clean / "warehouse")
+
+    home = home_with(tmp_path / "home", tiny)
+    args = [
+        "--day",
+        "2014-12-31",
+        "--day",
+        "2015-01-01",
+        "--curated",
+        str(home / "curated"),
+        "--sink",
+        "local",
+    ]
+    args += ["--warehouse", str(home / "warehouse"), "--raw", str(home / "raw")]
+    job = [sys.executable, str(ROOT / "spark" / "load_events.py"), *args, "--master", "local[1]"]
+    proc = subprocess.Popen(job, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    lock = home / "curated" / layout.lock_object(D1)
+    try:
+        deadline = time.monotonic() + 240
+        while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # our own process group: the driver and its JVM
+        proc.wait()
+    assert lock.exists(), "the job ended before it could be killed mid-day"
+
+    assert _script().main([*args, "--master", "local[2]", "--lock-wait", "0"]) == 0
+    assert snapshot(home / "warehouse") == expected
+    assert not lock.exists()

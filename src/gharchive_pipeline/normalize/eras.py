@@ -22,7 +22,7 @@ from .fields import INT64_MAX as _MAX
 from .fields import INT64_MIN as _MIN
 from .fields import int64, kind, obj, string
 from .ids import derived_id
-from .pii import EmailHasher, has_pct40, needs_scrub, scrub, scrub_value
+from .pii import EmailHasher, needs_scrub, scrub, scrub_value
 from .timestamps import BIGQUERY_RANGE, TimestampError, TimestampParser, describe_range
 
 BACKFILL, TIMELINE, EVENTS = "backfill", "timeline", "events"
@@ -118,7 +118,7 @@ class EventMapper:
             known = self.sanitize_payload(payload)
         data = orjson.dumps(payload)
         ats = data.count(b"@")
-        if (ats > known and ats - data.count(_SSH_URL) > known) or has_pct40(data):
+        if (ats > known and ats - data.count(_SSH_URL) > known) or (b"%" in data and b"%40" in data):
             data = scrub(data)
         return data
 

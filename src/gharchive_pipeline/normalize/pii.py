@@ -88,7 +88,7 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
     (`\\nfoo@x.org`) is not taken as part of it and a quoted local part has escaped quotes
     (`\\"john doe\\"@x.org`); otherwise it is a plain value (`"john doe"@x.org`).
     """
-    if has_pct40(data):
+    if b"%" in data and b"%40" in data:  # has_pct40, inline: this runs for many payloads
         hits = [m.start() for m in _AT.finditer(data)]
     else:  # the common case: only '@' (found by bytes.find, much cheaper than a regex scan)
         hits = []

@@ -135,15 +135,16 @@ def test_leftovers_are_never_read_and_the_next_run_removes_them(home: Path) -> N
     dead = events / ".staging-999999999-abc"  # a killed writer's (no such pid)
     live = events / ".staging-1-abc"  # pid 1 is alive: a concurrent writer's, kept
     trash = events / ".trash-date=2015-01-01-999999999-abc"
-    for leftover in (dead, live, trash):
+    temp = home / "warehouse" / ".tmp-run-999999999"  # a killed run's temp files (downloads, parquet)
+    for leftover in (dead, live, trash, temp):
         leftover.mkdir()
         (leftover / "part-0.parquet").write_bytes(part.read_bytes())
     con = connect(home / "warehouse")
     assert con.execute("SELECT count(*) FROM events").fetchone() == (15_129,)
 
     removed = clean_leftovers(home / "warehouse")
-    assert sorted(removed) == sorted([dead, trash])
-    assert live.exists() and not dead.exists() and not trash.exists()
+    assert sorted(removed) == sorted([dead, trash, temp])
+    assert live.exists() and not dead.exists() and not trash.exists() and not temp.exists()
 
 
 def test_a_failed_day_keeps_its_old_partitions_and_does_not_poison_the_next(home: Path) -> None:

@@ -31,7 +31,9 @@ DAILY_STATS = "daily_stats"
 #: In swap order: events first, the statistics computed from it after.
 TABLES: tuple[str, ...] = (EVENTS, HOURLY_STATS, DAILY_STATS)
 MANIFEST = "_inputs.json"
-_LEFTOVER_PREFIXES = (".staging-", ".trash-", ".tmp-duckdb-")
+#: A run's processes keep their temp files (downloads, parquet before upload) in WAREHOUSE/.tmp-run-<pid>.
+RUN_TMP_PREFIX = ".tmp-run-"
+_LEFTOVER_PREFIXES = (".staging-", ".trash-", ".tmp-duckdb-", RUN_TMP_PREFIX)
 
 
 def table_root(warehouse: Path, table: str) -> Path:
@@ -101,7 +103,7 @@ def _owner_pid(name: str) -> int | None:
 
 
 def clean_leftovers(warehouse: Path) -> list[Path]:
-    """Remove the staging, trash and DuckDB temp directories of writers that are no longer running
+    """Remove the staging, trash and temp directories of writers that are no longer running
     (a killed run leaves them; a live concurrent run's are kept). Returns what was removed."""
     removed: list[Path] = []
     roots = [warehouse, *(table_root(warehouse, t) for t in TABLES)]

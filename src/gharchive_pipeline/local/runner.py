@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from ..hours import Hour, hour_range
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
-from ..load.local_warehouse import clean_leftovers
+from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
 from ..stages.load import DeferToRunner
 from ..stages.outcome import LoadOutcome, Severity, Stage
@@ -128,7 +130,7 @@ def run_hours(
     report = RunReport(hours)
     loader = LocalDayLoader(home, engine=engine, duckdb=duckdb or DuckDBConfig(), raw=raw)
     workers = min(workers or default_workers(), len(hours))
-    with _log_file(where) as log_path:
+    with _log_file(where) as log_path, _process_tempdir(where):
         report.log_file = log_path
         days = _DayQueue(hours)
         for hour, failures in _chain_hours(where, source, hours, workers, handlers, log_path):
@@ -253,9 +255,26 @@ def _bus(raw: Storage, curated: Storage, source: str, handlers: Mapping[str, Han
 
 
 def _chain_hour_in_worker(home: Path, source: str, hour: Hour, log_path: Path) -> list[Delivery]:
-    raw, curated = Home(home).buckets()
-    with log_file(log_path):
+    where = Home(home)
+    raw, curated = where.buckets()
+    with log_file(log_path), _process_tempdir(where):
         return _chain_hour(_bus(raw, curated, source, None), raw, hour)
+
+
+@contextmanager
+def _process_tempdir(where: Home) -> Iterator[Path]:
+    """This process's temp files (the stages' downloads and parquet before upload) go under the
+    home in a folder named by pid, not to $TMPDIR: what a killed run leaves there, the next run's
+    clean_leftovers removes."""
+    path = where.warehouse_dir / f"{RUN_TMP_PREFIX}{os.getpid()}"
+    path.mkdir(parents=True, exist_ok=True)
+    saved = tempfile.tempdir
+    tempfile.tempdir = str(path)
+    try:
+        yield path
+    finally:
+        tempfile.tempdir = saved
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _chain_hour(bus: LocalBus, raw: Storage, hour: Hour) -> list[Delivery]:

@@ -394,6 +394,8 @@ def test_a_rerun_removes_the_temp_files_a_killed_run_left(hour_copy: Path, tmp_p
     ]
     for path in not_ours:
         path.write_bytes(b"keep me")
+    folder = out.parent / ".events.parquet.zzzzzzzz.tmp"  # our name, but a folder: not ours either
+    folder.mkdir()
     from gharchive_pipeline.normalize.writer import _AtomicFile
 
     live = _AtomicFile(out)  # a concurrent run still writing: locked, so never taken for a leftover
@@ -405,7 +407,10 @@ def test_a_rerun_removes_the_temp_files_a_killed_run_left(hour_copy: Path, tmp_p
         assert live.temp.exists()
     finally:
         live.abort()
-    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, *(p.name for p in not_ours)])
+    assert folder.is_dir()
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        [out.name, folder.name, *(p.name for p in not_ours)]
+    )
 
 
 def test_a_source_named_like_a_leftover_is_never_removed(tmp_path: Path) -> None:

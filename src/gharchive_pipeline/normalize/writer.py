@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import secrets
+import stat
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -85,7 +86,8 @@ def remove_leftovers(final: Path, *, keep: Path | None = None) -> int:
             os.close(fd)
             continue  # a live run's file
         try:
-            if os.path.samestat(os.fstat(fd), os.stat(path, follow_symlinks=False)):
+            mine = os.fstat(fd)
+            if stat.S_ISREG(mine.st_mode) and os.path.samestat(mine, os.stat(path, follow_symlinks=False)):
                 path.unlink()
                 removed += 1
         except FileNotFoundError:

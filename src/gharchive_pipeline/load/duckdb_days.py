@@ -16,8 +16,10 @@ rows to parquet, leaving the losers out with an anti-join on (file, row number).
 from __future__ import annotations
 
 import os
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -73,6 +75,21 @@ def connect(config: DuckDBConfig, temp_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@contextmanager
+def _connection(writer: PartitionWriter, config: DuckDBConfig) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh connection for one step (nothing shared with the next day), spilling under the
+    warehouse; the default temp folder is named by pid, so a killed run's is removed by the next."""
+    temp_dir = config.temp_directory or writer.warehouse / f".tmp-duckdb-{os.getpid()}"
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    con = connect(config, temp_dir)
+    try:
+        yield con
+    finally:
+        con.close()
+        if config.temp_directory is None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
 def rebuild_day_duckdb(
     writer: PartitionWriter,
     day: date,
@@ -82,14 +99,10 @@ def rebuild_day_duckdb(
 ) -> DayLoad:
     """Write the deduplicated rows of `day` from the contributing hour files into the staged
     events partition of `writer`, and return what each hour gave. The caller commits."""
-    config = config or DuckDBConfig()
     started = time.perf_counter()
-    temp_dir = config.temp_directory or writer.warehouse / f".tmp-duckdb-{os.getpid()}"
-    temp_dir.mkdir(parents=True, exist_ok=True)
     staging = writer.staging(EVENTS)
     by_file = {str(path): c for c, path in contributors}
-    con = connect(config, temp_dir)
-    try:
+    with _connection(writer, config or DuckDBConfig()) as con:
         con.execute(
             "CREATE TEMP VIEW day_rows AS SELECT * FROM read_parquet("
             f"{_files_sql([p for _, p in contributors])}, filename = true, file_row_number = true,"
@@ -104,10 +117,6 @@ def rebuild_day_duckdb(
         )
         inputs = dict(con.execute("SELECT filename, count(*) FROM day_rows GROUP BY 1").fetchall())
         lost = dict(con.execute("SELECT filename, count(*) FROM losers GROUP BY 1").fetchall())
-    finally:
-        con.close()
-        if config.temp_directory is None:
-            _remove_tree(temp_dir)
     per_hour = tuple(
         HourRows(c.hour, int(inputs.get(f, 0)), int(inputs.get(f, 0)) - int(lost.get(f, 0)))
         for f, c in sorted(by_file.items(), key=lambda kv: kv[1].hour)
@@ -118,12 +127,8 @@ def rebuild_day_duckdb(
 def stage_stats(writer: PartitionWriter, day: date, *, config: DuckDBConfig | None = None) -> None:
     """Compute the day's hourly_stats and daily_stats from its staged events partition (whatever
     engine wrote it) into staged partitions of `writer`, with the SQL of stats/sql.py."""
-    config = config or DuckDBConfig()
     events = writer.staged[EVENTS]
-    temp_dir = config.temp_directory or writer.warehouse / f".tmp-duckdb-{os.getpid()}"
-    temp_dir.mkdir(parents=True, exist_ok=True)
-    con = connect(config, temp_dir)
-    try:
+    with _connection(writer, config or DuckDBConfig()) as con:
         files = sorted(events.glob("*.parquet"))
         if files:
             source = f"read_parquet({_files_sql(files)}, hive_partitioning = false)"
@@ -135,10 +140,6 @@ def stage_stats(writer: PartitionWriter, day: date, *, config: DuckDBConfig | No
                 f"COPY (SELECT {_typed_stats(STATS_TABLES[table][0])} FROM ({sql(DUCKDB, source, day)})"
                 f" ORDER BY 1, 2) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
             )
-    finally:
-        con.close()
-        if config.temp_directory is None:
-            _remove_tree(temp_dir)
 
 
 def _typed_stats(time_col: str) -> str:
@@ -182,9 +183,3 @@ def _losers_sql() -> str:
         UNION
         SELECT filename, file_row_number FROM tied WHERE n > 1
     """
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)

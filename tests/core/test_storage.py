@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gharchive_pipeline import locked_temp
 from gharchive_pipeline.storage import PreconditionFailed, Storage, StorageError, open_storage
 from gharchive_pipeline.storage.local import SYSTEM_DIR, LocalStorage
 from tests.conftest import DATA
@@ -99,6 +100,24 @@ def test_local_writes_are_atomic_and_hide_their_bookkeeping(tmp_path: Path) -> N
         bucket.put_bytes(f"{SYSTEM_DIR}/meta/x", b"")
     with pytest.raises(StorageError, match="bad object name"):
         bucket.put_bytes("../escape", b"")
+
+
+def test_local_temp_files_of_killed_writers_are_removed_on_next_use(tmp_path: Path) -> None:
+    """A writer killed with SIGKILL leaves `put-*`; a live writer's is flock'ed and stays (a flock
+    from another open file conflicts even within one process, so this one stands in for it)."""
+    LocalStorage(tmp_path / "b")
+    tmp = tmp_path / "b" / SYSTEM_DIR / "tmp"
+    (tmp / "put-0123456789").write_bytes(b"stale")  # a killed writer's
+    (tmp / "put-a b").write_bytes(b"x")  # not of our name form: left alone
+    live_fd, live = locked_temp.create_locked(lambda: tmp / f"put-{locked_temp.tag()}")
+    try:
+        bucket = LocalStorage(tmp_path / "b")
+        assert sorted(p.name for p in tmp.iterdir()) == sorted(["put-a b", live.name])
+        bucket.put_bytes("x", b"1")
+    finally:
+        os.close(live_fd)
+    LocalStorage(tmp_path / "b")
+    assert [p.name for p in tmp.iterdir()] == ["put-a b"]
 
 
 def test_local_file_copied_in_by_hand_is_an_object(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """What a killed run leaves (warehouse staging and trash folders, temp files of the buckets) is
 removed by the next run, and never counted: a staging folder holding a full copy of the day's rows
-must not double them. (The buckets' temp files are not cleaned yet: the test then ends as xfail, after
-every other check passed.)"""
+must not double them."""
 
 from __future__ import annotations
 
@@ -43,13 +42,7 @@ def test_leftovers_of_a_killed_run_are_cleaned_and_never_counted(clean_run: Clea
     rc = run(run_cmd(home, DATA, FIRST, LAST), tmp_path / "run.log")
     assert rc == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert outcome(home).differences(clean_run.outcome) == []
-    left = leftovers(home)
-    assert [p for p in left if "/.gharchive-storage/tmp/" not in f"/{p}"] == []
-    if left:
-        pytest.xfail(
-            "storage/local.py never removes the temp files of a killed writer: "
-            f"`.gharchive-storage/tmp/put-*` (mkstemp in LocalStorage._tmp_file) stay for ever: {left}"
-        )
+    assert leftovers(home) == []
 
 
 @pytest.mark.xfail(

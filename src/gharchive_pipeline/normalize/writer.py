@@ -10,12 +10,9 @@ for a leftover; the lock dies with the process. Files get the ordinary mode (066
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import re
-import secrets
-import stat
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import schema
+from .. import locked_temp, schema
 from .eras import Row
 
 #: columns dictionary-encoded in parquet (low cardinality); payload/other/ids would only waste effort
@@ -45,13 +42,9 @@ _DICTIONARY_COLUMNS = [
 _TS = pa.timestamp("us", tz="UTC")
 log = logging.getLogger(__name__)
 
-#: temp names are `.<final name>.<8 of these>.tmp` (the form tempfile.mkstemp gave them before)
-_TEMP_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_"
-_TEMP_TAG = re.compile(r"[a-z0-9_]{8}")
-
 
 def _temp_name(final: Path) -> str:
-    return f".{final.name}.{''.join(secrets.choice(_TEMP_ALPHABET) for _ in range(8))}.tmp"
+    return f".{final.name}.{locked_temp.tag()}.tmp"
 
 
 def _is_temp_of(final: Path, name: str) -> bool:
@@ -63,47 +56,15 @@ def _is_temp_of(final: Path, name: str) -> bool:
     )
 
 
+#: temp names are `.<final name>.<tag>.tmp` (the form tempfile.mkstemp gave them before)
+_TEMP_TAG = re.compile(r"[a-z0-9_]{8}")
+
+
 def remove_leftovers(final: Path, *, keep: Path | None = None) -> int:
     """Delete the temp files of `final` that killed runs left (never a live run's: it holds the
     lock, nor `keep`, the input, however it is named); returns how many. Only names of exactly our
     temp form are touched."""
-    try:
-        names = [entry.name for entry in os.scandir(final.parent) if _is_temp_of(final, entry.name)]
-    except (FileNotFoundError, NotADirectoryError):
-        return 0  # no such folder yet (or a file in its place: writing will say so)
-    removed = 0
-    for name in names:
-        path = final.parent / name
-        if keep is not None and _same(path, keep):
-            continue
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
-            continue  # gone meanwhile, or not a plain file of ours
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue  # a live run's file
-        try:
-            mine = os.fstat(fd)
-            if stat.S_ISREG(mine.st_mode) and os.path.samestat(mine, os.stat(path, follow_symlinks=False)):
-                path.unlink()
-                removed += 1
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(fd)
-    if removed:
-        log.info("removed %d temp file(s) of %s left by an interrupted run", removed, final)
-    return removed
-
-
-def _same(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+    return locked_temp.sweep(final.parent, lambda name: _is_temp_of(final, name), keep=keep)
 
 
 class _AtomicFile:
@@ -115,22 +76,10 @@ class _AtomicFile:
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # named by the file asked for
             raise OSError(exc.errno, exc.strerror, str(final)) from None
-        while True:
-            temp = final.parent / _temp_name(final)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-            try:
-                fd = os.open(temp, flags, 0o666)  # the umask applies, as for any new file
-            except FileExistsError:
-                continue  # that name is taken: another one
-            except OSError as exc:  # named by the file asked for, not by a temp name
-                raise OSError(exc.errno, exc.strerror, str(final)) from None
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:  # a leftover sweep between create and lock may have removed it: then again
-                if os.path.samestat(os.fstat(fd), os.stat(temp, follow_symlinks=False)):
-                    break
-            except FileNotFoundError:
-                pass
-            os.close(fd)
+        try:
+            fd, temp = locked_temp.create_locked(lambda: final.parent / _temp_name(final))
+        except OSError as exc:  # named by the file asked for, not by a temp name
+            raise OSError(exc.errno, exc.strerror, str(final)) from None
         self._lock: int | None = fd
         self.temp = temp
 

@@ -13,17 +13,21 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import locked_temp
 from .base import ObjectInfo, PreconditionFailed, StorageError
 
 #: Reserved directory for sidecars, temp files and the lock; never listed as objects.
 SYSTEM_DIR = ".gharchive-storage"
+#: temp files under SYSTEM_DIR/tmp: `put-<tag>` (the folder is reserved, so any such tag is ours)
+_TMP_PREFIX = "put-"
+_TMP_NAME = re.compile(r"put-[a-z0-9_]+")
 
 
 class LocalStorage:
@@ -39,6 +43,8 @@ class LocalStorage:
             raise StorageError(f"local bucket {self.url} is not usable: {exc}") from exc
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"local bucket {self.url} is not writable")
+        # The temp files of writers killed outright (kill -9); a live writer's are locked.
+        locked_temp.sweep(self.root / SYSTEM_DIR / "tmp", lambda n: _TMP_NAME.fullmatch(n) is not None)
 
     # ---- naming ---------------------------------------------------------------------------------
     def _path(self, name: str) -> Path:
@@ -55,10 +61,18 @@ class LocalStorage:
     def _meta_path(self, name: str) -> Path:
         return self.root / SYSTEM_DIR / "meta" / (name + ".json")
 
-    def _tmp_file(self) -> Path:
-        fd, tmp = tempfile.mkstemp(dir=self.root / SYSTEM_DIR / "tmp", prefix="put-")
-        os.close(fd)
-        return Path(tmp)
+    @contextlib.contextmanager
+    def _tmp_file(self) -> Iterator[Path]:
+        """A temp file locked while this writer lives (so a sweep never takes it), gone on exit."""
+        folder = self.root / SYSTEM_DIR / "tmp"
+        fd, tmp = locked_temp.create_locked(lambda: folder / f"{_TMP_PREFIX}{locked_temp.tag()}")
+        try:
+            yield tmp
+        finally:
+            try:
+                tmp.unlink(missing_ok=True)
+            finally:
+                os.close(fd)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -150,12 +164,9 @@ class LocalStorage:
         if_generation_match: int | None,
     ) -> ObjectInfo:
         """Write the data to a temp file with `write`, then commit it under `name` (atomic)."""
-        tmp = self._tmp_file()
-        try:
+        with self._tmp_file() as tmp:
             write(tmp)
             return self._commit(name, tmp, metadata, if_generation_match)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def _commit(
         self, name: str, tmp: Path, metadata: dict[str, str] | None, if_generation_match: int | None
@@ -178,9 +189,9 @@ class LocalStorage:
                 os.replace(tmp, target)  # data first, sidecar second: see module docstring
                 meta_path = self._meta_path(name)
                 meta_path.parent.mkdir(parents=True, exist_ok=True)
-                meta_tmp = self._tmp_file()
-                meta_tmp.write_text(json.dumps({"generation": generation, "metadata": meta}))
-                os.replace(meta_tmp, meta_path)
+                with self._tmp_file() as meta_tmp:
+                    meta_tmp.write_text(json.dumps({"generation": generation, "metadata": meta}))
+                    os.replace(meta_tmp, meta_path)
             except OSError as exc:
                 raise StorageError(f"cannot write {name} to local bucket {self.url}: {exc}") from exc
         return ObjectInfo(name=name, size=size, generation=generation, metadata=meta)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gharchive_pipeline import locked_temp
 from gharchive_pipeline.download import RetryPolicy
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.layout import quarantine_object, raw_object
@@ -78,6 +81,30 @@ def test_stored_then_already_present(
         stored_log["severity"] == "INFO" and stored_log["stage"] == "ingest" and stored_log["hour"] == H0.key
     )
     assert stored_log["outcome"] == "stored" and stored_log["bytes"] == info.size
+
+
+def test_temp_folders_of_killed_runs_are_removed_never_a_live_one(
+    server: GHArchiveServer, raw: Storage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage killed with SIGKILL leaves its `gharchive-<hour>-<tag>` folder in the temp dir: the
+    next stage run removes it. A live run holds a flock on its folder (a flock from another open
+    file conflicts even within one process, so this one stands in for it); other names stay."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    stale = temp / "gharchive-2015-01-01T07-abcd_123"  # normalize's form (hour key)
+    stale.mkdir()
+    (stale / ".events.parquet.abcd_123.tmp").write_bytes(b"x")
+    (temp / "gharchive-2015-01-01-7-0123abcd").mkdir()  # ingest's form (file stem)
+    (temp / "gharchive-someone-else").mkdir()
+    live_fd, live = locked_temp.create_locked(
+        lambda: temp / f"gharchive-2015-01-01-8-{locked_temp.tag()}", folder=True
+    )
+    try:
+        assert ingest(H0, raw, server.url).outcome is IngestOutcome.STORED
+        assert sorted(p.name for p in temp.iterdir()) == sorted(["gharchive-someone-else", live.name])
+    finally:
+        os.close(live_fd)
 
 
 def test_404_is_missing_for_old_hours_and_not_yet_published_for_recent(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from typing import Any
 
 import requests
 
+from .. import locked_temp
 from ..cloud_events import EventError, pubsub_envelope
 from ..download import Fetched, FetchKind, RetryPolicy, fetch_hour
 from ..hours import Hour, HourError, hour_range, latest_complete_hour
@@ -176,7 +176,7 @@ def ingest_hour(
             detail=f"hour {hour.key} has not ended yet (now {now.isoformat()})",
         )
     else:
-        with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.file_stem}-") as tmp:
+        with locked_temp.temp_dir(hour.file_stem) as tmp:
             fetched = fetch_hour(
                 hour, source, Path(tmp) / hour.file_name, policy=policy, sleep=sleep, session=session
             )

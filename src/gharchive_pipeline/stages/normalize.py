@@ -8,12 +8,11 @@ Uploads carry `if_generation_match`, so two concurrent deliveries store one obje
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .. import layout
+from .. import layout, locked_temp
 from ..cloud_events import StorageObjectEvent
 from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
@@ -77,7 +76,7 @@ def handle_raw_finalized(
             StageOutcome(STAGE, NormalizeOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_from": done})
         )
 
-    with tempfile.TemporaryDirectory(prefix=f"gharchive-{hour.key}-") as tmp:
+    with locked_temp.temp_dir(hour.key) as tmp:
         try:
             result = _normalize(
                 raw, obj, hour, Path(tmp), object_url(curated.url, layout.rejects_object(hour))

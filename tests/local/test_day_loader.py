@@ -207,3 +207,16 @@ def test_cli_engine_choices_follow_the_loader() -> None:
     assert tuple(e.value for e in Engine) == run_cmd.ENGINES
     assert DEFAULT_ENGINE.value == run_cmd.DEFAULT_ENGINE
     assert DuckDBConfig().memory_limit == run_cmd.DEFAULT_MEMORY_LIMIT
+
+
+def test_a_run_killed_after_the_swap_gets_its_ledgers_on_the_next_run(home: Path) -> None:
+    """The partitions are current but no ledger says so (killed between swap and ledger writes)."""
+    LocalDayLoader(home).rebuild(DAY)  # no raw storage: like a run killed before recording
+    raw = open_storage(str(home / "raw"))
+    again = LocalDayLoader(home, raw=raw).rebuild(DAY)
+    assert not again.rebuilt
+    for hour in (HOUR0, HOUR1):
+        [entry] = [e for e in read_ledger(raw, hour) if e.stage == "load"]
+        assert entry.outcome == "loaded" and entry.details["day"] == DAY.isoformat()
+    LocalDayLoader(home, raw=raw).rebuild(DAY)
+    assert len([e for e in read_ledger(raw, HOUR0) if e.stage == "load"]) == 1  # said once

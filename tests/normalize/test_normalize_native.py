@@ -835,6 +835,15 @@ def _email_cases() -> list[Case]:
         # free text (scrubbed)
         ("signed-off-by", push_message("Fix\n\nSigned-off-by: A <a.b@example.org>"), NATIVE),
         ("two addresses", push_message("a@x.org, b@y.org"), NATIVE),
+        # local parts longer than pii.scrub's 128-byte window are hashed whole on both paths
+        ("local part of 128", push_message("x" * 128 + "@x.org"), NATIVE),
+        ("local part of 129", push_message("see " + "y" * 129 + "@x.org"), NATIVE),
+        ("local part of 5000", push_message("z" * 4990 + ".secret@x.org"), NATIVE),
+        ("long non-ASCII local part", push_message("é" * 100 + "@x.org"), NATIVE),
+        ("long local part after escape", push_message("a\n" + "w" * 300 + "@x.org"), NATIVE),
+        ("long local parts chained", push_message("@".join("k" * 200 for _ in range(50)) + "@x.org"), NATIVE),
+        ("long local part, digit domain", push_message("q" * 300 + "@1.2.3"), NATIVE),
+        ("long local part in body", issue_body("u" * 200 + "@example.org"), NATIVE),
         ("escaped newline before address", push_message("line\nfoo@x.org"), NATIVE),
         ("escaped quote before address", push_message('say "foo@x.org"'), NATIVE),
         ("backslash before address", push_message("C:\\dir\\foo@bar.org"), NATIVE),

@@ -158,12 +158,32 @@ def test_scrub_hashes_the_whole_local_part() -> None:
     # the URL-encoded '@'
     assert scrub_value("mailto:alice%40example.com") == f"mailto:{sha1('alice')}%40example.com"
     assert scrub(b'"alice%40example.com"') == b'"' + sha1("alice").encode() + b'%40example.com"'
-    # a window of 128 bytes never keeps half a character
+    # a local part never keeps half a character
     cut = scrub_text("é" * 100 + "@example.com")
     assert cut.encode().decode() == cut and "\ufffd" not in cut and cut.endswith("@example.com")
     # nor after a JSON escape (found by hypothesis: `\\é@x.org` kept half of the é)
     escaped = scrub(orjson.dumps("C:\\é@x.org"))
     assert escaped == b'"C:\\\\' + sha1("é").encode() + b'@x.org"'
+
+
+def test_scrub_hashes_local_parts_longer_than_its_window_whole() -> None:
+    """The local part is looked for in a 128-byte window first: a longer one is hashed whole, its
+    start never kept in clear; in JSON text, column values, after `%40` and with many '@'."""
+    for n in (127, 128, 129, 130, 300, 5000):
+        local = ("x" * (n - 7)) + ".secret"[: min(n, 7)]
+        local = local[-n:]
+        for text in (f"to {local}@example.com.", f"{local}@example.com"):
+            assert scrub_text(text) == text.replace(local, sha1(local)), n
+            assert scrub_value(text) == text.replace(local, sha1(local)), n
+        assert scrub_value(f"mailto:{local}%40example.com") == f"mailto:{sha1(local)}%40example.com"
+        assert scrub(orjson.dumps(f"a\n{local}@x.org")) == orjson.dumps(f"a\n{sha1(local)}@x.org")
+    long_local = "é" * 100 + "a" * 100
+    assert scrub_text(f"{long_local}@ex.org") == f"{sha1(long_local)}@ex.org"
+    # many addresses in one long token: each hashed whole (and in linear time)
+    chain = "@".join("k" * 200 for _ in range(2000)) + "@x.org"
+    assert scrub_text(chain).count("k") == 0
+    # a long run before an '@' that is not an address stays as it was
+    assert scrub_text("z" * 300 + "@1.2.3") == "z" * 300 + "@1.2.3"
 
 
 def test_scrub_leaves_text_that_holds_no_address() -> None:

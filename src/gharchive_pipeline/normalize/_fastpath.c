@@ -750,8 +750,10 @@ static int scrub(const unsigned char *d, size_t n, Buf *out) {
         size_t at = (size_t)(hit - d);
         if (at + 1 < n && is_alnum(d[at + 1]) && quoted_local(d, at, last))
             return BAIL; /* a quoted local part (pii._quoted_local): left to Python */
-        size_t lo = at > 128 ? at - 128 : 0, L = 0;
-        while (at - L > lo && is_local_char(d[at - L - 1])) L++;
+        /* the whole local part, however long (pii.scrub extends its 128-byte window likewise);
+         * a local part never spans an '@', so no byte is scanned twice */
+        size_t L = 0;
+        while (at - L > last && is_local_char(d[at - L - 1])) L++;
         if (L > 0 && at + 1 < n && is_alnum(d[at + 1])) {
             /* domain: LABEL(.LABEL)*, LABEL = alnum([alnum-]*alnum)? */
             size_t p = at + 1, dend = at + 1;

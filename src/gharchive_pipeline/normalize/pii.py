@@ -19,10 +19,12 @@ import hashlib
 import re
 
 _HEX40 = re.compile(rb"[0-9a-f]{40}")
-#: characters of an address local part, matched on the REVERSED text (leftwards from the '@')
+#: characters of an address local part, matched on the REVERSED text (leftwards from the '@'); a
+#: window of _MAX_LOCAL first (the common case), the whole run when the window is full
 _MAX_LOCAL = 128
 #: non-ASCII bytes count as local-part characters: `Jörg@x.org` is hashed whole, not from `rg`
 _LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff]{1,128}")
+_LOCAL_RUN_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff]*")
 _AT = re.compile(rb"@|%40")
 #: what may stand between the quotes of a quoted local part: RFC 5322 atext, dots, non-ASCII, and
 #: inner spaces (`"john doe"`); not parentheses, brackets, commas, colons, backslashes: text such as
@@ -110,6 +112,12 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
             if local_m is None:
                 continue
             start = max(at - local_m.end(), last)
+            if local_m.end() == _MAX_LOCAL and start > last and _is_address(data, at):
+                # A longer local part is hashed whole, never left with its start in clear. Only
+                # for a real address, which is then replaced (`last` moves up to it): so no byte is
+                # scanned twice, however many '@' a long token holds.
+                longer = _LOCAL_RUN_REVERSED.match(data[last:start][::-1])
+                start -= longer.end() if longer else 0
             if start > 0 and data[start - 1] == 0x5C and data[start] < 0x80:  # a JSON escape such as \n
                 start += 1  # (escapes are ASCII: a backslash before a non-ASCII character is not one)
             while start < at and 0x80 <= data[start] <= 0xBF:  # never half a character
@@ -117,8 +125,7 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
             local = data[start:at]
             if not local:
                 continue
-        domain_m = _DOMAIN.match(data, at + (1 if data[at] == 0x40 else 3))
-        if domain_m is None or not _HAS_LETTER.search(domain_m.group()):
+        if not _is_address(data, at):
             continue
         if local not in _NOT_PERSONAL and not _HEX40.fullmatch(local):
             parts.append(data[last:start])
@@ -128,6 +135,12 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
         return data
     parts.append(data[last:])
     return b"".join(parts)
+
+
+def _is_address(data: bytes, at: int) -> bool:
+    """Whether a domain with a letter follows the '@' (or `%40`) at `at`."""
+    domain_m = _DOMAIN.match(data, at + (1 if data[at] == 0x40 else 3))
+    return domain_m is not None and _HAS_LETTER.search(domain_m.group()) is not None
 
 
 def _quoted_local(data: bytes, at: int, last: int, json: bool) -> tuple[int, bytes] | None:

@@ -4,7 +4,9 @@
                                  pkg/ (pyproject.toml with the function's share of the dependencies,
                                  setup.py, src/gharchive_pipeline): the Cloud Functions build installs
                                  the package from source, compiling the native normalizer
-  build/spark/gharchive_pipeline.zip   the core package, for Dataproc's --py-files
+  build/spark/gharchive_pipeline.zip   the core package, for Dataproc's --py-files, with the
+                                 pure-Python dependencies the job needs beyond the Dataproc image
+                                 ([tool.gharchive.spark] bundle: tenacity, cloudevents, ...)
   build/spark/load_events.py     the PySpark entry point
 
 Zips are deterministic (sorted entries, fixed timestamps and modes), so an unchanged source gives a
@@ -18,6 +20,7 @@ Usage: python tools/package_functions.py [--out build]
 from __future__ import annotations
 
 import argparse
+import importlib.metadata as md
 import shutil
 import sys
 import tomllib
@@ -155,11 +158,45 @@ def function_members(root: Path, name: str) -> list[tuple[str, bytes]]:
     return members + core_members(root / "src", f"{PKG_DIR}/src/{CORE_PACKAGE}")
 
 
+def spark_table(project: dict[str, Any]) -> dict[str, list[str]]:
+    """[tool.gharchive.spark]: `runtime` (what the Dataproc image provides) and `bundle`."""
+    table = project.get("tool", {}).get("gharchive", {}).get("spark", {})
+    return {"runtime": list(table.get("runtime", [])), "bundle": list(table.get("bundle", []))}
+
+
+def bundled_members(names: Iterable[str]) -> list[tuple[str, bytes]]:
+    """The importable files of the installed distributions `names`, as archive entries at the zip's
+    root (where --py-files puts them on the import path). Pure Python only: a compiled module would
+    have to match the image's Python and platform, so one is refused."""
+    members: list[tuple[str, bytes]] = []
+    for name in names:
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            raise ValueError(f"the Spark bundle names {name!r}, which is not installed here") from None
+        for f in dist.files or []:
+            parts = f.parts
+            if not parts or parts[0] in ("..", "bin") or parts[0].endswith((".dist-info", ".egg-info")):
+                continue
+            if _SKIP_DIRS.intersection(parts) or f.suffix in (".pyc", ".pyo", ".pth"):
+                continue
+            if f.suffix in (".so", ".pyd"):
+                raise ValueError(f"the Spark bundle's {name!r} is not pure Python ({f})")
+            members.append((f.as_posix(), Path(str(f.locate())).read_bytes()))
+    return members
+
+
+def spark_members(root: Path) -> list[tuple[str, bytes]]:
+    """The --py-files zip: the core package and its bundled pure-Python dependencies."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    return core_members(root / "src") + bundled_members(spark_table(project)["bundle"])
+
+
 def build(root: Path = ROOT, out: Path | None = None) -> list[Artifact]:
     """Build every artifact under out (default root/build); returns them in build order."""
     out = out or root / "build"
     built = [write_zip(out / "functions" / f"{name}.zip", function_members(root, name)) for name in FUNCTIONS]
-    built.append(write_zip(out / "spark" / f"{CORE_PACKAGE}.zip", core_members(root / "src")))
+    built.append(write_zip(out / "spark" / f"{CORE_PACKAGE}.zip", spark_members(root)))
     script = root / "spark" / SPARK_SCRIPT
     if not script.is_file():
         raise FileNotFoundError(f"Spark job {script} is missing")

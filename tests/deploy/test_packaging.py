@@ -298,3 +298,37 @@ def test_normalize_function_build_compiles_the_native_normalizer(built: Path, tm
     assert report["outcome"] == "normalized"
     assert report["events"] == 7702 and report["eras"] == {"events": 7702}
     assert report["native_events"] == report["eras"]["events"]
+
+
+def test_spark_job_imports_with_only_the_dataproc_runtime_and_its_zip(built: Path, tmp_path: Path) -> None:
+    """As on Dataproc Serverless: the job script, the --py-files zip on the import path (imported
+    from the zip itself) and nothing installed beyond the image's set ([tool.gharchive.spark]
+    runtime and what it pulls in): what the job imports, including its lazy BigQuery, GCS and Spark
+    imports, must be in the image or bundled into the zip (tenacity, cloudevents, ...)."""
+    table = pkg.spark_table(PROJECT)
+    allowed = _closure(table["runtime"])
+    bundled = {canonicalize_name(n) for n in table["bundle"]}
+    prefixes = _installed_prefixes()
+    mine = set().union(*(p for n, p in prefixes.items() if n in allowed))
+    from_zip = {pkg.CORE_PACKAGE}.union(*(p for n, p in prefixes.items() if n in bundled))
+    blocked = sorted(set().union(*(p for n, p in prefixes.items() if n not in allowed)) - mine - from_zip)
+    zip_path = built / "spark" / f"{pkg.CORE_PACKAGE}.zip"
+    code = f"""
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if any(fullname == b or fullname.startswith(b + ".") for b in BLOCKED):
+            raise ImportError(f"{{fullname}} is neither in the Dataproc image nor in the job's zip")
+sys.meta_path.insert(0, Block())
+sys.path[:0] = [{str(zip_path)!r}, {str(built / "spark")!r}]
+import load_events
+import gharchive_pipeline.load.bigquery_sink, gharchive_pipeline.storage.gcs, pyspark.sql
+for name in ("gharchive_pipeline", "tenacity", "cloudevents", "deprecation"):
+    assert sys.modules[name].__file__.startswith({str(zip_path)!r}), sys.modules[name].__file__
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "duckdb" in blocked and "orjson" in blocked and "tenacity" not in blocked  # the blocker blocks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,8 @@ def run_command(
 
     first, last = window(start, end)
     if "://" not in source and not Path(source).is_dir():
-        raise click.BadParameter(f"source {source!r} is neither a URL nor a directory", param_hint="--source")
+        shown = re.sub(r"^[^/@]*@", "***@", source)  # never echo a password given without a scheme
+        raise click.BadParameter(f"source {shown!r} is neither a URL nor a directory", param_hint="--source")
     if follow:
         from ..local.follow import follow_command
 

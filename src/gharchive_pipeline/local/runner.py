@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -230,7 +231,8 @@ def _chain_hours(
         return
     # spawn: the parent may run threads (rich's progress bar), which fork would copy mid-flight
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
+    try:
         futures: dict[Future[list[Delivery]], Hour] = {
             pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path): hour for hour in hours
         }
@@ -247,6 +249,15 @@ def _chain_hours(
                         Delivery("runner", "-", hour.key, hour, 1, 0.0, f"{type(exc).__name__}: {exc}")
                     ]
                 yield hour, failures
+    finally:
+        # A stop (Ctrl-C, an error in the caller) lets the hours in flight finish and drops the ones
+        # not started, instead of waiting for the whole range; a rerun picks them up from the ledgers.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the run (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _bus(raw: Storage, curated: Storage, source: str, handlers: Mapping[str, Handler] | None) -> LocalBus:

@@ -36,8 +36,6 @@ from . import StageOutcome, record, screen_object
 from .outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 
 STAGE = Stage.LOAD
-#: Ledger outcomes meaning "this curated generation is (being) loaded".
-LOADED_OUTCOMES = frozenset(str(o) for o in LOAD_DONE)
 
 #: Object metadata key (raw and curated) and message field saying how the hour is loaded.
 LOAD_MODE = "load"
@@ -320,9 +318,7 @@ def settle_day(curated: Storage, raw: Storage, day: date, *, now: datetime | Non
 # ---- ledger helpers -------------------------------------------------------------------------------
 def _loaded_at(raw: Storage, hour: Hour, generation: int) -> bool:
     return any(
-        e.stage == STAGE
-        and e.outcome in LOADED_OUTCOMES
-        and e.details.get("curated_generation") == generation
+        e.stage == STAGE and e.outcome in LOAD_DONE and e.details.get("curated_generation") == generation
         for e in read_ledger(raw, hour)
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 ONE_HOUR = timedelta(hours=1)
@@ -163,6 +163,16 @@ def floor_hour(moment: datetime) -> Hour:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return Hour(moment.replace(minute=0, second=0, microsecond=0))
+
+
+def day_range(first: date, last: date) -> Iterator[date]:
+    """Every UTC day from `first` to `last`, both included (the unit of a warehouse load)."""
+    if last < first:
+        raise ValueError(f"day range ends before it starts: {first} .. {last}")
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
 
 
 def hour_range(start: Hour, end: Hour) -> Iterator[Hour]:

@@ -9,12 +9,12 @@ and re-normalized hours cannot change it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from .. import layout
-from ..hours import Hour
+from ..hours import Hour, day_range
 from ..schema import COLUMN_NAMES, DEDUP_KEY
 
 ONE_DAY = timedelta(days=1)
@@ -55,16 +55,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of UTC day `day`: the created_at range of its partition."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return start, start + ONE_DAY
-
-
-def day_range(first: date, last: date) -> Iterator[date]:
-    """Every day from `first` to `last`, both included."""
-    if last < first:
-        raise ValueError(f"day range ends before it starts: {first} .. {last}")
-    day = first
-    while day <= last:
-        yield day
-        day += ONE_DAY
 
 
 def partition_suffix(day: date) -> str:

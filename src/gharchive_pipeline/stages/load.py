@@ -22,13 +22,13 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
-from ..hours import Hour, hour_range
+from ..hours import Hour, day_range, hour_range
 from ..ledger import LedgerEntry, latest, read_ledger
 from ..settings import Settings
 from ..storage.base import ObjectInfo, Storage, open_storage
@@ -174,7 +174,10 @@ def handle_curated_finalized(
             StageOutcome(STAGE, LoadOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_now": now_gen})
         )
     if loader is None:
-        loader = _fallback_loader(settings, obj, local_loader)
+        if local_loader is None:
+            # Local vs cloud is the assembly's choice (entrypoints, the local bus), never guessed here.
+            raise TypeError("handle_curated_finalized needs a loader (or a local_loader)")
+        loader = InProcessLoader(local_loader)
     if isinstance(loader, InProcessLoader) and raw is not None and _loaded_at(raw, hour, obj.generation):
         return record(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
@@ -260,12 +263,6 @@ class Settlement:
         return not self.waiting and bool(self.covers)
 
 
-def day_range(first: date, last: date) -> list[date]:
-    """Every UTC day from `first` to `last`, both included. (load/days.py has the same for the
-    loaders; importing it here would load pyarrow into the spark_trigger function for 5 lines.)"""
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
 def day_hours(day: date) -> list[Hour]:
     first = Hour.parse(f"{day.isoformat()}T00", now=None)
     return list(hour_range(first, first + 23))
@@ -340,18 +337,6 @@ def loaded_generation(entries: Iterable[LedgerEntry]) -> dict[int, str]:
 
 
 # ---- small helpers --------------------------------------------------------------------------------
-def _fallback_loader(settings: Settings, obj: StorageObjectEvent, local_loader: LocalLoader | None) -> Loader:
-    """When the assembly passes no `loader`: Dataproc in the cloud (the function instance builds it
-    from its settings), else an hour callable if given, else the local runner's day loads."""
-    if local_loader is not None:
-        return InProcessLoader(local_loader)
-    if settings.project or obj.storage_url.startswith("gs://"):
-        from .dataproc import DataprocSubmitter
-
-        return DataprocSubmitter(settings)
-    return DeferToRunner()
-
-
 def _days_text(request: LoadRequest) -> str:
     if request.day_range is not None:
         return f"{request.day_range[0].isoformat()}..{request.day_range[1].isoformat()}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from ..hours import Hour
+from ..hours import Hour, day_range
 from ..ledger import LedgerEntry, read_ledger
 from ..storage.base import Storage
 from .load import (
@@ -27,7 +27,6 @@ from .load import (
     LoadRequest,
     LoadResult,
     curated_hours,
-    day_range,
     loaded_generation,
     other_days,
     record_submission,

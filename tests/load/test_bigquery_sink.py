@@ -277,6 +277,7 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
     from gharchive_pipeline.load.spark_local import SparkLocalSink
     from gharchive_pipeline.storage import open_storage
 
+    bq.ensure_tables(client, TABLE)  # the test also runs alone (-k), before any other created them
     for name in ("events", *STATS_TABLES):  # a fresh dataset state for this test
         client.query(f"DELETE FROM `{DATASET}.{name}` WHERE TRUE").result()
     h0 = cached_rows("2015-01-01-0.json.gz", HOUR0)[:1500]

@@ -25,6 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
+
 from .. import layout
 from ..hours import Hour
 from ..ledger import LedgerEntry, append_entry, read_ledger
@@ -55,8 +57,23 @@ def local_spark() -> SparkSession:
     global _session
     with _lock:
         if _session is None:
-            _session = build_session("gharchive-local-load", master="local[2]")
+            _session = _start_session()
         return _session
+
+
+def _gateway_failed_to_start(exc: BaseException) -> bool:
+    # Seen on a busy host: the JVM child dies before it reports its port (a transient start failure).
+    return "JAVA_GATEWAY_EXITED" in str(exc)
+
+
+@retry(
+    retry=retry_if_exception(_gateway_failed_to_start),
+    stop=stop_after_attempt(3),
+    wait=wait_fixed(1),
+    reraise=True,
+)
+def _start_session() -> SparkSession:
+    return build_session("gharchive-local-load", master="local[2]")
 
 
 def drop_spark() -> None:

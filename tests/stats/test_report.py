@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -46,7 +47,7 @@ def test_report_has_its_charts_and_is_self_contained(warehouse: Path) -> None:
     ]
     assert "15,129" in html  # events, each once
     assert "KenanSulayman/heartbeat" in html  # top repository of these hours
-    assert "PushEvent" in html and "share of actors" in html
+    assert "PushEvent" in html and "bot actors (share of actors)" in html
     assert "<script" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched from anywhere
 
@@ -58,7 +59,7 @@ def test_report_command_writes_file(warehouse: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     html = out.read_text()
-    assert "7,427" in html and "01-01 01h" in html and "01-01 00h" not in html
+    assert "7,427" in html and "2015-01-01 01h" in html and "2015-01-01 00h" not in html
 
 
 @pytest.mark.slow
@@ -112,19 +113,19 @@ def _gap_titles(html: str) -> list[str]:
 
 def test_a_missing_hour_keeps_its_slot_and_is_named(gapped: Path) -> None:
     html = render_report(gapped)
-    labels = re.findall(r'class="tick" text-anchor="middle">([^<]+)<', html)
-    assert labels[:4] == ["01-01 00h", "01-01 01h", "01-01 02h", "01-01 03h"]  # a continuous axis
-    assert _gap_titles(html) == ["01-01 02h: no data"] * 2  # events and commits charts
-    assert "No events for 1 of 4 hours (shaded): 01-01 02h." in html
+    ticks = re.findall(r'class="tick" text-anchor="middle">([^<]+)<', html)
+    assert ticks[:4] == ["2015-01-01 00h", "2015-01-01 01h", "2015-01-01 02h", "2015-01-01 03h"]  # continuous
+    assert _gap_titles(html) == ["2015-01-01 02h: no data"] * 2  # events and commits charts
+    assert "No events for 1 of 4 hours (shaded): 2015-01-01 02h." in html
     bots = html[html.index('aria-label="Bots per hour"') :]
     bots = bots[: bots.index("</svg>")]
-    # per series: a line over 00-01, then a lone dot at 03; nothing drawn at 02 (no fake zero)
-    assert bots.count("<polyline") == 2 and bots.count("<circle") == 6
+    # a line over 00-01, then a lone dot at 03; nothing drawn at 02 (no fake zero)
+    assert bots.count("<polyline") == 1 and bots.count("<circle") == 3
 
 
 def test_a_requested_window_shows_its_empty_hours(gapped: Path) -> None:
     html = render_report(gapped, Hour.parse("2015-01-01T00"), Hour.parse("2015-01-01T04"))
-    assert _gap_titles(html) == ["01-01 02h: no data", "01-01 04h: no data"] * 2
+    assert _gap_titles(html) == ["2015-01-01 02h: no data", "2015-01-01 04h: no data"] * 2
     assert "No events for 2 of 5 hours" in html
 
 
@@ -136,3 +137,38 @@ def test_no_gap_note_when_every_hour_has_data(warehouse: Path) -> None:
 def test_line_chart_breaks_at_missing_points() -> None:
     svg = charts.lines(["a", "b", "c", "d"], {"s": [0.1, None, 0.2, 0.3]}, "t", percent=True)
     assert svg.count("<polyline") == 1 and svg.count("<circle") == 3  # "a" alone, then c-d
+
+
+@pytest.mark.parametrize(
+    ("peak", "top"),
+    [(100_000, 100_000), (100_001, 120_000), (7_702, 8_000), (15_129, 16_000), (0.0123, 0.016), (1, 1)],
+)
+def test_axis_ends_just_above_the_peak(peak: float, top: float) -> None:
+    """A peak of 100,000 draws an axis to 100,000, not 200,000: the bars fill the plot."""
+    svg = charts.bars(["a", "b"], [peak / 2, peak], "t")
+    ticks = re.findall(r'class="tick" text-anchor="end">([^<]+)<', svg)
+    assert ticks[-1] == charts._fmt(top)
+    heights = [float(h) for h in re.findall(r'class="bar"[^>]* height="([0-9.]+)"', svg)]
+    assert max(heights) >= 0.74 * (charts.HEIGHT - charts.TOP - charts.BOTTOM)
+
+
+def test_report_bot_measure_is_the_cli_bots_column(warehouse: Path) -> None:
+    """The report's bot figures are the CLI's: `bots` (bot actors) and `bot%` (bots / actors)."""
+    result = CliRunner().invoke(
+        cli, ["stats", "--home", str(warehouse.parent), "--by", "day", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    (day,) = json.loads(result.output)
+    html = render_report(warehouse)
+    assert f"{day['bot_actors']:,} ({day['bot_actor_share'] * 100:.2f}%)" in html
+    assert "share of events" not in html
+
+
+def test_cli_stats_table_has_thousands_separators(warehouse: Path) -> None:
+    result = CliRunner().invoke(cli, ["stats", "--home", str(warehouse.parent), "--by", "day"])
+    assert result.exit_code == 0, result.output
+    assert "15,129" in result.output and "15129" not in result.output
+    csv_out = CliRunner().invoke(
+        cli, ["stats", "--home", str(warehouse.parent), "--by", "day", "--format", "csv"]
+    )
+    assert "15129" in csv_out.output  # machine formats keep raw numbers

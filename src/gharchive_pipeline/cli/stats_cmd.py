@@ -47,6 +47,13 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _table_cell(value: Any) -> str:
+    """A table cell as people read it: counts with thousands separators (csv/json keep raw numbers)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _cell(value)
+
+
 def _jsonable(value: Any) -> Any:
     return _cell(value) if isinstance(value, date | datetime) else value
 
@@ -105,7 +112,7 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
             *(
                 f"{row[i] * 100:.1f}"
                 if columns[i] == "bot_actor_share" and row[i] is not None
-                else _cell(row[i])
+                else _table_cell(row[i])
                 for i in keep
             )
         )

@@ -5,12 +5,15 @@ Pure functions from numbers to SVG text. Every bar and point carries a <title> (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#bab0ac")
 WIDTH, HEIGHT = 760, 300
 LEFT, RIGHT, TOP, BOTTOM = 60, 20, 48, 40
+#: Labels carry the year ("2015-01-01 00h"): at most this many fit under the x axis.
+MAX_AXIS_LABELS = 6
 
 
 def _fmt(value: float, percent: bool = False) -> str:
@@ -21,11 +24,21 @@ def _fmt(value: float, percent: bool = False) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+#: Multipliers of a power of ten an axis may end at: each quarter (the grid) stays a short number.
+_NICE_STEPS = (1.0, 1.2, 1.6, 2.0, 2.4, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
 def _nice_max(value: float) -> float:
+    """The smallest round axis top >= value: a peak of 100,000 ends the axis at 100,000 (not
+    200,000) and 130,000 at 160,000, so the bars fill most of the plot."""
     if value <= 0:
         return 1.0
-    step = 10 ** (len(str(int(value))) - 1)
-    return float(((int(value) // step) + 1) * step)
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in _NICE_STEPS:
+        top = step * power
+        if top >= value * (1 - 1e-12):  # float noise must not push an exact round peak up a step
+            return top
+    return 10.0 * power
 
 
 def _frame(
@@ -64,7 +77,7 @@ def _axes(top: float, labels: Sequence[str], percent: bool, height: int = HEIGHT
             f"{_fmt(v, percent)}</text>"
         )
     n = max(len(labels), 1)
-    step = max(1, n // 8)
+    step = max(1, math.ceil(n / MAX_AXIS_LABELS))
     slot = (WIDTH - LEFT - RIGHT) / n
     for i in range(0, len(labels), step):
         x = LEFT + slot * (i + 0.5)

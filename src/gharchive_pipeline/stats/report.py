@@ -35,7 +35,7 @@ td:first-child,th:first-child{text-align:left}
 
 def _label(value: Any, bucket: str) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%m-%d %Hh")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %Hh")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -103,17 +103,17 @@ def _gap_note(timeline: list[Any], present: set[Any], bucket: str) -> str:
     )
 
 
-def _bot_share(row: dict[str, Any] | None, of: str) -> float | None:
-    """Bots' share of a bucket's actors or events; None for a bucket without data (a gap)."""
+def _bot_share(row: dict[str, Any] | None) -> float | None:
+    """The CLI's bot measure (`bots` / `actors`, its `bot%` column): bot actors' share of a
+    bucket's distinct actors; None for a bucket without data (a gap)."""
     if row is None:
         return None
-    if of == "actors":
-        return float(row["bot_actor_share"] or 0)
-    return row["bot_events"] / row["events"] if row["events"] else 0.0
+    return float(row["bot_actor_share"] or 0)
 
 
 def _tiles(total: dict[str, Any], hours: int) -> str:
     share = total.get("bot_actor_share") or 0.0
+    bots = total.get("bot_actors") or 0
     items = [
         ("events", f"{total.get('events') or 0:,}"),
         ("commits pushed", f"{total.get('commits') or 0:,}"),
@@ -121,7 +121,7 @@ def _tiles(total: dict[str, Any], hours: int) -> str:
         ("pushes of unknown size", f"{total.get('pushes_unknown_size') or 0:,}"),
         ("distinct actors", f"{total.get('actors') or 0:,}"),
         ("distinct repositories", f"{total.get('repos') or 0:,}"),
-        ("bot share of actors", f"{share * 100:.2f}%"),
+        ("bot actors (share of actors)", f"{bots:,} ({share * 100:.2f}%)"),
         ("event hours", f"{hours:,}"),
     ]
     cells = "".join(f'<div class="tile"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for k, v in items)
@@ -129,7 +129,7 @@ def _tiles(total: dict[str, Any], hours: int) -> str:
 
 
 def _type_table(by_type: StatsTable) -> str:
-    cols = ("type", "events", "actors", "repos", "commits", "bot_events")
+    cols = ("type", "events", "actors", "repos", "commits", "bot_actors")
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join(
         "<tr>"
@@ -186,13 +186,12 @@ def render_report(warehouse: Path, start: Hour | None = None, end: Hour | None =
         ),
         '<p class="note">Commits are summed from push sizes; pushes without a size (GitHub\'s slim '
         "PushEvents since late 2025) are counted as pushes of unknown size, not as zero commits.</p>",
-        f"<h2>Bot share per {bucket}</h2>",
+        f"<h2>Bot actors per {bucket}</h2>",
+        '<p class="note">Actors whose login marks a bot, as a share of the distinct actors: the '
+        "<code>bots</code> / <code>actors</code> (<code>bot%</code>) of <code>gharchive stats</code>.</p>",
         charts.lines(
             labels,
-            {
-                "share of actors": [_bot_share(per_bucket.get(b), "actors") for b in timeline],
-                "share of events": [_bot_share(per_bucket.get(b), "events") for b in timeline],
-            },
+            {"bot actors (share of actors)": [_bot_share(per_bucket.get(b)) for b in timeline]},
             f"Bots per {bucket}",
             percent=True,
         ),

@@ -154,27 +154,74 @@ def run_command(
 @click.command("status")
 @hour_arguments(start_required=False)
 @home_option()
+@click.option(
+    "--raw",
+    "raw_url",
+    metavar="URL",
+    default=None,
+    help="Read a deployment's buckets instead of a home: the raw bucket (gs://BUCKET or a directory), "
+    "whose ledgers say what happened to each hour (the Terraform output raw_bucket).",
+)
+@click.option(
+    "--curated",
+    "curated_url",
+    metavar="URL",
+    default=None,
+    help="With --raw: the curated bucket too, for what only its objects hold (the current version, "
+    "its counts, a curated file deleted since).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per hour instead of a table.")
-def status_command(start: Hour | None, end: Hour | None, home: Path, as_json: bool) -> None:
-    """For each hour: raw stored / missing / corrupt, events normalized, rejects, loaded, and timings.
+def status_command(
+    start: Hour | None,
+    end: Hour | None,
+    home: Path,
+    raw_url: str | None,
+    curated_url: str | None,
+    as_json: bool,
+) -> None:
+    """For each hour: raw stored / missing / corrupt, events normalized, rejects, loaded (by which
+    batch), and timings.
 
-    Without START/END: every hour the home knows about.
+    \b
+    Without START/END: every hour the buckets know about. Reads a home (--home), or a deployment's
+    buckets (--raw URL [--curated URL]; the ledgers are read in parallel).
     """
     from ..hours import hour_range
     from ..local.runner import Home
-    from ..local.status import collect_status, render_table
+    from ..local.status import render_table, status_report
 
-    if not home.is_dir():
-        raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
-    raw, curated = Home(home).buckets()
+    if curated_url and not raw_url:
+        raise click.UsageError("--curated needs --raw (the ledgers are in the raw bucket)")
+    if raw_url:
+        raw = _existing_storage(raw_url, "--raw")
+        curated = _existing_storage(curated_url, "--curated") if curated_url else None
+        where = raw_url + (f" + {curated_url}" if curated_url else "")
+    else:
+        if not home.is_dir():
+            raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
+        raw, curated = Home(home).buckets()
+        where = str(home)
     first, last = window(start, end)
     hours = list(hour_range(first, last)) if first and last else None
-    rows = collect_status(raw, curated, hours)
+    report = status_report(raw, curated, hours)
+    for name in report.strays:
+        click.echo(f"ignored {raw.url}/{name}: named like an hour's object, but no real hour", err=True)
     if as_json:
-        for row in rows:
+        for row in report.rows:
             click.echo(json.dumps(row.to_json()))
         return
-    _console().print(render_table(rows, title=f"gharchive status ({home})"))
+    _console().print(render_table(report.rows, title=f"gharchive status ({where})"))
+
+
+def _existing_storage(url: str, option: str) -> Any:
+    """A bucket URL or an existing directory (open_storage would create a missing directory)."""
+    from ..storage.base import open_storage
+
+    if "://" not in url and not Path(url).is_dir():
+        raise click.BadParameter(f"no directory {url!r}", param_hint=option)
+    if "://" in url and not url.startswith("gs://"):
+        raise click.BadParameter(f"{url!r}: expected gs://BUCKET or a directory", param_hint=option)
+    return open_storage(url)
 
 
 COMMANDS: list[click.Command] = [run_command, status_command]

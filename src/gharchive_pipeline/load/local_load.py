@@ -29,7 +29,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from .. import layout
 from ..hours import Hour
-from ..ledger import LedgerEntry, append_entry, read_ledger
+from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, LedgerEntry, append_entry, read_history
 from ..logs import log_event
 from ..stages.outcome import LoadOutcome, Stage, severity
 from ..storage import Storage
@@ -149,7 +149,7 @@ class LocalDayLoader:
                 load = self._write(day, found, inputs)
         except Exception as exc:
             for c, _ in found:
-                _record(self.raw, c.hour, LoadOutcome.FAILED, {"day": day.isoformat(), "error": _error(exc)})
+                _record(self.raw, c.hour, LoadOutcome.FAILED, {DAY: day.isoformat(), "error": _error(exc)})
             raise
         if self.raw is not None:
             record_day(
@@ -158,9 +158,9 @@ class LocalDayLoader:
         for c in load.contributors:  # the run's log says what happened to every hour
             got = load.hour_rows(c.hour)
             details: dict[str, Any] = {
-                "day": day.isoformat(),
-                "batch_id": batch_id,
-                "curated_generation": c.generation,
+                DAY: day.isoformat(),
+                BATCH_ID: batch_id,
+                CURATED_GENERATION: c.generation,
             }
             log_event(
                 Stage.LOAD, c.hour, LoadOutcome.LOADED, input_rows=got.input_rows, rows=got.rows, **details
@@ -191,15 +191,8 @@ class LocalDayLoader:
         if self.raw is None:
             return
         for c in found:
-            entries = [e for e in read_ledger(self.raw, c.hour) if e.stage == Stage.LOAD]
-            done = any(
-                e.outcome == LoadOutcome.LOADED
-                and e.details.get("curated_generation") == c.generation
-                and e.details.get("day") == day.isoformat()
-                for e in entries
-            )
-            if not done:
-                details = {"batch_id": batch_id, "day": day.isoformat(), "curated_generation": c.generation}
+            if read_history(self.raw, c.hour).loaded(c.generation, day=day.isoformat()) is None:
+                details = {BATCH_ID: batch_id, DAY: day.isoformat(), CURATED_GENERATION: c.generation}
                 _record(
                     self.raw, c.hour, LoadOutcome.LOADED, {**details, "note": "partition already current"}
                 )

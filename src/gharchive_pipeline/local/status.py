@@ -1,35 +1,47 @@
-"""Per-hour status of a home: what the ledgers say happened, checked against the buckets.
+"""Per-hour status: what the ledgers say happened, checked against the buckets.
 
-The ledger (raw bucket) is the history; the curated object's metadata is the truth about what is
-normalized now. A load counts only if it was for the curated generation that exists now.
+The one reading of an hour is `ledger.hour_state`; this module gathers its inputs (listing each day's
+ledgers, raw and curated objects, reading the ledgers in parallel threads) and renders the rows.
+It serves `gharchive status` on a home and on deployed buckets (`--raw`, optionally `--curated`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from .. import layout
-from ..hours import Hour
-from ..ledger import LedgerEntry, latest, ledger_hours, read_ledger
-from ..stages import RAW_GENERATION
-from ..stages.outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Outcome, Stage
-from ..storage.base import Storage
+from ..hours import Hour, HourError
+from ..ledger import (
+    NORMALIZED,
+    HourHistory,
+    HourState,
+    LedgerListing,
+    hour_state,
+    list_ledgers,
+    read_history,
+)
+from ..stages.outcome import LOAD_DONE, IngestOutcome, Stage
+from ..storage.base import ObjectInfo, Storage
 
-#: What the raw column says for ingest outcomes.
-_RAW_STATE: dict[Outcome, str] = {IngestOutcome.STORED: "stored", IngestOutcome.ALREADY_PRESENT: "stored"}
-_NORMALIZED = (NormalizeOutcome.NORMALIZED, NormalizeOutcome.NORMALIZED_WITH_REJECTS)
+#: Ledgers read at once: a month (744 ledgers) from a bucket in seconds; also the default size of the
+#: google-cloud-storage client's connection pool (more threads would only queue for connections).
+THREADS = 10
 
 
 @dataclass(frozen=True)
 class HourStatus:
+    """One row of `gharchive status`: `ledger.HourState` flattened for printing and JSON."""
+
     hour: Hour
     raw: str  # stored / missing / corrupt / not_yet_published / transient / - (never asked)
     events: int | None
     rejects: int | None
-    normalized: str  # normalized / rejected (with rejects) / failed / stale / pending / -
-    loaded: str  # loaded / submitted / recorded / failed / stale / -
+    normalized: str  # normalized / rejected (with rejects) / failed / stale / pending / deleted / -
+    loaded: str  # loaded / submitted / deferred / failed / stale / pending / -
     ingest_seconds: float | None = None
     normalize_seconds: float | None = None
     load_seconds: float | None = None
@@ -39,131 +51,145 @@ class HourStatus:
     @property
     def complete(self) -> bool:
         """Raw stored, normalized from the current raw object and loaded."""
-        return self.raw == "stored" and self.normalized in _NORMALIZED and self.loaded in LOAD_DONE
+        return self.raw == IngestOutcome.STORED and self.normalized in NORMALIZED and self.loaded in LOAD_DONE
+
+    @classmethod
+    def of(cls, state: HourState) -> HourStatus:
+        history = state.history
+        ingest, norm, load = (history.latest(s) for s in (Stage.INGEST, Stage.NORMALIZE, Stage.LOAD))
+        if state.curated is not None:
+            load = history.loaded(state.curated.generation) or load
+        return cls(
+            hour=state.hour,
+            raw=str(state.raw),
+            events=state.curated.events if state.curated else None,
+            rejects=state.curated.rejects if state.curated else None,
+            normalized=str(state.normalized),
+            loaded=str(state.loaded),
+            ingest_seconds=ingest.seconds if ingest else None,
+            normalize_seconds=norm.seconds if norm else None,
+            load_seconds=load.seconds if load else None,
+            note="; ".join(state.notes),
+            batch=state.batch,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "hour": self.hour.key}
 
 
-def hour_status(raw: Storage, curated: Storage, hour: Hour) -> HourStatus:
-    entries = read_ledger(raw, hour)
-    raw_info = raw.stat(layout.raw_object(hour))
-    cur_info = curated.stat(layout.curated_object(hour))
-    ingest, norm, load = (latest(entries, s) for s in (Stage.INGEST, Stage.NORMALIZE, Stage.LOAD))
-    notes: list[str] = []
+def hour_status(raw: Storage, curated: Storage | None, hour: Hour) -> HourStatus:
+    """One hour's row, from stat calls (the runner and the follower ask hour by hour)."""
+    cur_info = curated.stat(layout.curated_object(hour)) if curated is not None else None
+    state = hour_state(
+        hour,
+        read_history(raw, hour),
+        raw.stat(layout.raw_object(hour)),
+        cur_info,
+        curated_known=curated is not None,
+    )
+    return HourStatus.of(state)
 
-    if raw_info is not None:
-        raw_state = "stored"
-    elif ingest is not None:
-        raw_state = _RAW_STATE.get(ingest.outcome, ingest.outcome.value)
-        notes.append(_note(ingest))
-    else:
-        raw_state = "-"
 
-    events = rejects = None
-    if cur_info is not None:
-        events = _int(cur_info.metadata.get("events"))
-        rejects = _int(cur_info.metadata.get("rejects"))
-        from_gen = _int(cur_info.metadata.get(RAW_GENERATION))
-        fresh = raw_info is None or from_gen == raw_info.generation
-        normalized = _NORMALIZED[bool(rejects)].value if fresh else "stale"
-        if norm is not None and norm.outcome is NormalizeOutcome.FAILED:
-            notes.append(_note(norm))
-    elif norm is not None and norm.outcome is NormalizeOutcome.FAILED:
-        normalized = NormalizeOutcome.FAILED.value
-        notes.append(_note(norm))
-    else:
-        normalized = "pending" if raw_info is not None else "-"
+@dataclass
+class Snapshot:
+    """What listings of the buckets found: the hours' ledgers, raw and curated objects."""
 
-    if cur_info is not None:  # a `loaded` for the current version wins over later re-deliveries
-        load = _loaded_now(entries, cur_info.generation) or load
-    loaded = "-"
-    if load is not None:
-        loaded = load.outcome.value
-        if (
-            load.outcome in LOAD_DONE
-            and cur_info is not None
-            and load.details.get("curated_generation") != cur_info.generation
-        ):
-            loaded = "stale"
-        if load.outcome not in LOAD_DONE:
-            notes.append(_note(load))
-    elif cur_info is not None:
-        loaded = "pending"
+    ledgers: dict[Hour, ObjectInfo]
+    raw: dict[Hour, ObjectInfo]
+    curated: dict[Hour, ObjectInfo] | None  # None: the curated bucket was not read
+    strays: list[str]
 
-    return HourStatus(
-        hour=hour,
-        raw=raw_state,
-        events=events,
-        rejects=rejects,
-        normalized=normalized,
-        loaded=loaded,
-        ingest_seconds=_seconds(ingest),
-        normalize_seconds=_seconds(norm),
-        load_seconds=_seconds(load),
-        note="; ".join(n for n in notes if n),
-        batch=_batch(entries, cur_info.generation if cur_info is not None else None),
+    @property
+    def hours(self) -> list[Hour]:
+        return sorted({*self.ledgers, *self.raw, *(self.curated or {})})
+
+
+def _day_prefixes(day: date) -> tuple[str, str, str]:
+    return (
+        f"{layout.LEDGER_PREFIX}{day:%Y/%m/%d}/",
+        f"{layout.RAW_PREFIX}{day:%Y/%m/%d}/",
+        layout.curated_day_prefix(day),
     )
 
 
-def _loaded_now(entries: list[LedgerEntry], generation: int) -> LedgerEntry | None:
-    for entry in reversed(entries):
-        if (
-            entry.stage is Stage.LOAD
-            and entry.outcome is LoadOutcome.LOADED
-            and entry.details.get("curated_generation") == generation
-        ):
-            return entry
-    return None
+def snapshot(
+    raw: Storage, curated: Storage | None, days: Iterable[date] | None = None, *, threads: int = THREADS
+) -> Snapshot:
+    """List the buckets (whole, or day by day for `days`, days in parallel): a few calls per day
+    instead of three per hour."""
+    if days is None:
+        prefixes = [(layout.LEDGER_PREFIX, layout.RAW_PREFIX, layout.CURATED_PREFIX)]
+    else:
+        prefixes = [_day_prefixes(d) for d in days]
+    snap = Snapshot({}, {}, None if curated is None else {}, [])
 
+    def one(p: tuple[str, str, str]) -> tuple[LedgerListing, list[ObjectInfo], list[ObjectInfo]]:
+        return (
+            list_ledgers(raw, p[0]),
+            list(raw.list(p[1])),
+            list(curated.list(p[2])) if curated is not None else [],
+        )
 
-def _batch(entries: list[LedgerEntry], generation: int | None) -> str:
-    """The batch the ledger names for the current curated generation: the one that loaded it, else
-    the newest one submitted (or found already submitted) for it."""
-    named = [
-        e
-        for e in entries
-        if e.stage is Stage.LOAD
-        and e.details.get("batch_id")
-        and (generation is None or e.details.get("curated_generation") == generation)
-    ]
-    pick = [e for e in named if e.outcome is LoadOutcome.LOADED] or named
-    return str(pick[-1].details["batch_id"]) if pick else ""
+    with ThreadPoolExecutor(threads) as pool:
+        for listing, raws, cur in pool.map(one, prefixes):
+            snap.ledgers.update(listing.ledgers)
+            snap.strays.extend(listing.strays)
+            for info in raws:
+                if (hour := _hour_of(layout.hour_of_raw_object, info, snap.strays)) is not None:
+                    snap.raw[hour] = info
+            for info in cur:
+                if (hour := _hour_of(layout.hour_of_curated_object, info, snap.strays)) is not None:
+                    snap.curated[hour] = info  # type: ignore[index]
+    return snap
 
 
 def known_hours(raw: Storage, curated: Storage) -> list[Hour]:
     """Every hour a home knows anything about: ledgers, raw objects, curated objects."""
-    hours = set(ledger_hours(raw))
-    hours.update(h for i in raw.list(layout.RAW_PREFIX) if (h := layout.hour_of_raw_object(i.name)))
-    hours.update(
-        h for i in curated.list(layout.CURATED_PREFIX) if (h := layout.hour_of_curated_object(i.name))
-    )
-    return sorted(hours)
+    return snapshot(raw, curated).hours
 
 
-def collect_status(raw: Storage, curated: Storage, hours: Iterable[Hour] | None = None) -> list[HourStatus]:
-    return [hour_status(raw, curated, h) for h in (known_hours(raw, curated) if hours is None else hours)]
+@dataclass(frozen=True)
+class StatusReport:
+    rows: list[HourStatus]
+    #: Objects named like an hour's (ledger, raw, curated) that name no real hour: ignored, and shown.
+    strays: list[str]
 
 
-def _int(value: Any) -> int | None:
+def status_report(
+    raw: Storage, curated: Storage | None, hours: Iterable[Hour] | None = None, *, threads: int = THREADS
+) -> StatusReport:
+    """A row for each hour (those given, or every hour the buckets know), ledgers read in parallel.
+
+    `curated=None`: from the raw bucket alone (ledgers and raw objects; the ledger's newest
+    normalized version stands in for the curated object)."""
+    wanted = None if hours is None else sorted(set(hours))
+    days = None if wanted is None else sorted({h.start.date() for h in wanted})
+    snap = snapshot(raw, curated, days, threads=threads)
+
+    def row(hour: Hour) -> HourStatus:
+        history = read_history(raw, hour, listed=True) if hour in snap.ledgers else HourHistory()
+        cur = snap.curated.get(hour) if snap.curated is not None else None
+        state = hour_state(hour, history, snap.raw.get(hour), cur, curated_known=snap.curated is not None)
+        return HourStatus.of(state)
+
+    with ThreadPoolExecutor(threads) as pool:
+        rows = list(pool.map(row, snap.hours if wanted is None else wanted))
+    return StatusReport(rows, sorted(snap.strays))
+
+
+def _hour_of(parse: Callable[[str], Hour | None], info: ObjectInfo, strays: list[str]) -> Hour | None:
+    """The hour an object holds; a name shaped like an hour's that names no real hour is a stray."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return parse(info.name)
+    except HourError:
+        strays.append(info.name)
         return None
 
 
-def _seconds(entry: LedgerEntry | None) -> float | None:
-    if entry is None:
-        return None
-    try:
-        return float(entry.details["seconds"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _note(entry: LedgerEntry) -> str:
-    detail = entry.details.get("error") or entry.details.get("detail") or entry.details.get("reason") or ""
-    return f"{entry.stage} {entry.outcome}: {detail}" if detail else ""
+def collect_status(
+    raw: Storage, curated: Storage | None, hours: Iterable[Hour] | None = None
+) -> list[HourStatus]:
+    return status_report(raw, curated, hours).rows
 
 
 # ---- rendering ------------------------------------------------------------------------------------
@@ -172,7 +198,7 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(title))  # a home or bucket name may hold markup: `x[/]`
     for column, justify in (
         ("hour", "left"),
         ("raw", "left"),

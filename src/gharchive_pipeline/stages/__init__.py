@@ -14,15 +14,13 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from .. import ledger as _ledger  # a module: ledger.py reads the outcome vocabulary of this package
 from ..cloud_events import EventError, StorageObjectEvent, bucket_name, parse_storage_event
 from ..hours import Hour, HourError
-from ..ledger import LedgerEntry, append_entry
 from ..logs import log_event
 from ..storage.base import Storage
+from .outcome import RAW_GENERATION as RAW_GENERATION  # curated metadata: made from which raw
 from .outcome import Outcome, Stage, parse_outcome, severity
-
-#: Curated-object metadata key recording which raw generation it was made from (idempotency).
-RAW_GENERATION = "raw_generation"
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,10 @@ def record(
         **fields,
     )
     if ledger is not None and outcome.hour is not None:
-        entry = LedgerEntry(outcome.stage, outcome.outcome, at or datetime.now(UTC), dict(outcome.details))
-        append_entry(ledger, outcome.hour, entry)
+        entry = _ledger.LedgerEntry(
+            outcome.stage, outcome.outcome, at or datetime.now(UTC), dict(outcome.details)
+        )
+        _ledger.append_entry(ledger, outcome.hour, entry)
     return outcome
 
 

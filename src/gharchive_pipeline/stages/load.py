@@ -29,11 +29,11 @@ from typing import Any, Protocol
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..hours import Hour, day_range, hour_range
-from ..ledger import LedgerEntry, latest, read_ledger
+from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
 from ..settings import Settings
 from ..storage.base import ObjectInfo, Storage, open_storage
 from . import StageOutcome, record, screen_object
-from .outcome import LOAD_DONE, IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
+from .outcome import DAYS, LoadOutcome, Stage
 
 STAGE = Stage.LOAD
 
@@ -42,10 +42,6 @@ LOAD_MODE = "load"
 DEFERRED = "deferred"
 #: Curated metadata key: the other UTC days (comma-separated) the hour's rows were created on.
 OTHER_DAYS = "days"
-
-#: An hour with one of these latest outcomes will never get a curated object: its day can settle.
-_TERMINAL_INGEST = frozenset({str(IngestOutcome.MISSING), str(IngestOutcome.CORRUPT)})
-_TERMINAL_NORMALIZE = frozenset({str(NormalizeOutcome.FAILED)})
 
 LocalLoader = Callable[[Path, Hour], Any]
 
@@ -165,7 +161,7 @@ def handle_curated_finalized(
     curated = curated or open_storage(curated_bucket)
     if raw is None and settings.raw_bucket:
         raw = open_storage(settings.raw_bucket)
-    base: dict[str, Any] = {"curated_generation": obj.generation}
+    base: dict[str, Any] = {CURATED_GENERATION: obj.generation}
 
     current = curated.stat(obj.name)
     if current is None or current.generation != obj.generation:
@@ -178,7 +174,8 @@ def handle_curated_finalized(
             # Local vs cloud is the assembly's choice (entrypoints, the local bus), never guessed here.
             raise TypeError("handle_curated_finalized needs a loader (or a local_loader)")
         loader = InProcessLoader(local_loader)
-    if isinstance(loader, InProcessLoader) and raw is not None and _loaded_at(raw, hour, obj.generation):
+    in_process = isinstance(loader, InProcessLoader)
+    if in_process and raw is not None and read_history(raw, hour).load_asked(obj.generation):
         return record(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
     version = HourVersion(hour, obj.generation)
@@ -210,9 +207,9 @@ def _defer(
 ) -> StageOutcome:
     """Record the hour deferred (write), then check its day (read): see the module docstring."""
     hour = version.hour
-    base: dict[str, Any] = {"curated_generation": version.generation, "day": hour.date}
+    base: dict[str, Any] = {CURATED_GENERATION: version.generation, DAY: hour.date}
     deferred = StageOutcome(STAGE, LoadOutcome.DEFERRED, hour, obj.uri, base)
-    if not _seen(raw, hour, version.generation):  # a redelivery adds nothing to the ledger
+    if not read_history(raw, hour).load_seen(version.generation):  # a redelivery adds nothing
         record(deferred, raw)
     day = hour.start.date()
     settlement = settle_day(curated, raw, day, now=now)
@@ -242,9 +239,9 @@ def record_submission(
     for v in request.covers:
         if result.outcome is not LoadOutcome.SUBMITTED and v.hour != first:
             continue
-        details = {"curated_generation": v.generation, **_result_details(result)}
+        details = {CURATED_GENERATION: v.generation, **_result_details(result)}
         if request.by_day:
-            details["days"] = _days_text(request)
+            details[DAYS] = _days_text(request)
         record(StageOutcome(STAGE, result.outcome, v.hour, uri, details), raw)
 
 
@@ -300,40 +297,17 @@ def settle_day(curated: Storage, raw: Storage, day: date, *, now: datetime | Non
         if now is not None and hour.end > now:
             waiting.append(hour)
             continue
-        entries = read_ledger(raw, hour)
-        ingest, norm = latest(entries, "ingest"), latest(entries, "normalize")
-        if ingest is not None and ingest.outcome in _TERMINAL_INGEST:
-            continue
-        if norm is not None and norm.outcome in _TERMINAL_NORMALIZE:
-            continue
-        waiting.append(hour)
+        if not read_history(raw, hour).refused:  # missing, corrupt or failed: never gets a curated object
+            waiting.append(hour)
     covers = tuple(sorted(HourVersion(h, info.generation) for h, info in found.items()))
     others = tuple(d for d in other_days(found.values()) if d != day)
     return Settlement(day, covers, tuple(waiting), others)
 
 
 # ---- ledger helpers -------------------------------------------------------------------------------
-def _loaded_at(raw: Storage, hour: Hour, generation: int) -> bool:
-    return any(
-        e.stage == STAGE and e.outcome in LOAD_DONE and e.details.get("curated_generation") == generation
-        for e in read_ledger(raw, hour)
-    )
-
-
-def _seen(raw: Storage, hour: Hour, generation: int) -> bool:
-    """Has the load stage recorded anything for this curated generation (deferred, a batch...)?"""
-    return any(
-        e.stage == STAGE and e.details.get("curated_generation") == generation for e in read_ledger(raw, hour)
-    )
-
-
 def loaded_generation(entries: Iterable[LedgerEntry]) -> dict[int, str]:
     """curated generation -> the batch that loaded it (the job's `loaded` entries)."""
-    return {
-        int(e.details["curated_generation"]): str(e.details.get("batch_id", ""))
-        for e in entries
-        if e.stage == STAGE and e.outcome == LoadOutcome.LOADED and "curated_generation" in e.details
-    }
+    return HourHistory.of(entries).loaded_generations()
 
 
 # ---- small helpers --------------------------------------------------------------------------------
@@ -346,7 +320,7 @@ def _days_text(request: LoadRequest) -> str:
 def _result_details(result: LoadResult) -> dict[str, Any]:
     details = dict(result.details)
     if result.batch_id:
-        details["batch_id"] = result.batch_id
+        details[BATCH_ID] = result.batch_id
     return details
 
 

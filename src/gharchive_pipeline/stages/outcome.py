@@ -99,3 +99,20 @@ def severity(outcome: Outcome) -> Severity:
 LOAD_DONE: frozenset[LoadOutcome] = frozenset(
     {LoadOutcome.LOADED, LoadOutcome.SUBMITTED, LoadOutcome.ALREADY_EXISTS}
 )
+
+
+# ---- detail keys: what outcomes carry that readers read back (ledger.py); one spelling each ----
+#: The curated object generation an entry is about (normalize wrote it, a load read it).
+CURATED_GENERATION = "curated_generation"
+#: The raw object generation an entry is about (also the curated object's metadata key).
+RAW_GENERATION = "raw_generation"
+#: The batch (Dataproc, or the local day loader's run) that loads or loaded the hour.
+BATCH_ID = "batch_id"
+#: The UTC day a load entry is about, and the days a by-day request rebuilt.
+DAY = "day"
+DAYS = "days"
+SECONDS = "seconds"
+EVENTS = "events"
+REJECTS = "rejects"
+#: Why an entry went wrong, in the order a reader looks for one.
+REASON_KEYS = ("error", "detail", "reason")

@@ -18,21 +18,18 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from ..hours import Hour, day_range
-from ..ledger import LedgerEntry, read_ledger
+from ..ledger import HourHistory, read_history
 from ..storage.base import Storage
 from .load import (
-    STAGE,
     HourVersion,
     Loader,
     LoadRequest,
     LoadResult,
     curated_hours,
-    loaded_generation,
     other_days,
     record_submission,
     settle_day,
 )
-from .outcome import LoadOutcome
 
 #: Batch states meaning "this batch may still load its hours": the sweep waits for it.
 LIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELLING", "STATE_UNSPECIFIED"})
@@ -76,19 +73,11 @@ class SweepReport:
     waiting: list[DayWork]  # days with work left alone because they are not settled
 
 
-def _live_batch(entries: list[LedgerEntry], generation: int, states: BatchStates | None) -> str:
+def _live_batch(history: HourHistory, generation: int, states: BatchStates | None) -> str:
     """The newest batch asked for this generation that is still pending or running ('' if none)."""
     if states is None:
         return ""
-    asked = [
-        str(e.details["batch_id"])
-        for e in entries
-        if e.stage == STAGE
-        and e.outcome in (LoadOutcome.SUBMITTED, LoadOutcome.ALREADY_EXISTS)
-        and e.details.get("curated_generation") == generation
-        and e.details.get("batch_id")
-    ]
-    for batch in reversed(asked):
+    for batch in reversed(history.asked_batches(generation)):
         if (states(batch) or "") in LIVE_STATES:
             return batch
     return ""
@@ -110,10 +99,10 @@ def find_work(
         pending: list[Hour] = []
         running: set[str] = set()
         for hour, info in sorted(found.items()):
-            entries = read_ledger(raw, hour)
-            if info.generation in loaded_generation(entries):
+            history = read_history(raw, hour)
+            if history.loaded(info.generation):  # only the job's `loaded` counts: a batch may fail
                 continue
-            live = _live_batch(entries, info.generation, states)
+            live = _live_batch(history, info.generation, states)
             if live:
                 running.add(live)
             else:

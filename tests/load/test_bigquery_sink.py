@@ -273,7 +273,7 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
     from gharchive_pipeline import layout
     from gharchive_pipeline.load.job import run_days
     from gharchive_pipeline.load.local_load import local_spark
-    from gharchive_pipeline.load.local_warehouse import day_glob
+    from gharchive_pipeline.load.local_warehouse import read_days_sql
     from gharchive_pipeline.load.spark_local import SparkLocalSink
     from gharchive_pipeline.storage import open_storage
 
@@ -309,9 +309,7 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
     con.execute("SET TimeZone = 'UTC'")
     wh = home / "warehouse"
     for name in STATS_TABLES:
-        local = con.execute(
-            f"SELECT * FROM read_parquet('{day_glob(wh, name)}', hive_partitioning = false) ORDER BY 1, 2"
-        ).fetchall()
+        local = con.execute(f"SELECT * FROM {read_days_sql(wh, name)} ORDER BY 1, 2").fetchall()
         cloud = _stats(client, name)
         assert len(cloud) == len(local) > 0
         for c_row, l_row in zip(cloud, local, strict=True):

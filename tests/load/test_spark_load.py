@@ -24,7 +24,13 @@ from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.load import day_lock
 from gharchive_pipeline.load.days import LoadResult
 from gharchive_pipeline.load.job import LoadError, run_days
-from gharchive_pipeline.load.local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, day_glob, loaded_days
+from gharchive_pipeline.load.local_warehouse import (
+    DAILY_STATS,
+    EVENTS,
+    HOURLY_STATS,
+    loaded_days,
+    read_days_sql,
+)
 from gharchive_pipeline.load.spark_job import session_conf
 from gharchive_pipeline.load.spark_local import SparkLocalSink
 from gharchive_pipeline.schema import FIELDS
@@ -105,7 +111,7 @@ def rebuild(spark: Any, home: Path, days: list[date], **kw: Any) -> LoadResult:
 def query(warehouse: Path, table: str, sql_text: str) -> list[tuple[Any, ...]]:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    files = f"read_parquet('{day_glob(warehouse, table)}', hive_partitioning = false)"
+    files = read_days_sql(warehouse, table)
     con.execute(f"CREATE VIEW {table} AS SELECT * FROM {files}")
     return con.execute(sql_text).fetchall()
 

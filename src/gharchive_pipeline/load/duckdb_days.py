@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from ..literal_paths import duckdb_files, local_file
 from ..schema import COLUMN_NAMES, DEDUP_KEY
 from ..stats.sql import (
     DUCKDB,
@@ -61,16 +62,12 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _files_sql(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join(_literal(str(p)) for p in paths) + "]"
-
-
 def connect(config: DuckDBConfig, temp_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"allow_unsigned_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = {_literal(config.memory_limit)}")
     con.execute(f"SET threads = {int(config.threads)}")
-    con.execute(f"SET temp_directory = {_literal(str(temp_dir))}")
+    con.execute(f"SET temp_directory = {_literal(local_file(temp_dir))}")
     con.execute("SET preserve_insertion_order = false")  # lets COPY stream without buffering order
     return con
 
@@ -101,18 +98,19 @@ def rebuild_day_duckdb(
     events partition of `writer`, and return what each hour gave. The caller commits."""
     started = time.perf_counter()
     staging = writer.staging(EVENTS)
-    by_file = {str(path): c for c, path in contributors}
+    # DuckDB's `filename` column is the absolute path of the file read (literal_paths)
+    by_file = {local_file(path): c for c, path in contributors}
     with _connection(writer, config or DuckDBConfig()) as con:
         con.execute(
             "CREATE TEMP VIEW day_rows AS SELECT * FROM read_parquet("
-            f"{_files_sql([p for _, p in contributors])}, filename = true, file_row_number = true,"
+            f"{duckdb_files([p for _, p in contributors])}, filename = true, file_row_number = true,"
             f" hive_partitioning = false) WHERE {day_filter(DUCKDB, day)}"
         )
         con.execute(f"CREATE TEMP TABLE losers AS {_losers_sql()}")
         cols = ", ".join(COLUMN_NAMES)
         con.execute(
             f"COPY (SELECT {cols} FROM day_rows ANTI JOIN losers USING (filename, file_row_number))"
-            f" TO {_literal(str(staging / PART_FILE))} (FORMAT parquet, COMPRESSION zstd,"
+            f" TO {_literal(local_file(staging / PART_FILE))} (FORMAT parquet, COMPRESSION zstd,"
             f" ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
         )
         inputs = dict(con.execute("SELECT filename, count(*) FROM day_rows GROUP BY 1").fetchall())
@@ -131,14 +129,14 @@ def stage_stats(writer: PartitionWriter, day: date, *, config: DuckDBConfig | No
     with _connection(writer, config or DuckDBConfig()) as con:
         files = sorted(events.glob("*.parquet"))
         if files:
-            source = f"read_parquet({_files_sql(files)}, hive_partitioning = false)"
+            source = f"read_parquet({duckdb_files(files)}, hive_partitioning = false)"
         else:
             source = f"(SELECT {_typed_nulls()} WHERE false)"
         for table, sql in ((HOURLY_STATS, hourly_stats_sql), (DAILY_STATS, daily_stats_sql)):
             target = writer.staging(table) / PART_FILE
             con.execute(
                 f"COPY (SELECT {_typed_stats(STATS_TABLES[table][0])} FROM ({sql(DUCKDB, source, day)})"
-                f" ORDER BY 1, 2) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)"
+                f" ORDER BY 1, 2) TO {_literal(local_file(target))} (FORMAT parquet, COMPRESSION zstd)"
             )
 
 

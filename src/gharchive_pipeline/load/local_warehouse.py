@@ -15,6 +15,7 @@ Staging and trash directories start with a dot and carry the writer's pid: reade
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -24,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from ..hours import Hour
+from ..literal_paths import duckdb_files
+
+log = logging.getLogger(__name__)
 
 EVENTS = "events"
 HOURLY_STATS = "hourly_stats"
@@ -44,21 +48,59 @@ def day_dir(warehouse: Path, table: str, day: date) -> Path:
     return table_root(warehouse, table) / f"date={day.isoformat()}"
 
 
-def day_glob(warehouse: Path, table: str) -> str:
-    """What readers read: the parquet files of every day partition (no hidden staging/trash dirs)."""
-    return str(table_root(warehouse, table) / "date=*" / "*.parquet")
+def _partition_day(path: Path) -> date | None:
+    """The day a `date=YYYY-MM-DD` partition directory holds; None for any other name (a foreign
+    folder someone put there is no partition: skipped, never fatal)."""
+    if not path.name.startswith("date="):
+        return None
+    try:
+        return date.fromisoformat(path.name.removeprefix("date="))
+    except ValueError:
+        return None
+
+
+def _partitions(warehouse: Path, table: str) -> dict[date, Path]:
+    root = table_root(warehouse, table)
+    if not root.is_dir():
+        return {}
+    found: dict[date, Path] = {}
+    for path in root.iterdir():
+        day = _partition_day(path)
+        if day is None:
+            if not path.name.startswith("."):  # hidden: a writer's staging/trash
+                _warn_foreign(path)
+            continue
+        if path.is_dir():
+            found[day] = path
+    return dict(sorted(found.items()))
+
+
+_warned: set[Path] = set()
+
+
+def _warn_foreign(path: Path) -> None:
+    if path not in _warned:  # logged once per process
+        _warned.add(path)
+        log.warning("skipping %s: not a day partition of the warehouse (expected date=YYYY-MM-DD)", path)
+
+
+def day_files(warehouse: Path, table: str) -> list[Path]:
+    """What readers read: the parquet files of every day partition (never a hidden staging or
+    trash directory), as a list of files: hand it to an engine through literal_paths."""
+    return [f for d in _partitions(warehouse, table).values() for f in sorted(d.glob("*.parquet"))]
+
+
+def read_days_sql(warehouse: Path, table: str) -> str | None:
+    """`read_parquet([...])` over day_files (literal paths), or None when the table has no file."""
+    files = day_files(warehouse, table)
+    if not files:
+        return None
+    return f"read_parquet({duckdb_files(files)}, hive_partitioning = false)"
 
 
 def loaded_days(warehouse: Path, table: str = EVENTS) -> list[date]:
     """Days whose partition holds at least one parquet file."""
-    root = table_root(warehouse, table)
-    if not root.is_dir():
-        return []
-    return sorted(
-        date.fromisoformat(p.name.removeprefix("date="))
-        for p in root.glob("date=*")
-        if p.is_dir() and any(p.glob("*.parquet"))
-    )
+    return [d for d, p in _partitions(warehouse, table).items() if any(p.glob("*.parquet"))]
 
 
 def has_rows(warehouse: Path) -> bool:

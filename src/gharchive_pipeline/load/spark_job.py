@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import layout
 from ..hours import Hour
+from ..literal_paths import hadoop_path
 from ..schema import COLUMN_NAMES, DEDUP_KEY, FIELDS
 from ..storage.base import object_url
 from .days import DEDUP_ORDER, day_bounds
@@ -131,7 +132,7 @@ def parquet_files(spark: SparkSession, folder: str) -> list[str]:
     """The parquet files Spark wrote under `folder` (local or gs://), through Hadoop's FileSystem."""
     jvm: Any = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
-    pattern = jvm.org.apache.hadoop.fs.Path(f"{folder.rstrip('/')}/*.parquet")
+    pattern = jvm.org.apache.hadoop.fs.Path(f"{hadoop_path(folder.rstrip('/'))}/*.parquet")
     found = pattern.getFileSystem(conf).globStatus(pattern) or []
     return sorted(str(status.getPath().toString()) for status in found)
 
@@ -145,12 +146,13 @@ def delete_path(spark: SparkSession, path: str) -> None:
 
 
 def read_curated(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
-    """The curated rows of `paths`, cast to schema.FIELDS, plus HOUR_COL taken from each file name."""
+    """The curated rows of `paths`, cast to schema.FIELDS, plus HOUR_COL taken from each file name.
+    Each path is read as exactly that file (literal_paths: Spark would expand glob characters)."""
     from pyspark.sql import functions as F
 
     from ..schema import spark_schema
 
-    df = spark.read.parquet(*paths)
+    df = spark.read.parquet(*(hadoop_path(p) for p in paths))
     missing = [c for c in COLUMN_NAMES if c not in df.columns]
     if missing:
         raise SchemaMismatch(f"curated files {list(paths)[:3]}... lack columns {missing}")

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from ..hours import Hour
-from ..load.local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, day_glob, loaded_days
+from ..load.local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, read_days_sql
 from ..schema import duckdb_columns
 from .sql import DUCKDB, METRIC_NAMES, METRIC_TYPES, STATS_TABLES, aggregate_sql, events_unique_sql, grouping
 
@@ -28,14 +28,6 @@ class StatsTable:
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _parquet(warehouse: Path, table: str) -> str:
-    return f"read_parquet({_sql_string(day_glob(warehouse, table))}, hive_partitioning = false)"
 
 
 def _stats_columns(table: str) -> dict[str, str]:
@@ -67,7 +59,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
         (HOURLY_STATS, _stats_columns(HOURLY_STATS)),
         (DAILY_STATS, _stats_columns(DAILY_STATS)),
     ):
-        _view(con, table, cols, _parquet(warehouse, table) if loaded_days(warehouse, table) else None)
+        _view(con, table, cols, read_days_sql(warehouse, table))
     con.execute(f"CREATE VIEW events_unique AS {events_unique_sql('events')}")
     return con
 

@@ -73,7 +73,11 @@ resource "google_cloudfunctions2_function" "ingest" {
     }
   }
 
-  depends_on = [google_project_iam_member.grants, google_storage_bucket_iam_member.grants]
+  depends_on = [
+    google_project_iam_member.grants,
+    google_storage_bucket_iam_member.grants,
+    google_project_iam_member.builder_function_sources,
+  ]
 }
 
 resource "google_cloudfunctions2_function" "normalize" {
@@ -123,6 +127,7 @@ resource "google_cloudfunctions2_function" "normalize" {
   depends_on = [
     google_project_iam_member.grants,
     google_storage_bucket_iam_member.grants,
+    google_project_iam_member.builder_function_sources,
     google_project_iam_member.gcs_agent_publisher,
     google_project_iam_member.invoker_event_receiver,
   ]
@@ -184,6 +189,7 @@ resource "google_cloudfunctions2_function" "spark_trigger" {
     google_project_iam_member.grants,
     google_storage_bucket_iam_member.grants,
     google_service_account_iam_member.spark_trigger_acts_as_dataproc,
+    google_project_iam_member.builder_function_sources,
     google_project_iam_member.gcs_agent_publisher,
     google_project_iam_member.invoker_event_receiver,
   ]

@@ -82,6 +82,9 @@ locals {
     builder       = google_service_account.builder.member
   }
 
+  # Where Cloud Functions (2nd gen) keeps the sources its builds fetch (see builder_function_sources).
+  function_sources_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+
   # key => who, which bucket, which role, and (optionally) the object prefixes it is limited to
   # (an IAM condition on the object name). Raw hour files are created once (if_generation_match=0)
   # and never overwritten or deleted by a function; ledger objects are rewritten on every append,
@@ -134,6 +137,29 @@ resource "google_storage_bucket_iam_member" "grants" {
         for p in condition.value : "resource.name.startsWith(\"projects/_/buckets/${local.bucket_ids[each.value.bucket]}/objects/${p}\")"
       ])
     }
+  }
+}
+
+# Cloud Functions (2nd gen) copies each uploaded source into a bucket Google creates on the first
+# deploy, gcf-v2-sources-<project number>-<region>, and the build fetches it from THERE as the build
+# account: reading our code bucket is not enough ("failed to Fetch: ... Access to bucket
+# gcf-v2-sources-...-us-central1 denied. You must grant Storage Object Viewer permission to <build
+# account>", https://github.com/hashicorp/terraform-provider-google/issues/20571; bucket name:
+# https://cloud.google.com/functions/docs/building). That bucket does not exist at apply time, so no
+# bucket-level grant can be made; Google's example grants a project-level storage role
+# (cloudfunctions2_basic_builder in GoogleCloudPlatform/magic-modules:
+# mmv1/templates/terraform/examples/cloudfunctions2_basic_builder.tf.tmpl, roles/storage.objectAdmin).
+# Narrower here: objectViewer (what the error asks for), on the project, with an IAM condition that
+# limits it to that one bucket and its objects (predefined roles may carry conditions).
+resource "google_project_iam_member" "builder_function_sources" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = local.members.builder
+
+  condition {
+    title       = "only-gcf-v2-sources"
+    description = "The Cloud Functions source bucket of this project and region only"
+    expression  = "resource.name == \"projects/_/buckets/${local.function_sources_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${local.function_sources_bucket}/objects/\")"
   }
 }
 

@@ -85,8 +85,10 @@ EXPECTED_GRANTS: set[Grant] = {
     # invoker: call the three functions, receive Eventarc events
     ("cloud_run", "functions", "roles/run.invoker", "invoker"),
     ("project", "project", "roles/eventarc.eventReceiver", "invoker"),
-    # builder: Cloud Build for the function images
+    # builder: Cloud Build for the function images; the build fetches the source from Google's
+    # gcf-v2-sources-<number>-<region> bucket (a conditional project grant: see below)
     ("bucket", "code", "roles/storage.objectViewer", "builder"),
+    ("project:gcf-v2-sources-<number>-<region>", "project", "roles/storage.objectViewer", "builder"),
     ("project", "project", "roles/logging.logWriter", "builder"),
     ("project", "project", "roles/artifactregistry.writer", "builder"),
     # Google service agents: GCS -> Pub/Sub for Eventarc; Pub/Sub push tokens and dead letters
@@ -416,6 +418,16 @@ def _role(expr: str) -> str:
     return expr
 
 
+def _condition_bucket(tf: Module, condition: dict[str, Any]) -> str:
+    """The one bucket a conditional project grant is limited to, locals resolved and the project
+    number and region written as <number> and <region>."""
+    text = re.sub(r"\$\{local\.(\w+)\}", lambda m: tf.locals[m.group(1)], condition["expression"])
+    text = text.replace("${data.google_project.this.number}", "<number>").replace("${var.region}", "<region>")
+    buckets = set(re.findall(r"projects/_/buckets/([^/\"]+)", text))
+    assert len(buckets) == 1, f"a conditional project grant must name exactly one bucket: {text}"
+    return buckets.pop()
+
+
 def collect_grants(tf: Module) -> list[Grant]:
     grants: list[Grant] = []
     for key, g in tf.locals["bucket_grants"].items():
@@ -429,7 +441,9 @@ def collect_grants(tf: Module) -> list[Grant]:
             continue
         role, member = _role(body["role"]), _member(tf, body["member"])
         if rtype == "google_project_iam_member":
-            grants.append(("project", "project", role, member))
+            conditions = body.get("condition", [])
+            kind = f"project:{_condition_bucket(tf, conditions[0])}" if conditions else "project"
+            grants.append((kind, "project", role, member))
         elif rtype == "google_pubsub_topic_iam_member":
             grants.append(("topic", _target(body["topic"]), role, member))
         elif rtype == "google_pubsub_subscription_iam_member":
@@ -466,6 +480,28 @@ def test_conditional_grants_limit_to_their_prefixes(tf: Module) -> None:
     cond = res["dynamic"][0]["condition"]["content"][0]
     assert "resource.name.startsWith" in cond["expression"]
     assert "/objects/${p}" in cond["expression"]
+
+
+def test_function_builds_can_fetch_their_source(tf: Module) -> None:
+    """Gen2 builds fetch the uploaded source from Google's gcf-v2-sources-<project number>-<region>
+    bucket (https://cloud.google.com/functions/docs/building), and a custom build account without
+    Storage Object Viewer there fails with "failed to Fetch ... Access to bucket gcf-v2-sources-...
+    denied" (https://github.com/hashicorp/terraform-provider-google/issues/20571). The bucket is made
+    by Google on the first deploy, so the grant is project-level (as Google's cloudfunctions2_basic_builder
+    example), limited by a condition to that bucket, and every function waits for it."""
+    grant = tf.resource("google_project_iam_member", "builder_function_sources")
+    assert grant["role"] == "roles/storage.objectViewer"  # read only; the example's objectAdmin is wider
+    assert _member(tf, grant["member"]) == "builder"
+    assert tf.locals["function_sources_bucket"] == "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+    [condition] = grant["condition"]
+    bucket = "projects/_/buckets/${local.function_sources_bucket}"
+    assert condition["expression"] == (
+        f'resource.name == "{bucket}" || resource.name.startsWith("{bucket}/objects/")'
+    )
+    for name in FUNCTIONS:
+        body = _function(tf, name)
+        assert block(body, "build_config")["service_account"] == "${google_service_account.builder.id}"
+        assert "${google_project_iam_member.builder_function_sources}" in body["depends_on"], name
 
 
 #: The custom roles and their exact permissions: each is what a predefined role minus the rest is.

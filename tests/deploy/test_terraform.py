@@ -492,7 +492,8 @@ def test_function_builds_can_fetch_their_source(tf: Module) -> None:
     grant = tf.resource("google_project_iam_member", "builder_function_sources")
     assert grant["role"] == "roles/storage.objectViewer"  # read only; the example's objectAdmin is wider
     assert _member(tf, grant["member"]) == "builder"
-    assert tf.locals["function_sources_bucket"] == "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+    number, region = "${data.google_project.this.number}", "${var.region}"
+    assert tf.locals["function_sources_bucket"] == f"gcf-v2-sources-{number}-{region}"
     [condition] = grant["condition"]
     bucket = "projects/_/buckets/${local.function_sources_bucket}"
     assert condition["expression"] == (

@@ -13,14 +13,20 @@ from gharchive_pipeline import ledger
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.layout import ledger_object
 from gharchive_pipeline.ledger import (
+    CuratedVersion,
+    HourHistory,
     LedgerEntry,
     LedgerError,
     append_entry,
+    hour_of_ledger_object,
+    hour_state,
     latest,
     ledger_hours,
+    list_ledgers,
+    read_history,
     read_ledger,
 )
-from gharchive_pipeline.storage import Storage, open_storage
+from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.support.fake_gcs import fake_gcs_fixture, storage_fixture  # noqa: F401 (fixtures)
 
 HOUR = Hour.parse("2016-02-29T23")
@@ -115,3 +121,99 @@ def test_local_ledger_is_safe_across_processes(tmp_path: Path) -> None:
     assert sorted((e.details["w"], e.details["i"]) for e in got) == [
         (str(w), i) for w in range(3) for i in range(5)
     ]
+
+
+# ---- a bad ledger never blocks its hour ---------------------------------------------------------------
+def test_unreadable_ledger_is_quarantined_by_the_next_append(storage: Storage) -> None:
+    bad = b'{"hour": "2016-02-29T23", "entries": [{"stage": "ingest", "outc'  # cut short by hand
+    storage.put_bytes(ledger_object(HOUR), bad)
+    history = read_history(storage, HOUR)  # a reader sees an empty history and why
+    assert history.entries == () and "unreadable" in history.problem
+
+    append_entry(storage, HOUR, entry("ingest", "already_present"))  # the next stage's record heals it
+    [kept] = [i.name for i in storage.list("quarantine/ledger/")]
+    assert kept.startswith("quarantine/ledger/2016/02/29/2016-02-29T23.") and kept.endswith(".json")
+    assert storage.read_bytes(kept) == bad
+    assert [(e.stage, e.outcome) for e in read_ledger(storage, HOUR)] == [("ingest", "already_present")]
+    healed = read_history(storage, HOUR)
+    assert healed.problem == "" and healed.quarantined == (kept,)
+    append_entry(storage, HOUR, entry("normalize", "normalized"))  # the record of it stays
+    assert read_history(storage, HOUR).quarantined == (kept,)
+
+
+def test_unreadable_entries_are_skipped_and_named(tmp_path: Path) -> None:
+    raw = open_storage(str(tmp_path))
+    good = entry("ingest", "stored").to_json()
+    doc = {"hour": HOUR.key, "entries": [good, {"stage": "ingest", "outcome": "teleported"}, 7]}
+    raw.put_bytes(ledger_object(HOUR), json.dumps(doc).encode())
+    history = read_history(raw, HOUR)
+    assert [e.outcome for e in history.entries] == ["stored"]
+    assert history.problem == "2 unreadable ledger entries skipped"
+
+
+def test_stray_ledger_names_are_reported_never_fatal(storage: Storage) -> None:
+    append_entry(storage, HOUR, entry())
+    strays = [
+        "ledger/2015/02/30/2015-02-30T00.json",  # no such day
+        "ledger/2015/01/02/2015-01-01T00.json",  # the folder disagrees with the name
+        "ledger/2015/01/01/2015-01-01T24.json",
+    ]
+    for name in strays:
+        storage.put_bytes(name, b"{}")
+    listing = list_ledgers(storage)
+    assert list(listing.ledgers) == [HOUR] and sorted(listing.strays) == sorted(strays)
+    assert list(ledger_hours(storage)) == [HOUR]
+    assert hour_of_ledger_object("ledger/2015/02/30/2015-02-30T00.json") is None
+
+
+# ---- the one reading of an hour's history --------------------------------------------------------------
+def test_loaded_and_load_asked_are_different_questions() -> None:
+    history = HourHistory.of(
+        [
+            entry("load", "deferred", curated_generation=5),
+            entry("load", "submitted", curated_generation=5, batch_id="day-a"),
+            entry("load", "failed", curated_generation=5, batch_id="day-a"),
+            entry("load", "loaded", curated_generation=7, batch_id="day-b", day="2016-02-29"),
+        ]
+    )
+    assert history.load_seen(5) and history.load_asked(5) and history.loaded(5) is None
+    assert history.asked_batches(5) == ["day-a"] and history.batch(5) == "day-a"
+    loaded = history.loaded(7)
+    assert loaded is not None and loaded.batch_id == "day-b" and loaded.curated_generation == 7
+    assert history.loaded(7, day="2016-03-01") is None
+    assert history.loaded_generations() == {7: "day-b"}
+    assert not history.load_seen(9) and history.batch(None) == "day-b"
+
+
+def test_refused_hours_settle_their_day() -> None:
+    assert HourHistory.of([entry("ingest", "missing")]).refused
+    assert HourHistory.of([entry("ingest", "stored"), entry("normalize", "failed")]).refused
+    assert not HourHistory.of([entry("ingest", "missing"), entry("ingest", "stored")]).refused
+    assert not HourHistory().refused
+
+
+def test_state_from_the_ledger_alone() -> None:
+    """What `gharchive status --raw` shows: the ledger's newest normalized version stands in for the
+    curated object (its counts, its generation for the load)."""
+    history = HourHistory.of(
+        [
+            entry("ingest", "stored", raw_generation=3, seconds=0.5),
+            entry("normalize", "rejected", raw_generation=3, curated_generation=8, events=10, rejects=2),
+            entry("load", "loaded", curated_generation=8, batch_id="day-b"),
+        ]
+    )
+    raw_object = ObjectInfo("hours/x", 1, 3)
+    state = hour_state(HOUR, history, raw_object, None, curated_known=False)
+    assert (state.raw, state.normalized, state.loaded, state.batch) == (
+        "stored",
+        "rejected",
+        "loaded",
+        "day-b",
+    )
+    assert state.curated == CuratedVersion(8, 10, 2, 3) and state.complete
+    newer_raw = ObjectInfo("hours/x", 1, 4)
+    assert hour_state(HOUR, history, newer_raw, None, curated_known=False).normalized == "stale"
+    # the curated bucket read, and the object is gone: no longer loaded
+    gone = hour_state(HOUR, history, raw_object, None, curated_known=True)
+    assert (gone.normalized, gone.loaded) == ("deleted", "stale") and not gone.complete
+    assert "run the hour again" in gone.notes[0]

@@ -1,5 +1,6 @@
 """Deterministic object names: everything the pipeline stores is named from the hour alone.
 
+Local home:      HOME/raw, HOME/curated (the two buckets), HOME/warehouse, HOME/logs  (`Home`)
 Raw bucket:      hours/2015/01/01/2015-01-01-15.json.gz   (the GH Archive file, unchanged)
                  quarantine/2015/01/01/2015-01-01-15.json.gz   (corrupt downloads, kept for inspection)
                  ledger/2015/01/01/2015-01-01T15.json      (what happened to the hour, every stage)
@@ -19,9 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from .hours import Hour
+from .storage.base import Storage, open_storage
 
 RAW_PREFIX = "hours/"
 QUARANTINE_PREFIX = "quarantine/"
@@ -110,3 +114,29 @@ def contributing_hours(names: Iterable[str]) -> list[Hour]:
         if hour is not None:
             hours.add(hour)
     return sorted(hours)
+
+
+@dataclass(frozen=True)
+class Home:
+    """The local stand-in for the cloud: DIR/raw, DIR/curated (buckets), DIR/warehouse, DIR/logs."""
+
+    root: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def curated_dir(self) -> Path:
+        return self.root / "curated"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def buckets(self) -> tuple[Storage, Storage]:
+        return open_storage(str(self.raw_dir)), open_storage(str(self.curated_dir))

@@ -25,9 +25,10 @@ from gharchive_pipeline.cloud_events import (
     published_event,
     storage_url,
 )
+from gharchive_pipeline.context import local_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
-from gharchive_pipeline.local.bus import LocalBus, local_settings
+from gharchive_pipeline.local.bus import LocalBus
 from gharchive_pipeline.storage import ObjectInfo, open_storage
 from tests.conftest import DATA, ROOT
 
@@ -112,7 +113,8 @@ def test_bus_announces_every_write_of_a_delivery_to_the_bucket_subscriber(tmp_pa
         spark_trigger(event)
 
     bus = LocalBus(
-        raw, curated, handlers={"ingest": ingest, "normalize": normalize, "spark_trigger": flaky_trigger}
+        local_context(tmp_path),
+        handlers={"ingest": ingest, "normalize": normalize, "spark_trigger": flaky_trigger},
     )
     bus.publish_hours("projects/local/topics/t", [HOUR])
     deliveries = bus.drain()
@@ -182,7 +184,7 @@ def test_bus_runs_the_package_handlers_with_settings_values_not_the_environment(
     for key, value in decoys.items():
         monkeypatch.setenv(key, value)
     raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
-    bus = LocalBus(raw, curated, settings=local_settings(raw, curated, str(DATA)))
+    bus = LocalBus(local_context(tmp_path, source=str(DATA)))
     bus.publish_hours("projects/local/topics/t", [small])
     deliveries = bus.drain()
     assert all(d.ok for d in deliveries), [d.error for d in deliveries if not d.ok]

@@ -11,6 +11,7 @@ import pytest
 
 from gharchive_pipeline import layout
 from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
+from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import Settings
@@ -18,6 +19,7 @@ from gharchive_pipeline.stages.load import handle_curated_finalized
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA
+from tests.support.loaders import InProcessLoader
 
 HOUR = Hour.parse("2011-02-15T00")  # the smallest real complete hour
 
@@ -41,14 +43,19 @@ def test_local_load_runs_once_per_curated_generation(tmp_path: Path) -> None:
 
     info = curated.put_bytes(layout.curated_object(HOUR), b"pq")
     event = as_event(curated, info)
-    first = handle_curated_finalized(event, settings, local_loader=loader)
-    again = handle_curated_finalized(event, settings, local_loader=loader)
+    first = handle_curated_finalized(event, cloud_context(settings, loader=InProcessLoader(loader)))
+    again = handle_curated_finalized(event, cloud_context(settings, loader=InProcessLoader(loader)))
     assert (first.outcome, again.outcome) == ("loaded", "already_done")
     assert calls == [(tmp_path.resolve(), HOUR)]
 
     newer = curated.put_bytes(layout.curated_object(HOUR), b"pq2")
-    assert handle_curated_finalized(event, settings, local_loader=loader).outcome == "superseded"
-    latest = handle_curated_finalized(as_event(curated, newer), settings, local_loader=loader)
+    assert (
+        handle_curated_finalized(event, cloud_context(settings, loader=InProcessLoader(loader))).outcome
+        == "superseded"
+    )
+    latest = handle_curated_finalized(
+        as_event(curated, newer), cloud_context(settings, loader=InProcessLoader(loader))
+    )
     assert latest.outcome == "loaded"
     assert len(calls) == 2
 
@@ -62,7 +69,9 @@ def test_local_load_failure_is_recorded_and_raised_for_retry(tmp_path: Path) -> 
 
     info = curated.put_bytes(layout.curated_object(HOUR), b"pq")
     with pytest.raises(OSError, match="disk full"):
-        handle_curated_finalized(as_event(curated, info), settings, local_loader=broken)
+        handle_curated_finalized(
+            as_event(curated, info), cloud_context(settings, loader=InProcessLoader(broken))
+        )
     [entry] = read_ledger(raw, HOUR)
     assert (entry.stage, entry.outcome) == ("load", "failed") and "disk full" in entry.details["error"]
 
@@ -75,7 +84,7 @@ def test_concurrent_duplicate_deliveries_store_one_object(tmp_path: Path) -> Non
     outcomes: list[str] = []
 
     def deliver() -> None:
-        outcomes.append(handle_raw_finalized(event, settings).outcome)
+        outcomes.append(handle_raw_finalized(event, cloud_context(settings)).outcome)
 
     threads = [threading.Thread(target=deliver) for _ in range(3)]
     for t in threads:

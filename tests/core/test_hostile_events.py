@@ -17,6 +17,7 @@ from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import entrypoints, layout
 from gharchive_pipeline.cloud_events import GCS_FINALIZED, bucket_name, finalized_event
+from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.logs import log_stream
 from gharchive_pipeline.settings import Settings
@@ -49,7 +50,7 @@ def deliver(
 ) -> tuple[Any, list[dict[str, Any]]]:
     with log_stream(io.StringIO()) as out:
         handler = getattr(entrypoints, function)
-        result = handler(event, settings, **deps)
+        result = handler(event, cloud_context(settings, **deps))
     return result, [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -256,6 +256,7 @@ import main
 import gharchive_pipeline
 from gharchive_pipeline import entrypoints, layout
 from gharchive_pipeline.cloud_events import bucket_name, finalized_event
+from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.normalize import native
@@ -267,7 +268,8 @@ hour = Hour.parse(src.name.removesuffix(".json.gz"))
 raw, curated = open_storage(str(work / "raw")), open_storage(str(work / "curated"))
 info = raw.put_file(layout.raw_object(hour), src)
 event = finalized_event(bucket_name(raw.url), info)
-outcome = entrypoints.normalize(event, Settings(curated_bucket=curated.url), raw=raw, curated=curated)
+ctx = cloud_context(Settings(curated_bucket=curated.url), raw=raw, curated=curated)
+outcome = entrypoints.normalize(event, ctx)
 [entry] = [e for e in read_ledger(raw, hour) if e.stage == "normalize"]
 print(json.dumps({
     "package": gharchive_pipeline.__file__,

@@ -7,7 +7,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from gharchive_pipeline import locked_temp
+from gharchive_pipeline.context import Context, cloud_context
 from gharchive_pipeline.download import RetryPolicy
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.layout import quarantine_object, raw_object
@@ -35,6 +36,7 @@ from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket
 from tests.support.gharchive_server import Fault, GHArchiveServer
+from tests.support.loaders import FixedClock
 
 FAST = RetryPolicy(attempts=3, corrupt_attempts=2, base_delay=0.001, max_delay=0.002, read_timeout=5)
 H0 = Hour.parse("2015-01-01T00")
@@ -56,8 +58,33 @@ def log_lines(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
 
 
+def at(
+    raw: Storage,
+    source: str,
+    now: datetime = LATER,
+    *,
+    policy: RetryPolicy = FAST,
+    sleep: Callable[[float], None] = lambda _s: None,
+) -> Context:
+    """`gharchive ingest`'s context on `raw`, its clock stopped at `now`."""
+    return cloud_context(
+        Settings(raw_bucket=raw.url, source=source), raw=raw, clock=FixedClock(now, sleep), download=policy
+    )
+
+
+def run_on(
+    settings: Settings,
+    now: datetime,
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = lambda _s: None,
+) -> Context:
+    """The ingest function's context for `settings`, its clock stopped at `now`."""
+    return cloud_context(settings, clock=FixedClock(now, sleep), download=policy)
+
+
 def ingest(hour: Hour, raw: Storage, source: str, now: datetime = LATER) -> IngestResult:
-    return ingest_hour(hour, raw, source, now=now, policy=FAST, sleep=lambda _s: None)
+    return ingest_hour(hour, at(raw, source, now))
 
 
 # ---- one hour ----------------------------------------------------------------------------------------
@@ -203,12 +230,12 @@ def settings_for(raw: Storage, source: str, **kw: Any) -> Settings:
 
 def test_handle_hour_message_stores_and_acks(server: GHArchiveServer, raw: Storage) -> None:
     result = handle_message(
-        b'{"hour": "2015-01-01T05"}', settings_for(raw, server.url), now=LATER, policy=FAST
+        b'{"hour": "2015-01-01T05"}', run_on(settings_for(raw, server.url), LATER, policy=FAST)
     )
     assert [o.outcome for o in result.outcomes] == [IngestOutcome.STORED]
     # Pub/Sub delivers at least once: the duplicate is acknowledged without a download
     again = handle_message(
-        b'{"hour": "2015-01-01T05"}', settings_for(raw, server.url), now=LATER, policy=FAST
+        b'{"hour": "2015-01-01T05"}', run_on(settings_for(raw, server.url), LATER, policy=FAST)
     )
     assert [o.outcome for o in again.outcomes] == [IngestOutcome.ALREADY_PRESENT]
 
@@ -219,23 +246,25 @@ def test_handle_scheduler_message_retries_until_published(server: GHArchiveServe
     server.remove_file("2015-01-01-1.json.gz")
     try:
         with pytest.raises(TransientIngestError, match="2015-01-01T01 is not_yet_published") as err:
-            handle_message(b"", settings, now=now, policy=FAST)
+            handle_message(b"", run_on(settings, now, policy=FAST))
         assert err.value.outcomes[0].outcome is IngestOutcome.NOT_YET_PUBLISHED
     finally:
         server.add_file("2015-01-01-1.json.gz", (DATA / "2015-01-01-1.json.gz").read_bytes())
-    result = handle_message(b"", settings, now=now, policy=FAST)  # the redelivery, once published
+    result = handle_message(b"", run_on(settings, now, policy=FAST))  # the redelivery, once published
     assert [(o.hour.key, o.outcome) for o in result.outcomes] == [("2015-01-01T01", IngestOutcome.STORED)]
 
 
 def test_handle_message_permanent_outcomes_do_not_raise(server: GHArchiveServer, raw: Storage) -> None:
     result = handle_message(
-        b'{"hour": "2016-01-28T01"}', settings_for(raw, server.url), now=LATER, policy=FAST
+        b'{"hour": "2016-01-28T01"}', run_on(settings_for(raw, server.url), LATER, policy=FAST)
     )
     assert [o.outcome for o in result.outcomes] == [IngestOutcome.MISSING]
 
 
 def test_malformed_message_is_logged_once_and_acked(raw: Storage, capsys: pytest.CaptureFixture[str]) -> None:
-    result = handle_message(b'{"hour": "2015-13-01T00"}', settings_for(raw, "http://127.0.0.1:9"), now=LATER)
+    result = handle_message(
+        b'{"hour": "2015-13-01T00"}', run_on(settings_for(raw, "http://127.0.0.1:9"), LATER)
+    )
     assert result.request is None and "month" in result.rejected
     lines = log_lines(capsys.readouterr().err)
     assert len(lines) == 1 and lines[0]["severity"] == "ERROR" and lines[0]["outcome"] == "malformed"
@@ -244,7 +273,7 @@ def test_malformed_message_is_logged_once_and_acked(raw: Storage, capsys: pytest
 
 def test_range_without_topic_is_rejected_not_retried(raw: Storage) -> None:
     result = handle_message(
-        b'{"start": "2015-01-01T00", "end": "2015-01-01T02"}', settings_for(raw, ""), now=LATER
+        b'{"start": "2015-01-01T00", "end": "2015-01-01T02"}', run_on(settings_for(raw, ""), LATER)
     )
     assert "GHARCHIVE_TOPIC" in result.rejected and result.published == 0
 
@@ -275,7 +304,7 @@ def test_concurrent_duplicate_deliveries_store_one_gcs_object(server: GHArchiveS
 
         def deliver() -> None:
             out = ingest_hour(
-                hour, raw, server.url, now=LATER, policy=FAST, sleep=lambda _s: barrier.wait(10)
+                hour, at(raw, server.url, LATER, policy=FAST, sleep=lambda _s: barrier.wait(10))
             )
             results.append(out)
 
@@ -303,7 +332,7 @@ def test_a_dripping_source_is_a_recorded_transient_within_the_deadline(
     local = replace(FAST, attempts=2, deadline=1.0)
     server.script(hour.file_name, Fault.drip(0.25))
     started = time.monotonic()
-    result = ingest_hour(hour, raw, server.url, now=LATER, policy=local, sleep=lambda _s: None)
+    result = ingest_hour(hour, at(raw, server.url, LATER, policy=local, sleep=lambda _s: None))
     assert time.monotonic() - started < 4
     assert result.outcome is IngestOutcome.TRANSIENT and "deadline of 1 s" in result.detail
     assert raw.stat(raw_object(hour)) is None
@@ -312,7 +341,7 @@ def test_a_dripping_source_is_a_recorded_transient_within_the_deadline(
     cloud = settings_for(raw, server.url, download_deadline_seconds=1.0)
     started = time.monotonic()
     with pytest.raises(TransientIngestError, match="deadline of 1 s"):
-        handle_message(b'{"hour": "2015-01-01T03"}', cloud, now=LATER, sleep=lambda _s: None)
+        handle_message(b'{"hour": "2015-01-01T03"}', run_on(cloud, LATER, sleep=lambda _s: None))
     assert time.monotonic() - started < 4
     entries = read_ledger(raw, hour)
     assert [e.outcome for e in entries] == ["transient", "transient"]

@@ -32,10 +32,11 @@ from click.testing import CliRunner
 from gharchive_pipeline import layout
 from gharchive_pipeline.cli import cli
 from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
+from gharchive_pipeline.context import Context, cloud_context
 from gharchive_pipeline.hours import Hour, hour_range
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.local.status import collect_status
-from gharchive_pipeline.publish import hour_message
+from gharchive_pipeline.publish import Publisher, hour_message
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.stages import StageOutcome, dataproc, record
 from gharchive_pipeline.stages.dataproc import DataprocSubmitter
@@ -70,6 +71,12 @@ class Cloud:
     settings: Settings
     server: DataprocServer
     loader: DataprocSubmitter
+
+    def context(self, publisher: Publisher | None = None) -> Context:
+        """What the functions of this cloud run on (its buckets, this submitter)."""
+        return cloud_context(
+            self.settings, raw=self.raw, curated=self.curated, loader=self.loader, publisher=publisher
+        )
 
 
 @pytest.fixture(scope="module")
@@ -119,24 +126,18 @@ def as_event(storage: Storage, info: ObjectInfo) -> StorageObjectEvent:
 
 def trigger(cloud: Cloud, info: ObjectInfo) -> StageOutcome:
     """Deliver the curated finalize event of `info` to spark_trigger."""
-    return handle_curated_finalized(
-        as_event(cloud.curated, info),
-        cloud.settings,
-        curated=cloud.curated,
-        raw=cloud.raw,
-        loader=cloud.loader,
-    )
+    return handle_curated_finalized(as_event(cloud.curated, info), cloud.context())
 
 
 def deliver(cloud: Cloud, body: bytes) -> StageOutcome | None:
     """One hour message through ingest -> normalize -> spark_trigger, as the finalize events chain them."""
-    result = handle_message(body, cloud.settings, raw=cloud.raw)
+    result = handle_message(body, cloud.context())
     [ingested] = result.outcomes
     if ingested.outcome is not IngestOutcome.STORED:
         return None
     raw_info = cloud.raw.stat(layout.raw_object(ingested.hour))
     assert raw_info is not None
-    handle_raw_finalized(as_event(cloud.raw, raw_info), cloud.settings, raw=cloud.raw, curated=cloud.curated)
+    handle_raw_finalized(as_event(cloud.raw, raw_info), cloud.context())
     info = cloud.curated.stat(layout.curated_object(ingested.hour))
     assert info is not None
     return trigger(cloud, info)
@@ -225,7 +226,7 @@ def test_month_backfill_submits_one_batch_per_day(cloud: Cloud) -> None:
         (source / hour.file_name).write_bytes(served_bytes)
     publisher = Messages()
     month = {"start": "2015-03-01T00", "end": "2015-03-31T23", LOAD_MODE: DEFERRED}
-    fanned = handle_message(json.dumps(month).encode(), cloud.settings, publisher=publisher)
+    fanned = handle_message(json.dumps(month).encode(), cloud.context(publisher=publisher))
     assert fanned.published == 744 and all(json.loads(b)[LOAD_MODE] == DEFERRED for b in publisher.bodies)
 
     outcomes = [deliver(cloud, body) for body in publisher.bodies]
@@ -472,7 +473,7 @@ def test_local_sweep_loads_the_days_in_process(tmp_path: Path) -> None:
     hour = Hour.parse("2011-02-15T00")
     info = raw.put_bytes(layout.raw_object(hour), (DATA / hour.file_name).read_bytes())
     settings = Settings(raw_bucket=raw.url, curated_bucket=curated.url)
-    handle_raw_finalized(as_event(raw, info), settings, raw=raw, curated=curated)
+    handle_raw_finalized(as_event(raw, info), cloud_context(settings, raw=raw, curated=curated))
     load = ["load", "2011-02-14", "2011-02-16", "--home", str(tmp_path)]
     waiting = CliRunner().invoke(cli, load)  # its 23 other hours were never asked for
     assert "2011-02-15: not settled, left alone (23 hour(s) waiting" in waiting.output

@@ -13,6 +13,7 @@ from cloudevents.http import CloudEvent
 
 from gharchive_pipeline import layout
 from gharchive_pipeline.cloud_events import StorageObjectEvent, finalized_event
+from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import (
@@ -253,7 +254,8 @@ def test_deferred_flag_travels_raw_to_curated_on_gcs(
     )
     settings = Settings(raw_bucket=f"gs://{RAW}", curated_bucket=f"gs://{CURATED}")
     event = StorageObjectEvent(RAW, info.name, info.generation, info.size)
-    assert handle_raw_finalized(event, settings, raw=raw, curated=curated).outcome == "normalized"
+    ctx = cloud_context(settings, raw=raw, curated=curated)
+    assert handle_raw_finalized(event, ctx).outcome == "normalized"
     done = curated.stat(layout.curated_object(hour))
     assert done is not None and done.metadata[LOAD_MODE] == DEFERRED and done.metadata["days"] == "2011-02-15"
     assert curated.stat(layout.day_index_object(date(2011, 2, 15), hour)) is not None

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from gharchive_pipeline.cli import cli
 from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.layout import Home
 from gharchive_pipeline.ledger import LedgerEntry, read_ledger
 from gharchive_pipeline.local.follow import (
     Follower,
@@ -31,7 +32,6 @@ from gharchive_pipeline.local.follow import (
     progress,
     stop_on_signals,
 )
-from gharchive_pipeline.local.runner import Home
 from gharchive_pipeline.local.status import HourStatus, hour_status
 from tests.conftest import COMPLETE_HOURS, DATA
 from tests.support.publishing_server import FakeClock, PublishingServer

@@ -16,6 +16,7 @@ from rich.console import Console
 from gharchive_pipeline import layout
 from gharchive_pipeline.cli import cli
 from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
+from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import LedgerEntry, append_entry, read_history
 from gharchive_pipeline.local.status import collect_status, hour_status, known_hours, render_table
@@ -226,7 +227,8 @@ def test_status_from_fake_gcs_buckets(tmp_path: Path) -> None:
         for hour in (T0, T1):
             info = raw.put_bytes(layout.raw_object(hour), (DATA / hour.file_name).read_bytes())
             event = StorageObjectEvent(bucket_name(raw.url), info.name, info.generation, info.size)
-            assert handle_raw_finalized(event, settings, raw=raw, curated=curated).outcome == "normalized"
+            ctx = cloud_context(settings, raw=raw, curated=curated)
+            assert handle_raw_finalized(event, ctx).outcome == "normalized"
         gen = {h: curated.stat(layout.curated_object(h)).generation for h in (T0, T1)}  # type: ignore[union-attr]
         for hour in (T0, T1):
             entry(raw, hour, "load", "submitted", curated_generation=gen[hour], batch_id="day-20150101")

@@ -15,14 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..context import Context, cloud_context, local_context
 from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..publish import PublishError, PubSubPublisher, check_topic
-from ..settings import ENV_SOURCE
+from ..settings import ENV_SOURCE, Settings
 from ..stages.ingest import ingest_hour
 from ..stages.load import DEFERRED
 from ..stages.outcome import IngestOutcome
-from ..storage.base import Storage, StorageError, open_storage
+from ..storage.base import StorageError
 from .options import HOUR, home_option, hour_arguments, window
 
 _SUCCESS = {IngestOutcome.STORED, IngestOutcome.ALREADY_PRESENT}
@@ -74,11 +75,18 @@ def _policy(retries: int, retry_delay: float, deadline: float) -> RetryPolicy:
     )
 
 
-def _raw(home: Path, raw_url: str | None) -> Storage:
+def _context(home: Path, raw_url: str | None, source: str, policy: RetryPolicy) -> Context:
+    """The raw bucket `--raw` names (a cloud one: gs://...), else HOME's; opened now, so an
+    unusable bucket is one line before anything is downloaded."""
     try:
-        return open_storage(raw_url or str(home / "raw"))
+        if raw_url:
+            ctx = cloud_context(Settings(raw_bucket=raw_url, source=source), download=policy)
+        else:
+            ctx = local_context(home, source=source, download=policy)
+        ctx.raw  # noqa: B018 - opens (and checks) the bucket
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
+    return ctx
 
 
 def _progress(console: Console) -> Progress:
@@ -113,9 +121,10 @@ def ingest_command(
     Exit status 0 when the hour is stored (or already was), 1 otherwise; every outcome is logged
     as a JSON line on stderr and recorded in the hour's ledger.
     """
-    raw = _raw(home, raw_url)
+    ctx = _context(home, raw_url, source, _policy(retries, retry_delay, deadline))
+    raw = ctx.raw
     try:
-        result = ingest_hour(hour, raw, source, policy=_policy(retries, retry_delay, deadline))
+        result = ingest_hour(hour, ctx)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     where = f" -> {raw.url}/{result.object}" if result.object else ""
@@ -166,14 +175,14 @@ def backfill_command(
     if topic:
         _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
         return
-    raw = _raw(home, raw_url)
-    policy = _policy(retries, retry_delay, deadline)
+    ctx = _context(home, raw_url, source, _policy(retries, retry_delay, deadline))
+    raw = ctx.raw
     counts: Counter[str] = Counter()
     with _progress(console) as progress:
         task = progress.add_task(f"ingest {start.key}..{end.key}", total=total)
         for hour in hour_range(start, end):
             try:
-                result = ingest_hour(hour, raw, source, policy=policy)
+                result = ingest_hour(hour, ctx)
             except StorageError as exc:
                 raise click.ClickException(f"{hour.key}: {exc}") from exc
             counts[result.outcome.value] += 1

@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
+from ..context import Context, cloud_context, local_context
 from ..hours import Hour, HourError
 from ..settings import ENV_CURATED_BUCKET, ENV_PROJECT, ENV_RAW_BUCKET, ENV_REGION, Settings
-from ..storage.base import Storage, StorageError, open_storage
+from ..storage.base import Storage, StorageError
 from .options import home_option
 
 
@@ -39,10 +40,11 @@ class DayParam(click.ParamType):
 DAY = DayParam()
 
 
-def _open(url: str, what: str) -> Storage:
+def _open(ctx: Context, role: str, what: str) -> Storage:
     try:
-        return open_storage(url)
+        return ctx.raw if role == "raw" else ctx.curated
     except StorageError as exc:
+        url = ctx.settings.raw_bucket if role == "raw" else ctx.settings.curated_bucket
         raise click.ClickException(f"{what} {url}: {exc}") from exc
 
 
@@ -100,14 +102,18 @@ def load_command(
         raise click.BadParameter(f"END {last} is before START {start}", param_hint="END")
     if project:
         env = Settings.from_env()
-        settings = dataclasses.replace(env, project=project, region=region or env.region, raw_bucket=raw_url)
+        settings = dataclasses.replace(
+            env, project=project, region=region or env.region, raw_bucket=raw_url, curated_bucket=curated_url
+        )
         if not (raw_url and curated_url):
             raise click.UsageError("--project needs --raw and --curated (or GHARCHIVE_RAW/CURATED_BUCKET)")
-        loader, states = _cloud(settings)  # settings first: a missing one is the clearer error
-        raw, curated = _open(raw_url, "raw bucket"), _open(curated_url, "curated bucket")
+        ctx = cloud_context(settings)
+        loader, states = _cloud(ctx)  # settings first: a missing one is the clearer error
+        raw, curated = _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket")
     else:
-        raw, curated = _open(str(home / "raw"), "raw"), _open(str(home / "curated"), "curated")
-        loader, states = _local(home, raw), None
+        ctx = local_context(home, load_now=True)
+        raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
+        loader, states = ctx.loader, None
     if dry_run:
         from ..stages.sweep import find_work, plan
 
@@ -147,22 +153,14 @@ def _span(request: Any) -> str:
     return str(request.days[0])
 
 
-def _cloud(settings: Settings) -> tuple[Any, Any]:
-    from ..stages.dataproc import DataprocConfigError, DataprocSubmitter
+def _cloud(ctx: Context) -> tuple[Any, Any]:
+    from ..stages.dataproc import DataprocConfigError
 
     try:
-        submitter = DataprocSubmitter(settings)
+        submitter = ctx.loader
     except DataprocConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    return submitter, submitter.state
-
-
-def _local(home: Path, raw: Storage) -> Any:
-    """Rebuild the days here, with the local runner's day loader (it writes the ledgers)."""
-    from ..load.local_load import LocalDayLoader
-    from ..stages.load import LoadDaysNow
-
-    return LoadDaysNow(LocalDayLoader(home, raw=raw))
+    return submitter, getattr(submitter, "state", None)
 
 
 COMMANDS: list[click.Command] = [load_command]

@@ -187,7 +187,7 @@ def status_command(
     buckets (--raw URL [--curated URL]; the ledgers are read in parallel).
     """
     from ..hours import hour_range
-    from ..local.runner import Home
+    from ..layout import Home
     from ..local.status import render_table, status_report
 
     if curated_url and not raw_url:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ..hours import Hour
+from ..layout import Home
 from .options import home_option, hour_arguments, window
 
 _BY = ("hour", "day", "type", "repo", "actor")
@@ -31,7 +32,7 @@ _TABLE_COLUMNS = {
 def _warehouse(home: Path) -> Path:
     from ..load.local_warehouse import has_rows
 
-    warehouse = home / "warehouse"
+    warehouse = Home(home).warehouse_dir
     if not has_rows(warehouse):
         raise click.ClickException(f"no hours loaded in {warehouse} (run `gharchive run START END` first)")
     return warehouse

@@ -29,6 +29,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_fixed
 
 from .. import layout
 from ..hours import Hour
+from ..layout import Home
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, LedgerEntry, append_entry, read_history
 from ..logs import log_event
 from ..stages.outcome import LoadOutcome, Stage, severity
@@ -123,8 +124,9 @@ class LocalDayLoader:
     name: str = "local"
 
     def __post_init__(self) -> None:
-        self.curated = open_storage(str(self.home / "curated"))
-        self.warehouse = warehouse_dir(self.home)
+        where = Home(self.home)
+        self.curated = open_storage(str(where.curated_dir))
+        self.warehouse = where.warehouse_dir
         self.target = str(self.warehouse)
 
     def contributors(self, day: date) -> list[tuple[Contributor, Path]]:
@@ -177,7 +179,7 @@ class LocalDayLoader:
                 writer.staging(EVENTS)
                 stage_stats(writer, day, config=self.duckdb)
             elif self.engine is Engine.SPARK:
-                load = _rebuild_day_spark(writer, day, found, self.duckdb)
+                load = _rebuild_day_spark(writer, self.curated.url, day, found, self.duckdb)
             else:
                 load = rebuild_day_duckdb(writer, day, found, config=self.duckdb)
                 stage_stats(writer, day, config=self.duckdb)
@@ -218,14 +220,18 @@ class _StagedDaySink:
 
 
 def _rebuild_day_spark(
-    writer: PartitionWriter, day: date, found: Sequence[tuple[Contributor, Path]], config: DuckDBConfig
+    writer: PartitionWriter,
+    curated_url: str,
+    day: date,
+    found: Sequence[tuple[Contributor, Path]],
+    config: DuckDBConfig,
 ) -> DayLoad:
     """The day with local PySpark through load/job.py's rebuild_day: the cloud job's code path."""
     try:
         spark = local_spark()
         return rebuild_day(
             spark,
-            str(writer.warehouse.parent / "curated"),
+            curated_url,
             day,
             [c for c, _ in found],
             _StagedDaySink(writer, config),
@@ -233,10 +239,6 @@ def _rebuild_day_spark(
     except Exception:
         drop_spark()
         raise
-
-
-def warehouse_dir(home: Path) -> Path:
-    return home / "warehouse"
 
 
 def _record(storage: Storage | None, hour: Hour, outcome: LoadOutcome, details: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ functions/*/main.py call too):
   object finalized in the raw bucket  -> `normalize`
   object finalized in the curated one -> `spark_trigger`
 
-Handlers get a Settings value (no environment patching), the bus's buckets and the bus itself as
-the publisher, so the chain runs from an installed package as well as from a checkout.
+Handlers get the home's `local_context` (no environment patching) with the bus itself as the
+publisher, so the chain runs from an installed package as well as from a checkout.
 Local buckets send no notifications, so after each delivery the bus compares the objects of the
 day it touched (listed before and after) and emits a finalize event for every new generation: a
 write anywhere in that day, ledger included, is announced exactly as GCS would. Deliveries are
@@ -38,10 +38,8 @@ from ..cloud_events import (
     parse_storage_event,
     published_event,
 )
-from ..hours import DEFAULT_BASE_URL, Hour
-from ..publish import Publisher
-from ..settings import Settings
-from ..stages.load import DeferToRunner, Loader
+from ..context import LOCAL_TOPIC, Context
+from ..hours import Hour
 from ..storage.base import ObjectInfo, Storage
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[CloudEvent], Any]
 #: function name -> which events it gets: "topic" or the role of the bucket it watches
 ROUTES: dict[str, str] = {"ingest": "topic", "normalize": "raw", "spark_trigger": "curated"}
-LOCAL_TOPIC = "projects/local/topics/gharchive-hours"
 
 
 @dataclass(frozen=True)
@@ -69,29 +66,13 @@ class Delivery:
         return self.error is None
 
 
-def package_handlers(
-    settings: Settings,
-    *,
-    raw: Storage,
-    curated: Storage,
-    publisher: Publisher,
-    loader: Loader,
-) -> dict[str, Handler]:
-    """The entrypoints bound to one Settings value and the local dependencies, keyed by function."""
+def package_handlers(ctx: Context) -> dict[str, Handler]:
+    """The entrypoints bound to one context, keyed by function."""
     return {
-        "ingest": functools.partial(entrypoints.ingest, settings=settings, raw=raw, publisher=publisher),
-        "normalize": functools.partial(entrypoints.normalize, settings=settings, raw=raw, curated=curated),
-        "spark_trigger": functools.partial(
-            entrypoints.spark_trigger, settings=settings, raw=raw, curated=curated, loader=loader
-        ),
+        "ingest": functools.partial(entrypoints.ingest, ctx=ctx),
+        "normalize": functools.partial(entrypoints.normalize, ctx=ctx),
+        "spark_trigger": functools.partial(entrypoints.spark_trigger, ctx=ctx),
     }
-
-
-def local_settings(
-    raw: Storage, curated: Storage, source: str = DEFAULT_BASE_URL, topic: str = LOCAL_TOPIC
-) -> Settings:
-    """What Terraform would set for the functions, pointing at local buckets (no project: no Dataproc)."""
-    return Settings(raw_bucket=raw.url, curated_bucket=curated.url, source=source, topic=topic)
 
 
 class LocalBus:
@@ -99,25 +80,18 @@ class LocalBus:
 
     def __init__(
         self,
-        raw: Storage,
-        curated: Storage,
+        ctx: Context,
         *,
-        settings: Settings | None = None,
         handlers: Mapping[str, Handler] | None = None,
-        loader: Loader | None = None,
-        topic: str = LOCAL_TOPIC,
         max_attempts: int = 3,
     ) -> None:
-        """`handlers` replace the package's (tests); otherwise they get `settings` (default: the
-        buckets' URLs and `topic`) and spark_trigger gets `loader` (default: defer to the runner)."""
-        self.buckets: dict[str, Storage] = {"raw": raw, "curated": curated}
-        self.topic = topic
-        self.settings = settings or local_settings(raw, curated, topic=topic)
-        if handlers is None:
-            handlers = package_handlers(
-                self.settings, raw=raw, curated=curated, publisher=self, loader=loader or DeferToRunner()
-            )
-        self.handlers = dict(handlers)
+        """`handlers` replace the package's (tests); otherwise they run on `ctx` (from
+        `local_context`), with this bus as its publisher."""
+        self.ctx = ctx.replace(publisher=self)
+        self.buckets: dict[str, Storage] = {"raw": ctx.raw, "curated": ctx.curated}
+        self.topic = ctx.settings.topic or LOCAL_TOPIC
+        self.settings = self.ctx.settings
+        self.handlers = dict(handlers if handlers is not None else package_handlers(self.ctx))
         self.max_attempts = max_attempts
         self._queue: deque[tuple[str, CloudEvent]] = deque()
 

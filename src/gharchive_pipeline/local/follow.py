@@ -35,7 +35,9 @@ from typing import Protocol
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential, wait_random
 
+from ..context import local_context
 from ..hours import DEFAULT_PUBLICATION_LAG, Hour, hour_range, latest_complete_hour
+from ..layout import Home
 from .status import HourStatus
 
 log = logging.getLogger(__name__)
@@ -88,32 +90,45 @@ class Chain(Protocol):
 
 @dataclass(frozen=True)
 class LocalChain:
-    """The real local chain of HOME: ingest stage, then `gharchive run`'s runner, status from ledgers."""
+    """The real local chain of HOME (its `local_context`): ingest stage, then `gharchive run`'s
+    runner, status from ledgers."""
 
     home: Path
     source: str
     sleep: Sleep = time.sleep  # the download's retry delays
 
     def progress(self, hour: Hour) -> Progress:
-        from .runner import Home
         from .status import hour_status
 
-        raw, curated = Home(self.home).buckets()
-        return progress(hour_status(raw, curated, hour))
+        ctx = local_context(self.home, source=self.source)
+        return progress(hour_status(ctx.raw, ctx.curated, hour))
 
     def ingest(self, hour: Hour, now: datetime) -> str:
         # The follower's clock decides "not yet published" vs "missing" (the runner's ingest uses
         # the wall clock); the runner then finds the hour already present.
         from ..stages.ingest import ingest_hour
-        from .runner import Home
 
-        raw, _ = Home(self.home).buckets()
-        return str(ingest_hour(hour, raw, self.source, now=now, sleep=self.sleep).outcome)
+        ctx = local_context(self.home, source=self.source, clock=_At(now, self.sleep))
+        return str(ingest_hour(hour, ctx).outcome)
 
     def process(self, first: Hour, last: Hour, after_hour: Callable[[], None]) -> None:
         from .runner import run_hours
 
         run_hours(first, last, home=self.home, source=self.source, on_hour=lambda _row: after_hour())
+
+
+@dataclass(frozen=True)
+class _At:
+    """The follower's `now` for one ingest, and its sleep for the download's retry delays."""
+
+    at: datetime
+    wait: Sleep
+
+    def now(self) -> datetime:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.wait(seconds)
 
 
 @dataclass(frozen=True)
@@ -393,7 +408,7 @@ def follow_command(
     from ..logs import log_file
 
     follower = Follower(LocalChain(home, source), start, end, stop=stop, on_event=show)
-    logs = home / "logs"
+    logs = Home(home).logs_dir
     logs.mkdir(parents=True, exist_ok=True)
     # the follower's own ingest lines; each pass of the chain also writes its run-*.jsonl
     with log_file(logs / f"follow-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"), stop_on_signals(stop):

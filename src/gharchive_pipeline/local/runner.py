@@ -30,46 +30,21 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from .. import layout
+from ..context import LOCAL_TOPIC, local_context
 from ..hours import Hour, hour_range
+from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
 from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
-from ..stages.load import DeferToRunner
 from ..stages.outcome import LoadOutcome, Severity, Stage
-from ..storage.base import Storage, open_storage
-from .bus import LOCAL_TOPIC, Delivery, Handler, LocalBus, local_settings
+from ..storage.base import Storage
+from .bus import Delivery, Handler, LocalBus
 from .status import HourStatus, collect_status, hour_status
 
 #: Hours of the next day may hold events of this one (late events; see load/days.py).
 _SETTLE_AFTER = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Home:
-    """The local stand-in for the cloud: DIR/raw, DIR/curated (buckets), DIR/warehouse."""
-
-    root: Path
-
-    @property
-    def raw_dir(self) -> Path:
-        return self.root / "raw"
-
-    @property
-    def curated_dir(self) -> Path:
-        return self.root / "curated"
-
-    @property
-    def warehouse_dir(self) -> Path:
-        return self.root / "warehouse"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.root / "logs"
-
-    def buckets(self) -> tuple[Storage, Storage]:
-        return open_storage(str(self.raw_dir)), open_storage(str(self.curated_dir))
 
 
 @dataclass(frozen=True)
@@ -224,10 +199,9 @@ def _chain_hours(
 ) -> Iterator[tuple[Hour, list[Delivery]]]:
     """(hour, failed deliveries) for every hour, in the order they finish."""
     if handlers is not None or workers <= 1:
-        raw, curated = where.buckets()
-        bus = _bus(raw, curated, source, handlers)
+        bus = _bus(where, source, handlers)
         for hour in hours:
-            yield hour, _chain_hour(bus, raw, hour)
+            yield hour, _chain_hour(bus, bus.ctx.raw, hour)
         return
     # spawn: the parent may run threads (rich's progress bar), which fork would copy mid-flight
     context = multiprocessing.get_context("spawn")
@@ -260,16 +234,16 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _bus(raw: Storage, curated: Storage, source: str, handlers: Mapping[str, Handler] | None) -> LocalBus:
-    settings = local_settings(raw, curated, source)
-    return LocalBus(raw, curated, settings=settings, handlers=handlers, loader=DeferToRunner())
+def _bus(where: Home, source: str, handlers: Mapping[str, Handler] | None) -> LocalBus:
+    """The home's local chain (its loads deferred to this runner, which loads by day)."""
+    return LocalBus(local_context(where, source=source), handlers=handlers)
 
 
 def _chain_hour_in_worker(home: Path, source: str, hour: Hour, log_path: Path) -> list[Delivery]:
     where = Home(home)
-    raw, curated = where.buckets()
     with log_file(log_path), _process_tempdir(where):
-        return _chain_hour(_bus(raw, curated, source, None), raw, hour)
+        bus = _bus(where, source, None)
+        return _chain_hour(bus, bus.ctx.raw, hour)
 
 
 @contextmanager

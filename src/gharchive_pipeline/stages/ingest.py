@@ -10,12 +10,10 @@ redelivers those and acknowledges everything permanent.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +21,13 @@ import requests
 
 from .. import locked_temp
 from ..cloud_events import EventError, pubsub_envelope
-from ..download import Fetched, FetchKind, RetryPolicy, fetch_hour
+from ..context import Context
+from ..download import Fetched, FetchKind, fetch_hour
 from ..hours import Hour, HourError, hour_range, latest_complete_hour
 from ..layout import quarantine_object, raw_object
-from ..publish import Publisher, PublishError
-from ..settings import ENV_RAW_BUCKET, ENV_TOPIC, Settings
-from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url, open_storage
+from ..publish import PublishError
+from ..settings import ENV_TOPIC
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url
 from . import StageOutcome, record
 from .load import DEFERRED, LOAD_MODE
 from .outcome import IngestOutcome, Stage
@@ -148,23 +147,20 @@ def _record(raw: Storage, result: IngestResult, *, now: datetime | None = None) 
 
 def ingest_hour(
     hour: Hour,
-    raw: Storage,
-    source: str,
+    ctx: Context,
     *,
-    now: datetime | None = None,
-    policy: RetryPolicy | None = None,
     not_yet_window: timedelta = DEFAULT_NOT_YET_WINDOW,
-    sleep: Callable[[float], None] = time.sleep,
     session: requests.Session | None = None,
     load: str = "",
 ) -> IngestResult:
-    """Store `hour` from `source` (base URL or directory) into `raw`, log it and ledger it.
-    `load="deferred"` (backfills) is stored on the raw object: its load waits for a day batch.
+    """Store `hour` from the context's source (base URL or directory) into its raw bucket, log it
+    and ledger it. `load="deferred"` (backfills) is stored on the raw object: its load waits for a
+    day batch.
 
     Idempotent: an hour already in the raw bucket is not downloaded again (`already_present`).
     Source problems never raise (they are outcomes); StorageError does (the bucket is unusable).
     """
-    now = now or datetime.now(UTC)
+    raw, source, now = ctx.raw, ctx.settings.source, ctx.now()
     started = time.monotonic()
     existing: ObjectInfo | None = raw.stat(raw_object(hour))
     if existing is not None:
@@ -178,7 +174,12 @@ def ingest_hour(
     else:
         with locked_temp.temp_dir(hour.file_stem) as tmp:
             fetched = fetch_hour(
-                hour, source, Path(tmp) / hour.file_name, policy=policy, sleep=sleep, session=session
+                hour,
+                source,
+                Path(tmp) / hour.file_name,
+                policy=ctx.download,
+                sleep=ctx.clock.sleep,
+                session=session,
             )
             result = _from_fetch(hour, fetched, raw, now, not_yet_window, load)
     result = replace(result, seconds=time.monotonic() - started)
@@ -264,22 +265,13 @@ def pubsub_payload(event_data: Any) -> bytes:
         raise MalformedMessage(str(exc)) from None
 
 
-def handle_message(
-    data: bytes,
-    settings: Settings,
-    *,
-    now: datetime | None = None,
-    publisher: Publisher | None = None,
-    raw: Storage | None = None,
-    policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> MessageResult:
+def handle_message(data: bytes, ctx: Context) -> MessageResult:
     """Act on one ingest message (see module docstring); raises TransientIngestError to be retried."""
-    now = now or datetime.now(UTC)
+    settings = ctx.settings
     try:
         request = parse_message(
             data,
-            now=now,
+            now=ctx.now(),
             lag=timedelta(minutes=settings.publication_lag_minutes),
             max_range_hours=settings.max_range_hours,
         )
@@ -292,22 +284,11 @@ def handle_message(
         )
 
     if request.kind == "range":
-        return _fan_out(request, settings, publisher)
+        return _fan_out(request, ctx)
 
-    if raw is None:
-        if not settings.raw_bucket:
-            raise StorageError(f"{ENV_RAW_BUCKET} is not set: nowhere to store hour {request.start.key}")
-        raw = _storage(settings.raw_bucket)
+    raw = ctx.raw
     try:
-        result = ingest_hour(
-            request.start,
-            raw,
-            settings.source,
-            now=now,
-            policy=policy or _policy(settings),
-            sleep=sleep,
-            load=request.load,
-        )
+        result = ingest_hour(request.start, ctx, load=request.load)
     except StorageError as exc:
         message = f"ingest {request.start}: {exc}"
         record(StageOutcome(STAGE, IngestOutcome.TRANSIENT, request.start, raw.url, message=message))
@@ -326,15 +307,13 @@ def _reject(request: IngestRequest | None, reason: str, *, message: str = "", **
     return MessageResult(request, rejected=reason)
 
 
-def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | None) -> MessageResult:
-    hours = request.hours
+def _fan_out(request: IngestRequest, ctx: Context) -> MessageResult:
+    hours, settings = request.hours, ctx.settings
     if not settings.topic:
         span = f"{request.start.key}..{request.end.key}"
         return _reject(request, f"{ENV_TOPIC} is not set: cannot fan out {span}")
-    if publisher is None:
-        publisher = _publisher()
     try:
-        published = publisher.publish_hours(settings.topic, hours, load=request.load)
+        published = ctx.publisher.publish_hours(settings.topic, hours, load=request.load)
     except PublishError as exc:
         record(StageOutcome(STAGE, IngestOutcome.TRANSIENT, None, message=str(exc)))
         raise TransientIngestError(str(exc)) from exc
@@ -349,29 +328,10 @@ def _fan_out(request: IngestRequest, settings: Settings, publisher: Publisher | 
     return MessageResult(request, published=published)
 
 
-def _policy(settings: Settings) -> RetryPolicy | None:
-    """The download policy the settings ask for (GHARCHIVE_DOWNLOAD_DEADLINE_SECONDS), else the default."""
-    deadline = settings.download_deadline_seconds
-    return RetryPolicy(deadline=deadline) if deadline else None
-
-
-@functools.cache
-def _storage(url: str) -> Storage:
-    """One client per bucket per function instance (instances serve many messages)."""
-    return open_storage(url)
-
-
-@functools.cache
-def _publisher() -> Publisher:
-    from ..publish import PubSubPublisher
-
-    return PubSubPublisher()
-
-
-def handle_cloud_event(event_data: Any, settings: Settings, **kwargs: Any) -> MessageResult:
+def handle_cloud_event(event_data: Any, ctx: Context) -> MessageResult:
     """The ingest function's body: unwrap the Pub/Sub CloudEvent and handle its message."""
     try:
         payload = pubsub_payload(event_data)
     except MalformedMessage as exc:
         return _reject(None, str(exc), message=f"ingest event rejected (acknowledged, not retried): {exc}")
-    return handle_message(payload, settings, **kwargs)
+    return handle_message(payload, ctx)

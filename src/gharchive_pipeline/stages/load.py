@@ -18,20 +18,18 @@ Two flows:
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
+from ..context import Context
 from ..hours import Hour, day_range, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
-from ..settings import Settings
-from ..storage.base import ObjectInfo, Storage, open_storage
+from ..storage.base import ObjectInfo, Storage
 from . import StageOutcome, record, screen_object
 from .outcome import DAYS, LoadOutcome, Stage
 
@@ -42,8 +40,6 @@ LOAD_MODE = "load"
 DEFERRED = "deferred"
 #: Curated metadata key: the other UTC days (comma-separated) the hour's rows were created on.
 OTHER_DAYS = "days"
-
-LocalLoader = Callable[[Path, Hour], Any]
 
 
 # ---- the contract with whoever assembles the pipeline ---------------------------------------------
@@ -94,21 +90,6 @@ class DeferToRunner:
         return LoadResult(LoadOutcome.DEFERRED, details={"reason": "the local runner loads by day"})
 
 
-class InProcessLoader:
-    """Loads each hour in this process with `fn(home, hour)` (the per-hour local path, kept until the
-    local runner loads by day). Its result's scalar fields go to the ledger."""
-
-    def __init__(self, fn: LocalLoader) -> None:
-        self.fn = fn
-
-    def load(self, request: LoadRequest) -> LoadResult:
-        home = Path(request.curated_url).parent  # home layout: HOME/curated, HOME/warehouse
-        details: dict[str, Any] = {}
-        for version in request.covers:
-            details.update(_jsonable_fields(self.fn(home, version.hour)))
-        return LoadResult(LoadOutcome.LOADED, details=details)
-
-
 class DayRebuilder(Protocol):
     """Anything that rebuilds one UTC day partition now (load/local_load.py's LocalDayLoader)."""
 
@@ -135,22 +116,12 @@ class LoadDaysNow:
 
 
 # ---- the stage ------------------------------------------------------------------------------------
-def handle_curated_finalized(
-    obj: StorageObjectEvent,
-    settings: Settings,
-    *,
-    curated: Storage | None = None,
-    raw: Storage | None = None,
-    loader: Loader | None = None,
-    local_loader: LocalLoader | None = None,
-    now: datetime | None = None,
-) -> StageOutcome:
+def handle_curated_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
     """Load (or defer) the hour a curated object holds; other objects (rejects, foreign files) are ignored."""
-    curated_bucket = settings.curated_bucket or (curated.url if curated is not None else "")
     screened = screen_object(
         obj,
         STAGE,
-        bucket=curated_bucket,
+        bucket=ctx.settings.curated_bucket,
         hour_of=layout.hour_of_curated_object,
         name_of=layout.curated_object,
         what="curated",
@@ -158,9 +129,7 @@ def handle_curated_finalized(
     if isinstance(screened, StageOutcome):
         return screened  # a foreign bucket, a name that is no real hour: ignored, logged once
     hour = screened
-    curated = curated or open_storage(curated_bucket)
-    if raw is None and settings.raw_bucket:
-        raw = open_storage(settings.raw_bucket)
+    curated, raw = ctx.curated, ctx.ledgers
     base: dict[str, Any] = {CURATED_GENERATION: obj.generation}
 
     current = curated.stat(obj.name)
@@ -169,20 +138,21 @@ def handle_curated_finalized(
         return record(
             StageOutcome(STAGE, LoadOutcome.SUPERSEDED, hour, obj.uri, {**base, "curated_now": now_gen})
         )
-    if loader is None:
-        if local_loader is None:
-            # Local vs cloud is the assembly's choice (entrypoints, the local bus), never guessed here.
-            raise TypeError("handle_curated_finalized needs a loader (or a local_loader)")
-        loader = InProcessLoader(local_loader)
-    in_process = isinstance(loader, InProcessLoader)
-    if in_process and raw is not None and read_history(raw, hour).load_asked(obj.generation):
+    loader = ctx.loader
+    # A loader that loads in this process (tests) would load again; a batch loader's redelivery
+    # maps to the same batch id instead.
+    if (
+        getattr(loader, "in_process", False)
+        and raw is not None
+        and read_history(raw, hour).load_asked(obj.generation)
+    ):
         return record(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
     version = HourVersion(hour, obj.generation)
     if current.metadata.get(LOAD_MODE) == DEFERRED:
         if raw is None:
             raise RuntimeError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
-        return _defer(obj, version, curated, raw, loader, now=now)
+        return _defer(obj, version, curated, raw, loader, now=ctx.now())
 
     started = time.perf_counter()
     try:
@@ -326,14 +296,3 @@ def _result_details(result: LoadResult) -> dict[str, Any]:
 
 def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _jsonable_fields(result: Any) -> dict[str, Any]:
-    """A load result's scalar fields, for the ledger (whatever the loader's result type is)."""
-    if not dataclasses.is_dataclass(result) or isinstance(result, type):
-        return {}
-    return {
-        k: v
-        for k, v in dataclasses.asdict(result).items()
-        if isinstance(v, str | int | float | bool) or v is None
-    }

@@ -14,10 +14,10 @@ from typing import Any
 
 from .. import layout, locked_temp
 from ..cloud_events import StorageObjectEvent
+from ..context import Context
 from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
-from ..settings import ENV_CURATED_BUCKET, Settings
-from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url, open_storage
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
 from . import RAW_GENERATION, StageOutcome, record, screen_object
 from .load import LOAD_MODE, OTHER_DAYS
 from .outcome import NormalizeOutcome, Stage
@@ -25,13 +25,7 @@ from .outcome import NormalizeOutcome, Stage
 STAGE = Stage.NORMALIZE
 
 
-def handle_raw_finalized(
-    obj: StorageObjectEvent,
-    settings: Settings,
-    *,
-    raw: Storage | None = None,
-    curated: Storage | None = None,
-) -> StageOutcome:
+def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
     """Normalize the hour a raw object holds, unless that generation is done or superseded.
 
     Transient failures (storage errors) raise, so the event is redelivered; input the normalizer
@@ -40,11 +34,10 @@ def handle_raw_finalized(
     else is ignored (see `screen_object`), and the bucket opened is the configured one, never a
     bucket an event names.
     """
-    raw_bucket = settings.raw_bucket or (raw.url if raw is not None else "")
     screened = screen_object(
         obj,
         STAGE,
-        bucket=raw_bucket,
+        bucket=ctx.settings.raw_bucket,
         hour_of=layout.hour_of_raw_object,
         name_of=layout.raw_object,
         what="raw",
@@ -52,11 +45,7 @@ def handle_raw_finalized(
     if isinstance(screened, StageOutcome):
         return screened
     hour = screened
-    if curated is None:
-        if not settings.curated_bucket:
-            raise RuntimeError(f"{ENV_CURATED_BUCKET} is not set: nowhere to write hour {hour.key}")
-        curated = open_storage(settings.curated_bucket)
-    raw = raw or open_storage(raw_bucket)
+    curated, raw = ctx.curated, ctx.raw
     base: dict[str, Any] = {"raw_generation": obj.generation}
 
     current = raw.stat(obj.name)

@@ -67,14 +67,14 @@ class Hour:
                         f"bad hour {text!r}: expected YYYY-MM-DDTHH (e.g. 2015-01-01T15), "
                         "YYYY-MM-DD-H or ISO 8601 such as 2015-01-01T15:00:00Z"
                     )
-                y, mo, d, h, mn = (int(g) for g in mi.groups()[:5])
-                sec = int(mi.group(6) or 0)
+                h = int(mi.group(4))
                 if h > 23:
                     raise HourError(f"bad hour {text!r}: hour {h} is not in 0..23")
-                tz = mi.group(7)
-                offset = _parse_offset(tz) if tz else timedelta(0)
-                local = datetime(y, mo, d, h, mn, sec)
-                start = (local - offset).replace(tzinfo=UTC)
+                # The pattern admits the forms; fromisoformat reads them (and refuses bad offsets).
+                moment = datetime.fromisoformat(raw)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                start = moment.astimezone(UTC).replace(microsecond=0)  # a fraction was always dropped
                 if (start.minute, start.second) != (0, 0):
                     raise HourError(f"bad hour {text!r}: not on the hour (minutes/seconds must be 0)")
         except ValueError as exc:
@@ -148,14 +148,6 @@ class Hour:
 
     def __str__(self) -> str:
         return self.key
-
-
-def _parse_offset(tz: str) -> timedelta:
-    if tz == "Z":
-        return timedelta(0)
-    sign = 1 if tz[0] == "+" else -1
-    digits = tz[1:].replace(":", "")
-    return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
 
 
 def floor_hour(moment: datetime) -> Hour:

@@ -47,6 +47,49 @@ def test_parse_accepts_every_spelling(text: str) -> None:
     assert h(text) == Hour(datetime(2015, 1, 1, 15, tzinfo=UTC))
 
 
+#: Every form `Hour.parse` accepts, pinned (whatever parses them): one hour, spelled every way.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2015-01-01_15",
+        "2015-01-01-15.json",
+        "2015-01-01T15:00",
+        "2015-01-01 15:00",
+        "2015-01-01 15:00:00Z",
+        "2015-01-01T15:00:00",  # no offset: UTC
+        "2015-01-01T15:00:00.5Z",  # a fraction of a second is dropped, as it always was
+        "2015-01-01T15:00:00.123456789Z",
+        "2015-01-01T16:00+0100",
+        "2015-01-01T15:00-0000",
+        "2015-01-02T00:00:00+09:00",
+    ],
+)
+def test_parse_accepts_exactly_these_iso_forms(text: str) -> None:
+    assert h(text) == Hour(datetime(2015, 1, 1, 15, tzinfo=UTC))
+
+
+#: Forms other ISO 8601 parsers take that `Hour.parse` refuses (pinned: no form is added silently).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20150101T15",
+        "20150101T1500Z",
+        "2015-01-01T1500",
+        "2015-01-01T15:00:00+01",
+        "2015-01-01T15:00:00,000Z",
+        "2015-W01-4T15",
+        "2015-001T15",
+        "2015-01-01t15",
+        "2015-01-01T15:00:00 Z",
+        "2015-01-01T15:00:00+01:00:00",
+        "2015-01-01T5:00Z",
+    ],
+)
+def test_parse_refuses_other_iso_forms(text: str) -> None:
+    with pytest.raises(HourError, match="bad hour"):
+        h(text)
+
+
 def test_unpadded_single_digit_hours() -> None:
     one = h("2015-01-01-1")
     assert one == h("2015-01-01T01")

@@ -27,9 +27,9 @@ from ..ledger import (
 from ..stages.outcome import LOAD_DONE, IngestOutcome, Stage
 from ..storage.base import ObjectInfo, Storage
 
-#: Ledgers read at once: a month (744 ledgers) from a bucket in seconds; also the default size of the
-#: google-cloud-storage client's connection pool (more threads would only queue for connections).
-THREADS = 10
+#: Ledgers read at once (one request each): a month (744 ledgers) from a bucket in seconds. Below the
+#: google-cloud-storage client's connection pool (10): more threads would only queue for connections.
+THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _day_prefixes(day: date) -> tuple[str, str, str]:
 
 
 def snapshot(
-    raw: Storage, curated: Storage | None, days: Iterable[date] | None = None, *, threads: int = THREADS
+    raw: Storage, curated: Storage | None, days: Iterable[date] | None = None, *, threads: int | None = None
 ) -> Snapshot:
     """List the buckets (whole, or day by day for `days`, days in parallel): a few calls per day
     instead of three per hour."""
@@ -130,7 +130,7 @@ def snapshot(
             list(curated.list(p[2])) if curated is not None else [],
         )
 
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(threads or THREADS) as pool:
         for listing, raws, cur in pool.map(one, prefixes):
             snap.ledgers.update(listing.ledgers)
             snap.strays.extend(listing.strays)
@@ -156,7 +156,11 @@ class StatusReport:
 
 
 def status_report(
-    raw: Storage, curated: Storage | None, hours: Iterable[Hour] | None = None, *, threads: int = THREADS
+    raw: Storage,
+    curated: Storage | None,
+    hours: Iterable[Hour] | None = None,
+    *,
+    threads: int | None = None,
 ) -> StatusReport:
     """A row for each hour (those given, or every hour the buckets know), ledgers read in parallel.
 
@@ -172,7 +176,7 @@ def status_report(
         state = hour_state(hour, history, snap.raw.get(hour), cur, curated_known=snap.curated is not None)
         return HourStatus.of(state)
 
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(threads or THREADS) as pool:
         rows = list(pool.map(row, snap.hours if wanted is None else wanted))
     return StatusReport(rows, sorted(snap.strays))
 

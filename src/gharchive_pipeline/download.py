@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import urllib3
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception_type, wait_exponential
 from urllib3.util import Retry
 
 from .hours import Hour
@@ -63,10 +63,21 @@ class RetryPolicy:
     #: arrive, so the worst case is deadline + read_timeout (300 + 60 s by default).
     deadline: float = DEFAULT_DEADLINE_SECONDS
 
-    def delay(self, retry: int, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait before retry number `retry` (1-based)."""
-        full = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
-        return full * (1 - self.jitter * rand())
+    def backoff(self, rand: Callable[[], float] = random.random) -> Backoff:
+        """The wait before each retry (a tenacity wait strategy)."""
+        return Backoff(self.base_delay, self.max_delay, self.jitter, rand)
+
+
+class Backoff(wait_exponential):
+    """tenacity's exponential wait (base, 2 x base, ... up to max) with the jitter taken off the
+    top: a wait is drawn from [d * (1 - jitter), d], so no retry waits longer than its step."""
+
+    def __init__(self, base: float, most: float, jitter: float, rand: Callable[[], float]) -> None:
+        super().__init__(multiplier=base, max=most)
+        self.jitter, self.rand = jitter, rand
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return float(super().__call__(retry_state)) * (1 - self.jitter * self.rand())
 
 
 @dataclass(frozen=True)
@@ -375,6 +386,7 @@ def fetch_hour(
     http = requests.Session() if own_session else session
     clock = _Clock(policy.deadline, monotonic)
     failures = {_Transient: 0, _Corrupt: 0}
+    backoff = policy.backoff()
 
     def attempt() -> GzipCheck:
         try:
@@ -386,7 +398,7 @@ def fetch_hour(
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         asked = getattr(exc, "retry_after", None)
-        return asked if asked is not None else policy.delay(state.attempt_number)
+        return asked if asked is not None else backoff(state)
 
     def stop(state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None

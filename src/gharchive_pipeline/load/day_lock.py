@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
+
+from tenacity import RetryCallState, Retrying, retry_if_result, wait_fixed
 
 from .. import layout
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage
@@ -128,15 +131,24 @@ def day_lock(
 ) -> Iterator[Held]:
     """Hold the lock of `day` for the block; wait up to `wait` for another holder, then DayLocked."""
     deadline = clock() + wait
-    while (held := try_acquire(storage, day, batch_id, now=clock(), lease=lease)) is None:
-        if clock() >= deadline:
-            current = storage.stat(layout.lock_object(day))
-            holder = current.metadata.get("batch_id", "?") if current else "?"
-            raise DayLocked(
-                f"day {day}: batch {holder} holds {storage.url}/{layout.lock_object(day)}; "
-                f"gave up after {wait.total_seconds():.0f}s (retry later)"
-            )
-        sleep(_POLL_S)
+
+    def gave_up(_state: RetryCallState) -> Held:
+        current = storage.stat(layout.lock_object(day))
+        holder = current.metadata.get("batch_id", "?") if current else "?"
+        raise DayLocked(
+            f"day {day}: batch {holder} holds {storage.url}/{layout.lock_object(day)}; "
+            f"gave up after {wait.total_seconds():.0f}s (retry later)"
+        )
+
+    polling = Retrying(
+        retry=retry_if_result(lambda got: got is None),
+        wait=wait_fixed(_POLL_S),
+        stop=lambda _state: clock() >= deadline,  # the given clock, not tenacity's own
+        sleep=sleep,
+        retry_error_callback=gave_up,
+    )
+    # every None is retried until gave_up raises: what comes back is the lock
+    held = cast(Held, polling(lambda: try_acquire(storage, day, batch_id, now=clock(), lease=lease)))
     try:
         yield held
     finally:

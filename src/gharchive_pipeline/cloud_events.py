@@ -21,6 +21,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from .errors import INPUT_ERRORS, MalformedInput
 from .storage.base import ObjectInfo, object_url
 
 GCS_FINALIZED = "google.cloud.storage.object.v1.finalized"
@@ -29,8 +30,19 @@ GCS_SOURCE_PREFIX = "//storage.googleapis.com/projects/_/buckets/"
 PUBSUB_SOURCE_PREFIX = "//pubsub.googleapis.com/"
 
 
-class EventError(ValueError):
-    """A CloudEvent that is not what a function expects (wrong type or missing fields)."""
+class EventError(MalformedInput):
+    """A CloudEvent that is not what a function expects (wrong type or missing fields): permanent,
+    logged once and acknowledged."""
+
+
+def parse_json(text: bytes | str, what: str) -> Any:
+    """JSON from outside (a Pub/Sub body, an event's data), or EventError: never anything else. A
+    body nested deeper than the recursion limit raises RecursionError in `json`, not ValueError."""
+    try:
+        return json.loads(text)
+    except INPUT_ERRORS as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise EventError(f"{what} is not JSON: {reason}") from None
 
 
 @dataclass(frozen=True)
@@ -63,10 +75,7 @@ class PubSubMessage:
 
     def json(self) -> Any:
         """The message body parsed as JSON (the pipeline's messages are JSON objects)."""
-        try:
-            return json.loads(self.data)
-        except ValueError as exc:
-            raise EventError(f"Pub/Sub message {self.message_id or '?'} is not JSON: {exc}") from None
+        return parse_json(self.data, f"Pub/Sub message {self.message_id or '?'}")
 
 
 # ---- buckets ------------------------------------------------------------------------------------
@@ -124,17 +133,20 @@ def parse_storage_event(event: CloudEvent) -> StorageObjectEvent:
         bucket = str(data.get("bucket") or _bucket_from_source(str(event["source"])))
         name = str(data["name"])
         generation = int(data["generation"])
-    except (KeyError, ValueError, TypeError) as exc:
+    except INPUT_ERRORS as exc:
         raise EventError(f"finalize event {event['id']} lacks bucket/name/generation: {exc}") from None
-    metadata = data.get("metadata") or {}
-    return StorageObjectEvent(
-        bucket=bucket,
-        name=name,
-        generation=generation,
-        size=int(data.get("size") or 0),
-        metadata={str(k): str(v) for k, v in metadata.items()},
-        event_id=str(event["id"]),
-    )
+    try:
+        metadata = data.get("metadata") or {}
+        return StorageObjectEvent(
+            bucket=bucket,
+            name=name,
+            generation=generation,
+            size=int(data.get("size") or 0),
+            metadata={str(k): str(v) for k, v in metadata.items()},
+            event_id=str(event["id"]),
+        )
+    except INPUT_ERRORS as exc:
+        raise EventError(f"finalize event {event['id']}: bad size or metadata: {str(exc)[:200]}") from None
 
 
 def _bucket_from_source(source: str) -> str:
@@ -172,9 +184,12 @@ def parse_pubsub_event(event: CloudEvent) -> PubSubMessage:
         raise EventError(f"expected a {PUBSUB_PUBLISHED} event, got {event['type']!r} (id {event['id']})")
     message, data = pubsub_envelope(event.get_data(), what=f"Pub/Sub event {event['id']}")
     source = str(event["source"])
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise EventError(f"Pub/Sub event {event['id']}: message attributes are not a JSON object")
     return PubSubMessage(
         data=data,
-        attributes={str(k): str(v) for k, v in (message.get("attributes") or {}).items()},
+        attributes={str(k): str(v) for k, v in attributes.items()},
         message_id=str(message.get("messageId") or event["id"]),
         topic=source[len(PUBSUB_SOURCE_PREFIX) :] if source.startswith(PUBSUB_SOURCE_PREFIX) else source,
     )
@@ -186,26 +201,23 @@ def pubsub_envelope(data: Any, *, what: str = "CloudEvent") -> tuple[dict[str, A
     `data` as functions-framework hands it over: a dict, or JSON text/bytes (a push delivery's body).
     """
     if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data or "{}")
-        except ValueError:
-            raise EventError(f"{what} data is not a Pub/Sub message envelope") from None
+        data = parse_json(data or "{}", f"{what} data")
     if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
         raise EventError(f"{what} data has no Pub/Sub `message` object")
     message: dict[str, Any] = data["message"]
+    body = message.get("data") or b""
+    if not isinstance(body, str | bytes):
+        raise EventError(f"{what}: Pub/Sub message data is not a base64 string")
     try:
-        return message, base64.b64decode(message.get("data") or b"", validate=True)
-    except (ValueError, TypeError):
+        return message, base64.b64decode(body, validate=True)
+    except INPUT_ERRORS:
         raise EventError(f"{what}: Pub/Sub message data is not valid base64") from None
 
 
 def _data_dict(event: CloudEvent) -> dict[str, Any]:
     data = event.get_data()
     if isinstance(data, bytes | str):
-        try:
-            data = json.loads(data)
-        except ValueError:
-            raise EventError(f"event {event['id']} data is not JSON") from None
+        data = parse_json(data, f"event {event['id']} data")
     if not isinstance(data, dict):
         raise EventError(f"event {event['id']} data is not a JSON object")
     return data

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+from .errors import UserError
+
 ONE_HOUR = timedelta(hours=1)
 #: The first hour GH Archive has.
 FIRST_HOUR_START = datetime(2011, 2, 12, 0, tzinfo=UTC)
@@ -24,7 +26,7 @@ _COMPACT = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T\- _](\d{1,2})(?:\.json(?:\.gz
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
-class HourError(ValueError):
+class HourError(UserError, ValueError):
     """A string or time that is not a valid GH Archive hour."""
 
 

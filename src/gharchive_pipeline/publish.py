@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from .errors import TransientError
 from .hours import Hour
 
 TOPIC_RE = re.compile(r"^projects/[^/\s]+/topics/[^/\s]+$")
@@ -18,7 +19,7 @@ TOPIC_RE = re.compile(r"^projects/[^/\s]+/topics/[^/\s]+$")
 BATCH = 500
 
 
-class PublishError(RuntimeError):
+class PublishError(TransientError, RuntimeError):
     """Publishing to a topic failed (names the topic and the first hour that failed)."""
 
 

@@ -24,6 +24,7 @@ from typing import cast
 from tenacity import RetryCallState, Retrying, retry_if_result, wait_fixed
 
 from .. import layout
+from ..errors import TransientError
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ DEFAULT_WAIT = timedelta(minutes=10)
 _POLL_S = 2.0
 
 
-class DayLocked(RuntimeError):
+class DayLocked(TransientError, RuntimeError):
     """Another batch holds the day's lock (transient: retry later). Names the day and holder."""
 
 

@@ -17,13 +17,14 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .. import layout
+from ..errors import PermanentError
 from ..hours import Hour
 from ..ledger import LedgerEntry, append_entry
 from ..stages.outcome import LoadOutcome, Stage
 from ..storage.base import Storage
 from . import spark_job
 from .day_lock import DEFAULT_LEASE, DEFAULT_WAIT, day_lock
-from .days import Contributor, DayLoad, HourRows, LoadRun, days_of_hour, marker_prefixes
+from .days import Contributor, DayLoad, HourRows, LoadResult, days_of_hour, marker_prefixes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 OTHER_DAYS_METADATA = "days"
 
 
-class LoadError(RuntimeError):
+class LoadError(PermanentError, RuntimeError):
     """A load that cannot be done as asked (names the day, hours and where they were read from)."""
 
 
@@ -165,7 +166,7 @@ def run_days(
     lock_wait: timedelta = DEFAULT_WAIT,
     lock_lease: timedelta = DEFAULT_LEASE,
     sleep: Callable[[float], None] = time.sleep,
-) -> LoadRun:
+) -> LoadResult:
     """Rebuild each of `days` (see module docstring); a day without contributing hours is left as it is.
 
     Raises day_lock.DayLocked when another batch holds a day past `lock_wait` (transient: days
@@ -199,7 +200,7 @@ def run_days(
         for hour in missing_hours:
             details = {"batch_id": batch_id, "error": "no curated file to load"}
             append_entry(raw, hour, LedgerEntry(Stage.LOAD, LoadOutcome.MISSING, datetime.now(UTC), details))
-    return LoadRun(
+    return LoadResult(
         sink.name,
         sink.target,
         batch_id,

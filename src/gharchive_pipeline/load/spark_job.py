@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import layout
+from ..errors import PermanentError
 from ..hours import Hour
 from ..literal_paths import hadoop_path
 from ..schema import COLUMN_NAMES, DEDUP_KEY, FIELDS
@@ -32,7 +33,7 @@ _RANK_COL = "_dup_rank"
 _FILE_HOUR_RE = r"date=(\d{4}-\d{2}-\d{2})/hour=(\d{2})/events\.parquet$"
 
 
-class SchemaMismatch(ValueError):
+class SchemaMismatch(PermanentError, ValueError):
     """A curated file lacks columns of schema.FIELDS (names the files and columns)."""
 
 

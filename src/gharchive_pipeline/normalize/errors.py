@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import PermanentError, UserError
 
-class NormalizeError(Exception):
+
+class NormalizeError(PermanentError):
     """Base class: the hour could not be normalized; nothing was written."""
 
 
@@ -15,7 +17,7 @@ class EmptyInputError(NormalizeError):
     """A zero-byte file, or one that holds no events at all."""
 
 
-class SamePathError(NormalizeError):
+class SamePathError(NormalizeError, UserError):
     """Two of the paths given (source, output, rejects) are the same file: a user error."""
 
 

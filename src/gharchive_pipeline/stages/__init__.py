@@ -15,7 +15,8 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from .. import ledger as _ledger  # a module: ledger.py reads the outcome vocabulary of this package
-from ..cloud_events import EventError, StorageObjectEvent, bucket_name, parse_storage_event
+from ..cloud_events import StorageObjectEvent, bucket_name, parse_storage_event
+from ..errors import INPUT_ERRORS
 from ..hours import Hour, HourError
 from ..logs import log_event
 from ..storage.base import Storage
@@ -79,7 +80,7 @@ def storage_event(event: CloudEvent, stage: Stage) -> StorageObjectEvent | Stage
     Acknowledging it is right: a redelivery would be the same event."""
     try:
         return parse_storage_event(event)
-    except (EventError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except INPUT_ERRORS as exc:  # EventError is a ValueError
         reason = f"not a usable storage finalize event: {exc}"
         uri = f"{event.get('source', '?')} {event.get('subject', '')}".strip()
         return record(StageOutcome(stage, parse_outcome(stage, "ignored"), None, uri, {"reason": reason}))

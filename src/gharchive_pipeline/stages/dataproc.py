@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import PermanentError, TransientError
 from ..settings import (
     ENV_BQ_TABLE,
     ENV_DATAPROC_RUNTIME_VERSION,
@@ -39,11 +40,12 @@ DEAD_STATES = frozenset({"FAILED", "CANCELLED"})
 MAX_ATTEMPTS = 9
 
 
-class DataprocConfigError(RuntimeError):
-    """A setting the Dataproc submission needs is missing (names the env var)."""
+class DataprocConfigError(TransientError, RuntimeError):
+    """A setting the Dataproc submission needs is missing (names the env var): transient, so the
+    event is redelivered until the deployment is fixed instead of being lost."""
 
 
-class DataprocRetryExhausted(RuntimeError):
+class DataprocRetryExhausted(PermanentError, RuntimeError):
     """Every attempt id of one piece of work is a failed batch: look at the batches' logs."""
 
 

@@ -10,7 +10,6 @@ redelivers those and acknowledges everything permanent.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,9 +19,10 @@ from typing import Any
 import requests
 
 from .. import locked_temp
-from ..cloud_events import EventError, pubsub_envelope
+from ..cloud_events import EventError, parse_json, pubsub_envelope
 from ..context import Context
 from ..download import Fetched, FetchKind, fetch_hour
+from ..errors import MalformedInput, TransientError
 from ..hours import Hour, HourError, hour_range, latest_complete_hour
 from ..layout import quarantine_object, raw_object
 from ..publish import PublishError
@@ -74,11 +74,11 @@ class IngestResult:
         return {k: v for k, v in d.items() if v not in ("", None)}
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(MalformedInput):
     """A message that can never succeed: logged once and acknowledged."""
 
 
-class TransientIngestError(RuntimeError):
+class TransientIngestError(TransientError, RuntimeError):
     """Raised so Pub/Sub redelivers: the hour may succeed later (5xx, not yet published...)."""
 
     def __init__(self, message: str, outcomes: tuple[IngestResult, ...] = ()) -> None:
@@ -220,9 +220,9 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
         latest = latest_complete_hour(now, lag)
         return IngestRequest("scheduled", latest, latest)
     try:
-        doc = json.loads(text)
-    except ValueError:
-        raise MalformedMessage(f"message is not JSON: {text[:100]!r}") from None
+        doc = parse_json(text, "message")
+    except EventError as exc:
+        raise MalformedMessage(f"{exc}: {text[:100]!r}") from None
     if not isinstance(doc, dict):
         raise MalformedMessage(f"message must be a JSON object, got {type(doc).__name__}")
     load = doc.pop(LOAD_MODE, "")

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..context import Context
+from ..errors import PermanentError
 from ..hours import Hour, day_range, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
 from ..storage.base import ObjectInfo, Storage
@@ -158,7 +159,11 @@ def handle_curated_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutc
     try:
         result = loader.load(LoadRequest(curated.url, (version,)))
     except Exception as exc:
-        record(StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw)
+        failed = record(
+            StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw
+        )
+        if isinstance(exc, PermanentError):
+            return failed  # can never succeed: recorded once, acknowledged
         raise  # Eventarc (and the local bus) redeliver
     details = {**base, **_result_details(result)}
     if result.outcome is LoadOutcome.LOADED:
@@ -189,7 +194,11 @@ def _defer(
     try:
         result = loader.load(request)
     except Exception as exc:
-        record(StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw)
+        failed = record(
+            StageOutcome(STAGE, LoadOutcome.FAILED, hour, obj.uri, {**base, "error": _error(exc)}), raw
+        )
+        if isinstance(exc, PermanentError):
+            return failed  # can never succeed: recorded once, acknowledged
         raise
     details = {**base, **_result_details(result), "hours": len(settlement.covers)}
     outcome = StageOutcome(STAGE, result.outcome, hour, obj.uri, details)

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from ..errors import TransientError
 
-class StorageError(RuntimeError):
-    """A bucket that cannot be reached or used (names the bucket)."""
+
+class StorageError(TransientError, RuntimeError):
+    """A bucket that cannot be reached or used (names the bucket): retried, as a fix may come."""
 
 
 class PreconditionFailed(StorageError):

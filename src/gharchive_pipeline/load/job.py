@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from .. import layout
 from ..errors import PermanentError
 from ..hours import Hour
-from ..ledger import LedgerEntry, append_entry
+from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, SECONDS, LedgerEntry, append_entry
 from ..stages.outcome import LoadOutcome, Stage
 from ..storage.base import Storage
 from . import spark_job
@@ -141,13 +141,13 @@ def record_day(raw: Storage, load: DayLoad, batch_id: str, sink: Target) -> None
     for c in load.contributors:
         got = load.hour_rows(c.hour)
         details = {
-            "batch_id": batch_id,
-            "day": load.day.isoformat(),
-            "curated_generation": c.generation,
+            BATCH_ID: batch_id,
+            DAY: load.day.isoformat(),
+            CURATED_GENERATION: c.generation,
             "input_rows": got.input_rows,
             "rows": got.rows,
             "day_rows": load.rows,
-            "seconds": round(load.seconds, 3),
+            SECONDS: round(load.seconds, 3),
             "sink": sink.name,
             "target": sink.target,
         }
@@ -198,7 +198,7 @@ def run_days(
         )
     if raw is not None:
         for hour in missing_hours:
-            details = {"batch_id": batch_id, "error": "no curated file to load"}
+            details = {BATCH_ID: batch_id, "error": "no curated file to load"}
             append_entry(raw, hour, LedgerEntry(Stage.LOAD, LoadOutcome.MISSING, datetime.now(UTC), details))
     return LoadResult(
         sink.name,

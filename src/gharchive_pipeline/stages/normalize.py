@@ -20,7 +20,7 @@ from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
 from . import RAW_GENERATION, StageOutcome, record, screen_object
 from .load import LOAD_MODE, OTHER_DAYS
-from .outcome import NormalizeOutcome, Stage
+from .outcome import CURATED_GENERATION, NormalizeOutcome, Stage
 
 STAGE = Stage.NORMALIZE
 
@@ -46,7 +46,7 @@ def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
         return screened
     hour = screened
     curated, raw = ctx.curated, ctx.raw
-    base: dict[str, Any] = {"raw_generation": obj.generation}
+    base: dict[str, Any] = {RAW_GENERATION: obj.generation}
 
     current = raw.stat(obj.name)
     if current is None or current.generation != obj.generation:
@@ -58,7 +58,7 @@ def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
     existing = curated.stat(target)
     done = _raw_generation(existing)
     if done == obj.generation:
-        seen = {**base, "curated_generation": existing.generation if existing else None}
+        seen = {**base, CURATED_GENERATION: existing.generation if existing else None}
         return record(StageOutcome(STAGE, NormalizeOutcome.ALREADY_DONE, hour, obj.uri, seen))
     if done is not None and done > obj.generation:
         return record(
@@ -91,7 +91,7 @@ def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
         "salvaged": result.salvaged,
         "seconds": round(result.seconds, 3),
         "curated": object_url(curated.url, target),
-        "curated_generation": written.generation,
+        CURATED_GENERATION: written.generation,
     }
     if result.rejects:
         details["rejects_object"] = object_url(curated.url, layout.rejects_object(hour))

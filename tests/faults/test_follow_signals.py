@@ -1,5 +1,6 @@
-"""`gharchive run --follow` stopped with SIGTERM: it finishes the current hour, exits 0, and a second
-run completes the rest, ending equal to a clean run."""
+"""`gharchive run --follow` stopped with SIGTERM: it finishes the current hour, says it stopped
+(exit status 143, as any stopped command), and a second run completes the rest, ending equal to a
+clean run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 from gharchive_pipeline import layout
+from gharchive_pipeline.local.stopping import STOPPED_MESSAGE
 from tests.conftest import DATA
 
 from .harness import FIRST, LAST, CleanRun, finish, leftovers, outcome, run, run_cmd, start
@@ -23,8 +25,8 @@ def test_sigterm_stops_follow_cleanly_and_a_rerun_completes(clean_run: CleanRun,
         assert proc.poll() is None, log.read_text()[-3000:]
         time.sleep(0.005)
     os.kill(proc.pid, signal.SIGTERM)  # the main process, as systemd's KillMode=mixed does
-    assert finish(proc, timeout=3 * clean_run.seconds + 60) == 0, log.read_text()[-3000:]
-    assert "stopped" in log.read_text()
+    assert finish(proc, timeout=3 * clean_run.seconds + 60) == 128 + signal.SIGTERM, log.read_text()[-3000:]
+    assert log.read_text().rstrip().endswith(STOPPED_MESSAGE)
 
     assert run(cmd, log) == 0, log.read_text()[-3000:]
     assert outcome(home).differences(clean_run.outcome) == []

@@ -23,6 +23,7 @@ from gharchive_pipeline.cli import cli
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.layout import Home
 from gharchive_pipeline.ledger import LedgerEntry, read_ledger
+from gharchive_pipeline.local import stopping
 from gharchive_pipeline.local.follow import (
     Follower,
     FollowEvent,
@@ -83,15 +84,23 @@ def test_cli_help_explains_follow() -> None:
     assert "--follow" in out and "A restart resumes from the ledgers in HOME" in " ".join(out.split())
 
 
-def test_first_signal_asks_to_stop_the_second_abandons() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_first_signal_asks_to_stop_the_second_abandons(signum: signal.Signals) -> None:
     stop = threading.Event()
-    with stop_on_signals(stop, (signal.SIGUSR1,)):
-        os.kill(os.getpid(), signal.SIGUSR1)
-        assert stop.wait(5)
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGUSR1)
-            time.sleep(5)  # the handler raises in the main thread long before this ends
-    assert signal.getsignal(signal.SIGUSR1) is signal.SIG_DFL
+    before = signal.getsignal(signum)
+    try:
+        with stop_on_signals(stop):
+            os.kill(os.getpid(), signum)
+            assert stop.wait(5)
+            with pytest.raises(stopping.Stopped) as raised:
+                os.kill(os.getpid(), signum)
+                time.sleep(5)  # the handler raises in the main thread long before this ends
+            assert raised.value.exit_status == 128 + signum
+            os.kill(os.getpid(), signum)  # a third one, while unwinding: ignored
+            time.sleep(0.1)
+    finally:
+        stopping.reset()
+    assert signal.getsignal(signum) is before
 
 
 def test_a_stop_interrupts_the_wait_for_the_next_hour(tmp_path: Path) -> None:

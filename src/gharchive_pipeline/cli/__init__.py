@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import click
 
 from .. import __version__
+from ..local import stopping
 from .errors import show_tracebacks, user_error
 
 #: command -> the module that defines it (each module lists its commands in COMMANDS)
@@ -57,7 +58,17 @@ def cli(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """The `gharchive` program: a user's error (see cli/errors.py) is one line on stderr and exit
-    status 1, never a traceback; a bug keeps its traceback."""
+    status 1, never a traceback; a bug keeps its traceback. SIGINT or SIGTERM at any moment: one
+    line and exit status 128 + the signal (local/stopping.py)."""
+    stopping.install()
+    try:
+        _main(argv)
+    except stopping.Stopped as stop:
+        click.echo(stopping.STOPPED_MESSAGE, err=True)
+        sys.exit(stop.exit_status)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     # No command does linear algebra; OpenBLAS would otherwise start (and spin) a thread per core
     # when pyarrow imports numpy, competing with the normalizer's reader and writer threads.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -12,7 +12,8 @@ hour by the publication lag), then the loop sleeps until the next one is due. It
 - its state is a cursor plus the few hours still open (late or failing), so memory does not grow
   over days; per-hour results are reported through a callback and forgotten;
 - a first SIGINT/SIGTERM finishes the current hour and stops; a second abandons it at once (every
-  stage is safe to kill, and a rerun completes it).
+  stage is safe to kill, and a rerun completes it); either way the exit status is non-zero (128 +
+  the signal), as for any stopped command.
 
 The clock, the sleep and the chain (ingest, the rest of the chain, the hour's state) are passed in,
 so tests drive days of hours with a fast clock against a local server.
@@ -21,7 +22,6 @@ so tests drive days of hours with a fast clock against a local server.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Protocol
 
 from tenacity import Retrying, retry_if_exception_type, wait_exponential, wait_random
@@ -375,23 +374,12 @@ def _runs(hours: list[Hour]) -> Iterator[tuple[Hour, Hour]]:
 
 
 @contextmanager
-def stop_on_signals(
-    stop: threading.Event, signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
-) -> Iterator[None]:
-    """First SIGINT/SIGTERM: set `stop` (finish the current hour). Second: KeyboardInterrupt (abandon)."""
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: set `stop` (finish the current hour). Second: `stopping.Stopped` (abandon)."""
+    from . import stopping
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        log.warning("%s: finishing the current hour, then stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in signals}
-    try:
+    with stopping.graceful(stop):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def follow_command(
@@ -417,4 +405,9 @@ def follow_command(
         f"follow: {summary.done} hours loaded, {summary.missing} missing, {summary.bad} bad hours, "
         f"{summary.given_up} left for a rerun" + (" (stopped)" if summary.stopped else "")
     )
-    return 1 if summary.given_up and not summary.stopped else 0
+    from . import stopping
+
+    signum = stopping.requested()
+    if summary.stopped and signum is not None:
+        raise stopping.Stopped(signum)  # the CLI's one line and exit status, as for any stop
+    return 1 if summary.given_up else 0

@@ -20,11 +20,10 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
-import signal
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
 from ..stages.outcome import LoadOutcome, Severity, Stage
 from ..storage.base import Storage
+from . import stopping
 from .bus import Delivery, Handler, LocalBus
 from .status import HourStatus, collect_status, hour_status
 
@@ -109,14 +109,16 @@ def run_hours(
     with _log_file(where) as log_path, _process_tempdir(where):
         report.log_file = log_path
         days = _DayQueue(hours)
-        for hour, failures in _chain_hours(where, source, hours, workers, handlers, log_path):
-            report.failures += failures
-            touched, _ = days_for_hours(curated, [hour])
-            days.done(hour, touched)
-            if on_hour is not None:
-                on_hour(hour_status(raw, curated, hour))
-            for day in days.settled():
-                _load_day(loader, day, report, on_day)
+        chained = closing(_chain_hours(where, source, hours, workers, handlers, log_path))
+        with chained as finished:  # a stop or an error in a callback ends the workers at once
+            for hour, failures in finished:
+                report.failures += failures
+                touched, _ = days_for_hours(curated, [hour])
+                days.done(hour, touched)
+                if on_hour is not None:
+                    on_hour(hour_status(raw, curated, hour))
+                for day in days.settled():
+                    _load_day(loader, day, report, on_day)
         for day in days.settled(final=True):
             _load_day(loader, day, report, on_day)
     report.rows = collect_status(raw, curated, hours)
@@ -158,6 +160,7 @@ def _load_day(
     try:
         result = loader.rebuild(day)
     except Exception as exc:
+        stopping.check()  # a stop the engine turned into its own error is a stop, not a failed day
         result = DayFailure(day, f"{type(exc).__name__}: {exc}")
         report.day_failures.append(result)
         log_event(
@@ -196,7 +199,7 @@ def _chain_hours(
     workers: int,
     handlers: Mapping[str, Handler] | None,
     log_path: Path,
-) -> Iterator[tuple[Hour, list[Delivery]]]:
+) -> Generator[tuple[Hour, list[Delivery]]]:
     """(hour, failed deliveries) for every hour, in the order they finish."""
     if handlers is not None or workers <= 1:
         bus = _bus(where, source, handlers)
@@ -205,11 +208,14 @@ def _chain_hours(
         return
     # spawn: the parent may run threads (rich's progress bar), which fork would copy mid-flight
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_sigint)
+    pool: ProcessPoolExecutor | None = None
     try:
-        futures: dict[Future[list[Delivery]], Hour] = {
-            pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path): hour for hour in hours
-        }
+        with stopping.deferred():  # the workers start with the stop signals blocked (stopping.py)
+            init = stopping.worker_init
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init)
+            futures: dict[Future[list[Delivery]], Hour] = {
+                pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path): hour for hour in hours
+            }
         pending = list(futures)
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -223,15 +229,24 @@ def _chain_hours(
                         Delivery("runner", "-", hour.key, hour, 1, 0.0, f"{type(exc).__name__}: {exc}")
                     ]
                 yield hour, failures
-    finally:
-        # A stop (Ctrl-C, an error in the caller) lets the hours in flight finish and drops the ones
-        # not started, instead of waiting for the whole range; a rerun picks them up from the ledgers.
-        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        if pool is not None:
+            _stop_now(pool)
+        raise
+    if pool is not None:
+        pool.shutdown(wait=True)
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the run (no traceback from each worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """A stop (SIGINT/SIGTERM, the caller gone, an error): drop the hours not started and end the
+    workers at once (every stage is safe to kill; a rerun finishes their hours from the ledgers),
+    then wait for the pool's own threads, so that no process outlives the command."""
+    # no public way to end the workers before Python 3.14 (terminate_workers)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _bus(where: Home, source: str, handlers: Mapping[str, Handler] | None) -> LocalBus:

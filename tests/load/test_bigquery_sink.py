@@ -9,26 +9,23 @@ runs from its own virtualenv (.bqvenv, `make bqemulator`).
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from gharchive_pipeline.load import bigquery_sink as bq
-from gharchive_pipeline.schema import CLUSTERING_FIELDS, COLUMN_NAMES
+from gharchive_pipeline.schema import CLUSTERING_FIELDS, COLUMN_NAMES, arrow_schema
 from gharchive_pipeline.stats.sql import BIGQUERY, STATS_TABLES, stats_columns
 from gharchive_pipeline.stats.views import bigquery_views, stats_refresh_sql
-from tests.support.ports import free_port
 
-from ..conftest import ROOT
-from ..support import standins
+from ..support import standins, strict_bigquery
+from ..support.strict_bigquery import StrictBigQuery, refusals
 from ..support.warehouse import HOUR0, HOUR1, cached_rows, put_curated, reset, write_rows
 
-BQVENV = ROOT / ".bqvenv"
 PROJECT = "p"
 DATASET = f"{PROJECT}.gharchive"
 TABLE = f"{DATASET}.events"
@@ -66,6 +63,10 @@ class RecordingClient:
         self.calls.append(("load", uri, table, job_config))
         return self
 
+    def load_table_from_file(self, fh: Any, table: str, job_config: Any) -> Any:
+        self.calls.append(("load", pq.read_table(fh), table, job_config))
+        return self
+
     def query(self, sql: str, job_config: Any = None) -> Any:
         self.calls.append(("query", sql, str(job_config.destination) if job_config else "", job_config))
         return self
@@ -86,12 +87,16 @@ def test_bigquery_path_is_one_truncating_load_job_per_day_partition() -> None:
     assert config.create_disposition == "CREATE_NEVER"
 
 
-def test_bigquery_empty_day_and_statistics_are_truncating_query_jobs_per_partition() -> None:
+def test_bigquery_empty_day_is_a_load_and_statistics_are_truncating_query_jobs_per_partition() -> None:
     client = RecordingClient()
     bq.replace_day(client, TABLE, None, D1)  # type: ignore[arg-type]
     bq.refresh_stats(client, DATASET, D1)  # type: ignore[arg-type]
     empty, hourly, daily = client.calls
-    assert empty[1].endswith(f"FROM `{TABLE}` WHERE FALSE") and empty[2].endswith("events$20150101")
+    # an empty day: a load of no rows whose REQUIRED columns are declared non-nullable (a query's
+    # result columns are NULLABLE, which BigQuery refuses for a REQUIRED column of a partition)
+    kind, rows, table, config = empty
+    assert (kind, table, config.write_disposition) == ("load", f"{TABLE}$20150101", "WRITE_TRUNCATE")
+    assert rows.num_rows == 0 and rows.schema.equals(arrow_schema())
     for (kind, query_sql, dest, config), name in ((hourly, "hourly_stats"), (daily, "daily_stats")):
         assert kind == "query" and dest.endswith(f"{name}$20150101")
         assert config.write_disposition == "WRITE_TRUNCATE" and config.create_disposition == "CREATE_NEVER"
@@ -100,6 +105,16 @@ def test_bigquery_empty_day_and_statistics_are_truncating_query_jobs_per_partiti
             "created_at >= TIMESTAMP '2015-01-01 00:00:00+00' AND created_at < TIMESTAMP '2015-01-02"
             in query_sql
         )
+
+
+def test_statistics_tables_have_no_required_column() -> None:
+    """Query jobs write them: their result columns are NULLABLE, so a REQUIRED column would make
+    every refresh fail (googleapis/java-bigquery#2107, #3166); the deployed schemas agree."""
+    deployed = strict_bigquery.deployed_specs()
+    for name in STATS_TABLES:
+        assert {c["mode"] for c in stats_columns(name)} == {"NULLABLE"}, name
+        assert {c.mode for c in deployed[name].columns} == {"NULLABLE"}, name
+    assert {c.name for c in deployed["events"].columns if c.mode == "REQUIRED"} >= {"id", "created_at"}
 
 
 def test_emulator_scripts_replace_one_day_in_one_transaction() -> None:
@@ -119,62 +134,16 @@ def test_emulator_scripts_replace_one_day_in_one_transaction() -> None:
 
 # ---- against the emulator --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    exe = BQVENV / "bin" / "bqemulator"
-    if not exe.exists():
-        standins.missing("bqemulator", f"run `make bqemulator` (creates {BQVENV})")
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    # DuckDB's spatial extension cannot be downloaded here: install it from its wheel (idempotent).
-    install = (
-        "import duckdb, duckdb_extension_spatial as s, pathlib; "
-        "f = next(pathlib.Path(s.__file__).parent.glob('extensions/*/spatial.duckdb_extension')); "
-        "duckdb.sql('INSTALL ' + repr(str(f)))"
-    )
-    subprocess.run([str(BQVENV / "bin" / "python"), "-c", install], check=True)
-    rest, grpc = free_port(), free_port()
-    log = (tmp_path_factory.mktemp("bq") / "bqemulator.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "start",
-            "--rest-port",
-            str(rest),
-            "--grpc-port",
-            str(grpc),
-            "--project",
-            PROJECT,
-            "--log-level",
-            "warning",
-        ],
-        stdout=log,
-        stderr=log,
-    )
-    try:
-        c = bigquery.Client(
-            project=PROJECT,
-            credentials=AnonymousCredentials(),
-            client_options=ClientOptions(api_endpoint=f"http://127.0.0.1:{rest}"),
-        )
-        for _ in range(120):
-            try:
-                list(c.list_datasets())
-                break
-            except Exception:
-                if proc.poll() is not None:
-                    pytest.fail(f"bqemulator exited with {proc.returncode}; see {log.name}")
-                time.sleep(0.5)
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with strict_bigquery.emulator(PROJECT, tmp_path_factory.mktemp("bq") / "bqemulator.log") as c:
         c.create_dataset(DATASET, exists_ok=True)
         yield c
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+
+
+@pytest.fixture()
+def client(emulator: Any) -> StrictBigQuery:
+    """bqemulator behind BigQuery's rules (tests/support/strict_bigquery.py)."""
+    return StrictBigQuery(emulator)
 
 
 MODE = bq.PartitionWrite.TRANSACTION
@@ -318,3 +287,114 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
             )
             assert c_row[-1] == pytest.approx(l_row[-1])
         _same(cloud, _recomputed(client, name))
+
+
+# ---- the production path, through the strict layer ------------------------------------------------------
+def _fresh(client: StrictBigQuery) -> None:
+    bq.ensure_tables(client, TABLE)
+    for name in ("events", *STATS_TABLES):
+        client.query(f"DELETE FROM `{DATASET}.{name}` WHERE TRUE").result()
+
+
+@pytest.mark.slow
+def test_load_job_path_runs_and_equals_a_recomputation(client: StrictBigQuery, tmp_path: Path) -> None:
+    """What BigQuery runs (LOAD_JOB: loads and query jobs into `table$YYYYMMDD`), checked against
+    the deployed schemas and executed by the strict layer: days replaced, statistics refreshed, an
+    emptied day; no job refused. On the old code the empty day (a query into REQUIRED columns) and
+    every statistics refresh (REQUIRED hour/day/type) were refused."""
+    _fresh(client)
+    for name in ("events", *STATS_TABLES):
+        assert client.check_table(f"{DATASET}.{name}") == [], name
+    h0 = cached_rows("2015-01-01-0.json.gz", HOUR0)
+    h1 = cached_rows("2015-01-01-1.json.gz", HOUR1)
+    files = {
+        D1: write_rows(h0[:800], tmp_path / "d1" / "part-0.parquet"),
+        D2: write_rows(_on_day(h1[:600], D2), tmp_path / "d2" / "part-0.parquet"),
+    }
+    for day, path in files.items():
+        bq.replace_day(client, TABLE, f"file://{path.parent}/*.parquet", day)
+        bq.refresh_stats(client, DATASET, day)
+    assert refusals(client.jobs) == []
+    assert len(_day_ids(client, D1)) == 800 and len(_day_ids(client, D2)) == 600
+    bq.replace_day(client, TABLE, f"file://{files[D1]}", D1)  # again: replaced, not appended
+    assert len(_day_ids(client, D1)) == 800
+    for name in STATS_TABLES:
+        _same(_stats(client, name), _recomputed(client, name))
+    bq.replace_day(client, TABLE, None, D1)
+    bq.refresh_stats(client, DATASET, D1)
+    assert refusals(client.jobs) == []
+    assert _day_ids(client, D1) == [] and len(_day_ids(client, D2)) == 600
+    for name in STATS_TABLES:
+        _same(_stats(client, name), _recomputed(client, name))
+    kinds = {(j.kind, j.destination.rsplit(".", 1)[-1]) for j in client.jobs}
+    assert {("load", "events$20150101"), ("query", "hourly_stats$20150102")} <= kinds
+
+
+@pytest.mark.slow
+def test_strict_layer_refuses_what_bigquery_refuses(client: StrictBigQuery, tmp_path: Path) -> None:
+    from google.api_core.exceptions import BadRequest
+    from google.cloud import bigquery
+
+    _fresh(client)
+    rows = cached_rows("2015-01-01-0.json.gz", HOUR0)[:50]
+    good = write_rows(rows, tmp_path / "good.parquet")
+    load = bq.load_config()
+
+    # a query's result is NULLABLE: refused for REQUIRED columns of a partition (the old empty day)
+    old_empty = f"SELECT {', '.join(COLUMN_NAMES)} FROM `{TABLE}` WHERE FALSE"
+    with pytest.raises(BadRequest, match="Field id has changed mode from REQUIRED to NULLABLE"):
+        client.query(old_empty, job_config=bq.truncate_query_config(f"{TABLE}$20150101")).result()
+    # ... and for a statistics table deployed with REQUIRED columns (as they were)
+    required = strict_bigquery.deployed_specs()
+    hourly = required["hourly_stats"]
+    required["hourly_stats"] = strict_bigquery.TableSpec(
+        tuple(
+            strict_bigquery.Column(c.name, c.type, "REQUIRED" if c.name in ("hour", "type") else c.mode)
+            for c in hourly.columns
+        ),
+        hourly.partition_field,
+    )
+    old = StrictBigQuery(client.client, specs=required)
+    with pytest.raises(BadRequest, match="Field hour has changed mode from REQUIRED to NULLABLE"):
+        bq.refresh_stats(old, DATASET, D1)
+
+    # rows outside the decorated day
+    with pytest.raises(BadRequest, match=r"50 row\(s\) .* other partitions than 20150102"):
+        client.load_table_from_uri(str(good), f"{TABLE}$20150102", job_config=load).result()
+    # a decorator on a table that is not partitioned
+    plain = f"{DATASET}.plain_{tmp_path.name[-6:]}"
+    client.create_table(bigquery.Table(plain, schema=[bigquery.SchemaField("id", "STRING")]))
+    ids = write_rows([], tmp_path / "empty.parquet")
+    with pytest.raises(BadRequest, match="not partitioned"):
+        client.load_table_from_uri(str(ids), f"{plain}$20150101", job_config=load).result()
+    # a nullable file column for a REQUIRED one; a type that differs; a column the table lacks
+    table = pq.read_table(good)
+    at = table.schema.get_field_index("id")
+    nullable = table.cast(table.schema.set(at, table.schema.field(at).with_nullable(True)))
+    pq.write_table(nullable, tmp_path / "nullable.parquet")
+    with pytest.raises(BadRequest, match="Field id has changed mode from REQUIRED to NULLABLE"):
+        client.load_table_from_uri(
+            str(tmp_path / "nullable.parquet"), f"{TABLE}$20150101", job_config=load
+        ).result()
+    retyped = table.set_column(
+        table.schema.get_field_index("push_size"), "push_size", table.column("push_size").cast("string")
+    )
+    pq.write_table(retyped, tmp_path / "retyped.parquet")
+    with pytest.raises(BadRequest, match="Field push_size has changed type from INT64 to STRING"):
+        client.load_table_from_uri(
+            str(tmp_path / "retyped.parquet"), f"{TABLE}$20150101", job_config=load
+        ).result()
+    extra = table.append_column("not_a_column", table.column("id"))
+    pq.write_table(extra, tmp_path / "extra.parquet")
+    with pytest.raises(BadRequest, match="no such field: not_a_column"):
+        client.load_table_from_uri(
+            str(tmp_path / "extra.parquet"), f"{TABLE}$20150101", job_config=load
+        ).result()
+    assert _day_ids(client, D1) == []  # nothing refused was written
+
+    # schemas grow: a file without a NULLABLE column the table has loads (an older curated file)
+    optional = next(c.name for c in required["events"].columns if c.mode == "NULLABLE")
+    older = table.drop_columns([optional])
+    pq.write_table(older, tmp_path / "older.parquet")
+    client.load_table_from_uri(str(tmp_path / "older.parquet"), f"{TABLE}$20150101", job_config=load).result()
+    assert len(_day_ids(client, D1)) == 50

@@ -4,8 +4,11 @@ BigQuery (mode LOAD_JOB, the real path): Spark writes the day's deduplicated row
 the temp bucket; ONE load job with WRITE_TRUNCATE into `events$YYYYMMDD` replaces the partition
 atomically (readers see the old day or the new one) and costs nothing: load jobs are free, no DML
 quota or mutating-statement queue is involved, and concurrent DML on the table cannot abort it.
-Then one query job per statistics table, over `events` filtered to the day (partition-pruned),
-with destination `<table>$YYYYMMDD` and WRITE_TRUNCATE.
+An empty day is the same load job with a parquet file of no rows. Then one query job per statistics
+table, over `events` filtered to the day (partition-pruned), with destination `<table>$YYYYMMDD` and
+WRITE_TRUNCATE: query results are NULLABLE and a job writing a partition keeps the table's schema, so
+every column of a statistics table is NULLABLE (stats/sql.py); `events` keeps its REQUIRED columns
+because only load jobs of files that declare them non-nullable write it.
 
 bqemulator (mode TRANSACTION): it rejects partition decorators on load jobs and silently ignores
 them on query destinations, so the same replacement is done as a staging-table load plus one
@@ -15,6 +18,7 @@ for emulators (docs/warehouse.md lists what the emulator cannot show).
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from collections.abc import Sequence
@@ -23,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, bigquery_schema
+from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, arrow_schema, bigquery_schema
 from ..stats.sql import BIGQUERY, STATS_TABLES, day_filter, stats_columns
 from ..stats.views import stats_refresh_sql
 from .days import partition_suffix
@@ -150,6 +154,18 @@ def stats_replacement_script(dataset_ref: str, name: str, day: date) -> str:
     )
 
 
+def empty_parquet() -> bytes:
+    """A parquet file of no rows with the events schema, REQUIRED columns non-nullable: what a
+    WRITE_TRUNCATE load into `events$YYYYMMDD` needs to empty the day. (A query job cannot do it:
+    its result columns are NULLABLE, and a job writing a partition keeps the table's REQUIRED modes,
+    so BigQuery refuses it with "Field id has changed mode from REQUIRED to NULLABLE".)"""
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(arrow_schema().empty_table(), buf)
+    return buf.getvalue()
+
+
 def replace_day(
     client: bigquery.Client,
     table_id: str,
@@ -158,12 +174,12 @@ def replace_day(
     mode: PartitionWrite = PartitionWrite.LOAD_JOB,
 ) -> None:
     """Make partition `day` of `table_id` exactly the parquet rows in `source` (None: no rows)."""
-    cols = ", ".join(COLUMN_NAMES)
     if mode is PartitionWrite.LOAD_JOB:
         partition = f"{table_id}{partition_suffix(day)}"
-        if source is None:  # an empty day: a query reading no partition, free like the load
-            empty = f"SELECT {cols} FROM `{table_id}` WHERE FALSE"
-            client.query(empty, job_config=truncate_query_config(partition)).result()
+        if source is None:  # an empty day: a load of no rows, atomic and free like any other
+            client.load_table_from_file(
+                io.BytesIO(empty_parquet()), partition, job_config=load_config()
+            ).result()
         else:
             _load_parquet(client, source, partition)
         return

@@ -140,18 +140,23 @@ STATS_TABLES = {"hourly_stats": ("hour", hourly_stats_sql), "daily_stats": ("day
 
 
 def stats_columns(table: str) -> list[dict[str, str]]:
-    """BigQuery schema of a statistics table (name, type, mode, description), derived from METRICS."""
+    """BigQuery schema of a statistics table (name, type, mode, description), derived from METRICS.
+
+    Every column is NULLABLE, the time and type columns too: a query job writes these tables, its
+    result columns are NULLABLE whatever the query, and a job writing `table$YYYYMMDD` keeps the
+    table's schema, so a REQUIRED column is refused ("Field hour has changed mode from REQUIRED to
+    NULLABLE": googleapis/java-bigquery#2107, #3166)."""
     time_col = STATS_TABLES[table][0]
     head = [
         {
             "name": time_col,
             "type": "TIMESTAMP" if time_col == "hour" else "DATE",
-            "mode": "REQUIRED",
+            "mode": "NULLABLE",
             "description": "event hour (created_at truncated, UTC)"
             if time_col == "hour"
             else "event day (created_at, UTC)",
         },
-        {"name": "type", "type": "STRING", "mode": "REQUIRED", "description": "event type"},
+        {"name": "type", "type": "STRING", "mode": "NULLABLE", "description": "event type"},
     ]
     return head + [
         {"name": n, "type": METRIC_TYPES[n], "mode": "NULLABLE", "description": METRIC_DESCRIPTIONS[n]}

@@ -217,3 +217,27 @@ def test_state_from_the_ledger_alone() -> None:
     gone = hour_state(HOUR, history, raw_object, None, curated_known=True)
     assert (gone.normalized, gone.loaded) == ("deleted", "stale") and not gone.complete
     assert "run the hour again" in gone.notes[0]
+
+
+def test_a_corrupt_ledger_does_not_block_its_day(tmp_path: Path) -> None:
+    """The trigger's settlement and the sweep read every hour's ledger of a day: one unreadable
+    ledger used to fail them all (LedgerError) until removed by hand. Now that hour is waiting
+    until a stage records it again (here: ingest finds it missing), which replaces the bad ledger."""
+    from gharchive_pipeline import layout
+    from gharchive_pipeline.stages.load import settle_day
+    from gharchive_pipeline.stages.sweep import find_work
+
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    day = Hour.parse("2015-01-01T00")
+    for h in range(23):
+        curated.put_bytes(layout.curated_object(day + h), b"pq")
+    raw.put_bytes(ledger_object(day + 23), b"\xff not json")
+    raw.put_bytes(ledger_object(day + 5), b"\xff not json either")  # a curated hour's ledger
+
+    settlement = settle_day(curated, raw, day.start.date())
+    assert settlement.waiting == (day + 23,) and not settlement.settled
+    [work] = find_work(raw, curated, day.start.date(), day.start.date())
+    assert len(work.pending) == 23 and work.waiting == (day + 23,)
+
+    append_entry(raw, day + 23, entry("ingest", "missing"))
+    assert settle_day(curated, raw, day.start.date()).settled

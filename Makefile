@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 # The normalizer's native fast path (C, built by setup.py; optional: without a C compiler the
 # package installs and runs the pure-Python path). Rebuilt when its source changes.
-NATIVE_SRC := src/gharchive_pipeline/normalize/_fastpath.c
+NATIVE_SRC := src/gharchive_pipeline/normalize/_fastpath.c src/gharchive_pipeline/normalize/_fastpath_columns.h
 $(VENV)/.native: $(VENV)/.installed $(NATIVE_SRC)
 	$(PY) -m pip install -q --no-deps -e .
 	$(PY) -c 'from gharchive_pipeline.normalize import native; print("native fast path:", "built" if native.AVAILABLE else "NOT built (pure-Python normalizer)")'

@@ -10,6 +10,12 @@ Terraform cannot import Python, so the BigQuery table schema and the view SQL ar
   views.json          {name: level}: level 0 reads only tables, level n reads views of lower levels,
                       so Terraform can create them in dependency order (one resource per level)
 
+and, outside terraform/, the other files that repeat the schema's column list:
+
+  docs/schema.md      the column table (schema.markdown_table())
+  src/gharchive_pipeline/normalize/_fastpath_columns.h   the C kernel's column table
+                      (normalize/native_columns.py says why it is checked in)
+
 Usage: python tools/generate_terraform_inputs.py [--check]   (--check: exit 1 if files are stale)
 """
 
@@ -72,6 +78,26 @@ def render() -> dict[Path, str]:
     return files
 
 
+SCHEMA_DOC = Path("docs/schema.md")
+NATIVE_HEADER = Path("src/gharchive_pipeline/normalize/_fastpath_columns.h")
+_SCHEMA_DOC_HEAD = """# The events table
+
+Generated from `src/gharchive_pipeline/schema.py` by `tools/generate_terraform_inputs.py`: do not edit.
+`envelope` columns are the event's own top-level fields, `curated` ones facts pulled out of the payload
+(null where the event's era or type does not carry them; `payload` keeps the whole record), `lineage`
+ones say which file, era, run and pipeline version made the row.
+
+"""
+
+
+def render_outside() -> dict[Path, str]:
+    """Path relative to the repository root -> content, for the derived files outside terraform/."""
+    from gharchive_pipeline.normalize.native_columns import render_header
+    from gharchive_pipeline.schema import markdown_table
+
+    return {SCHEMA_DOC: _SCHEMA_DOC_HEAD + markdown_table(), NATIVE_HEADER: render_header()}
+
+
 def _same(path: Path, text: str) -> bool:
     return path.is_file() and path.read_text() == text
 
@@ -86,13 +112,17 @@ def stale(out: Path = GENERATED) -> list[Path]:
     bad = [rel for rel, text in wanted.items() if not _same(out / rel, text)]
     leftovers = [*_listed(out / "views", "*.sql"), *_listed(out / "stats_tables", "*.json")]
     bad += [rel for rel in (p.relative_to(out) for p in leftovers) if rel not in wanted]
+    if out == GENERATED:
+        bad += [
+            Path("..") / ".." / rel for rel, text in render_outside().items() if not _same(ROOT / rel, text)
+        ]
     return bad
 
 
 def write(out: Path = GENERATED) -> list[Path]:
     """Write every generated file (removing ones no longer produced); returns what changed."""
     changed = stale(out)
-    wanted = render()
+    wanted = render() | {Path("..") / ".." / rel: text for rel, text in render_outside().items()}
     for rel in changed:
         target = out / rel
         if rel in wanted:

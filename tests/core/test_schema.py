@@ -46,8 +46,8 @@ def test_bigquery_duckdb_and_render_agree() -> None:
 def test_mapper_rows_fill_every_column_but_the_run_constants() -> None:
     event = {"id": "1", "type": "WatchEvent", "created_at": "2015-01-01T00:00:00Z", "public": True}
     event |= {"actor": {"id": 1, "login": "a"}, "repo": {"id": 2, "name": "a/b"}, "payload": {"action": "x"}}
-    row = EventMapper().map(event)
-    # the row holds every column up to is_bot, then schema_era; source_hour, ingested_at and
+    columns = EventMapper().map(event).columns()
+    # the row holds every envelope and curated column and schema_era; source_hour, ingested_at and
     # pipeline_version are per-run constants added by the writer
-    assert len(row) == len(schema.COLUMN_NAMES) - 3
-    assert row[-1] == "events" and row[-2] is False
+    assert set(columns) == set(schema.COLUMN_NAMES) - {"source_hour", "ingested_at", "pipeline_version"}
+    assert columns["schema_era"] == "events" and columns["is_bot"] is False

@@ -57,7 +57,7 @@ def _column_values(name: str, column: pa.Array) -> list[Any]:
     return column.to_pylist()
 
 
-def _python_row(mapper: EventMapper, line: bytes) -> tuple[Any, ...] | str:
+def _python_row(mapper: EventMapper, line: bytes) -> dict[str, Any] | str:
     """The Python path's row for `line`, or why it has none."""
     try:
         event = orjson.loads(line)
@@ -66,19 +66,19 @@ def _python_row(mapper: EventMapper, line: bytes) -> tuple[Any, ...] | str:
     if not isinstance(event, dict):
         return "Python: not an object"
     try:
-        return mapper.map(event)
+        return mapper.map(event).columns()
     except (RowError, orjson.JSONEncodeError) as exc:
         return f"Python: rejected ({exc})"
 
 
-def _describe(native_row: tuple[Any, ...], expected: tuple[Any, ...] | str) -> str:
+def _describe(native_row: dict[str, Any], expected: dict[str, Any] | str) -> str:
     if isinstance(expected, str):
         return expected
-    names = (*native.NATIVE_COLUMNS, "schema_era")
+    assert native_row.keys() == expected.keys()
     return "; ".join(
-        f"{name}: native={a!r:.300} python={b!r:.300}"
-        for name, a, b in zip(names, native_row, expected, strict=True)
-        if a != b
+        f"{name}: native={native_row[name]!r:.300} python={expected[name]!r:.300}"
+        for name in native_row
+        if native_row[name] != expected[name]
     )
 
 
@@ -100,14 +100,14 @@ def compare(lines: list[bytes]) -> Outcome:
     assert chunk.lines == len(nonblank)
     assert chunk.rows == len(offsets)
     assert sorted(offsets + fallback) == nonblank, "a line is both or neither row and fallback"
-    assert len(chunk.columns) == len(native.NATIVE_COLUMNS)
-    columns = [_column_values(n, c) for n, c in zip(native.NATIVE_COLUMNS, chunk.columns, strict=True)]
-    assert all(len(c) == len(offsets) for c in columns)
+    assert list(chunk.columns) == list(native.NATIVE_COLUMNS)
+    columns = {name: _column_values(name, column) for name, column in chunk.columns.items()}
+    assert all(len(c) == len(offsets) for c in columns.values())
 
     mapper = EventMapper()
     mismatches = []
     for r, offset in enumerate(offsets):
-        native_row = (*(column[r] for column in columns), EVENTS)
+        native_row = {name: column[r] for name, column in columns.items()} | {"schema_era": EVENTS}
         expected = _python_row(mapper, lines[offset])
         if native_row != expected:
             mismatches.append(f"line {offset} {lines[offset][:200]!r}: {_describe(native_row, expected)}")
@@ -1241,7 +1241,7 @@ def test_empty_input() -> None:
     chunk = native.map_lines([])
     assert chunk is not None
     assert chunk.rows == 0 and chunk.lines == 0 and not chunk.fallback
-    assert all(len(column) == 0 for column in chunk.columns)
+    assert all(len(column) == 0 for column in chunk.columns.values())
 
 
 @pytest.mark.parametrize("key", ["k" * 33, "x" * 100, "é" * 17])
@@ -1594,7 +1594,7 @@ def test_lines_joined_into_pieces_map_alike() -> None:
         assert chunk.lines == single.lines
         assert chunk.row_offsets.to_pylist() == single.row_offsets.to_pylist()
         assert [(o, bytes(t)) for o, t in chunk.fallback] == [(o, bytes(t)) for o, t in single.fallback]
-        for a, b in zip(chunk.columns, single.columns, strict=True):
+        for a, b in zip(chunk.columns.values(), single.columns.values(), strict=True):
             assert a.equals(b)
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gharchive_pipeline.normalize.curated import curated, is_bot, push_sizes
+from gharchive_pipeline.normalize.curated import Curated, curated, is_bot, push_sizes
 from gharchive_pipeline.normalize.eras import BACKFILL, EVENTS, TIMELINE, EventMapper, RowError, detect_era
 from gharchive_pipeline.normalize.ids import DERIVED_PREFIX, derived_id
 from gharchive_pipeline.normalize.timestamps import TimestampError, parse_timestamp
@@ -53,11 +53,15 @@ def test_push_sizes_from_every_era() -> None:
 
 def test_curated_only_says_what_the_payload_says() -> None:
     pr = {"action": "closed", "number": 5, "pull_request": {"number": 5, "merged": False}}
-    assert curated("PullRequestEvent", pr) == ("closed", None, None, None, None, 5, False)
-    assert curated("IssueCommentEvent", {"action": "created", "issue": {"number": 7}})[5] == 7
-    assert curated("IssuesEvent", {"action": "opened", "issue": 5082481, "number": 294})[5] == 294
-    assert curated("CreateEvent", {"ref": "v1", "ref_type": "tag"}) == (None, "v1", "tag") + (None,) * 4
-    assert curated("GistEvent", None) == (None,) * 7
+    assert curated("PullRequestEvent", pr, "a") == Curated(
+        action="closed", number=5, pr_merged=False, is_bot=False
+    )
+    assert curated("IssueCommentEvent", {"action": "created", "issue": {"number": 7}}, "a").number == 7
+    assert curated("IssuesEvent", {"action": "opened", "issue": 5082481, "number": 294}, "a").number == 294
+    assert curated("CreateEvent", {"ref": "v1", "ref_type": "tag"}, "x[bot]") == Curated(
+        ref="v1", ref_type="tag", is_bot=True
+    )
+    assert curated("GistEvent", None, None) == Curated()
 
 
 def test_derived_ids_are_stable_and_key_order_free() -> None:
@@ -81,4 +85,5 @@ def test_unusable_events_are_row_errors() -> None:
     with pytest.raises(RowError, match="created_at"):
         mapper.map({"type": "PushEvent"})
     row = mapper.map({"type": "PushEvent", "created_at": "2015-01-01T00:00:00Z", "surprise": {"a": 1}})
-    assert row[0].startswith(DERIVED_PREFIX) and row[11] == b'{"surprise":{"a":1}}'  # id derived, other kept
+    assert row.envelope.id.startswith(DERIVED_PREFIX)  # id derived
+    assert row.envelope.other == b'{"surprise":{"a":1}}'  # other kept

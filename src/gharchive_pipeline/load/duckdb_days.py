@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from ..literal_paths import duckdb_files, local_file
-from ..schema import COLUMN_NAMES, DEDUP_KEY
+from ..schema import COLUMN_NAMES, DEDUP_KEY, duckdb_columns
 from ..stats.sql import (
     DUCKDB,
     METRIC_NAMES,
@@ -102,9 +102,14 @@ def rebuild_day_duckdb(
     by_file = {local_file(path): c for c, path in contributors}
     with _connection(writer, config or DuckDBConfig()) as con:
         con.execute(
-            "CREATE TEMP VIEW day_rows AS SELECT * FROM read_parquet("
+            "CREATE TEMP VIEW curated_rows AS SELECT * FROM read_parquet("
             f"{duckdb_files([p for _, p in contributors])}, filename = true, file_row_number = true,"
-            f" hive_partitioning = false) WHERE {day_filter(DUCKDB, day)}"
+            f" hive_partitioning = false, union_by_name = true)"
+        )
+        present = {row[0] for row in con.execute("DESCRIBE curated_rows").fetchall()}
+        con.execute(
+            f"CREATE TEMP VIEW day_rows AS SELECT {_schema_columns(present)}, filename, file_row_number"
+            f" FROM curated_rows WHERE {day_filter(DUCKDB, day)}"
         )
         con.execute(f"CREATE TEMP TABLE losers AS {_losers_sql()}")
         cols = ", ".join(COLUMN_NAMES)
@@ -147,6 +152,15 @@ def _typed_stats(time_col: str) -> str:
         f"CAST({m} AS {'DOUBLE' if METRIC_TYPES[m] == 'FLOAT64' else 'BIGINT'}) AS {m}" for m in METRIC_NAMES
     ]
     return ", ".join([time_col, "type", *metrics])
+
+
+def _schema_columns(present: set[str]) -> str:
+    """Every schema column, by name: files written before a column was added (union_by_name gives
+    the columns any file has) read it as a typed null."""
+    return ", ".join(
+        name if name in present else f"CAST(NULL AS {kind}) AS {name}"
+        for name, kind in duckdb_columns().items()
+    )
 
 
 def _typed_nulls() -> str:

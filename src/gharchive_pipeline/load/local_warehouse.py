@@ -91,11 +91,12 @@ def day_files(warehouse: Path, table: str) -> list[Path]:
 
 
 def read_days_sql(warehouse: Path, table: str) -> str | None:
-    """`read_parquet([...])` over day_files (literal paths), or None when the table has no file."""
+    """`read_parquet([...])` over day_files (literal paths), or None when the table has no file.
+    Files are unioned by name: days written before a column was added simply lack it."""
     files = day_files(warehouse, table)
     if not files:
         return None
-    return f"read_parquet({duckdb_files(files)}, hive_partitioning = false)"
+    return f"read_parquet({duckdb_files(files)}, hive_partitioning = false, union_by_name = true)"
 
 
 def loaded_days(warehouse: Path, table: str = EVENTS) -> list[date]:

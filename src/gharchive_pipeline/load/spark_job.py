@@ -148,20 +148,26 @@ def delete_path(spark: SparkSession, path: str) -> None:
 
 def read_curated(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     """The curated rows of `paths`, cast to schema.FIELDS, plus HOUR_COL taken from each file name.
-    Each path is read as exactly that file (literal_paths: Spark would expand glob characters)."""
+    Each path is read as exactly that file (literal_paths: Spark would expand glob characters).
+
+    Files written before a column was added lack it: their schemas are merged (by name) and a
+    NULLABLE column no file has reads as null; a REQUIRED one missing is a SchemaMismatch."""
     from pyspark.sql import functions as F
 
     from ..schema import spark_schema
 
-    df = spark.read.parquet(*(hadoop_path(p) for p in paths))
+    df = spark.read.option("mergeSchema", "true").parquet(*(hadoop_path(p) for p in paths))
     missing = [c for c in COLUMN_NAMES if c not in df.columns]
-    if missing:
-        raise SchemaMismatch(f"curated files {list(paths)[:3]}... lack columns {missing}")
+    required = {f.name for f in FIELDS if f.required}
+    if required.intersection(missing):
+        raise SchemaMismatch(
+            f"curated files {list(paths)[:3]}... lack columns {sorted(required.intersection(missing))}"
+        )
     types = {f.name: f.dataType for f in spark_schema().fields}
     file_hour = F.regexp_extract(F.input_file_name(), _FILE_HOUR_RE, 1)
     clock = F.regexp_extract(F.input_file_name(), _FILE_HOUR_RE, 2)
     return df.select(
-        *[F.col(c).cast(types[c]).alias(c) for c in COLUMN_NAMES],
+        *[(F.lit(None) if c in missing else F.col(c)).cast(types[c]).alias(c) for c in COLUMN_NAMES],
         F.concat(file_hour, F.lit("T"), clock).alias(HOUR_COL),
     )
 

@@ -452,6 +452,12 @@ typedef struct {
     int set;
 } Int;
 
+typedef struct {
+    int set;   /* ints and bools: valid (strings: s.set) */
+    int64_t i; /* int64, microseconds or 0/1 */
+    Str s;
+} Val; /* one output column's value for the row being written */
+
 struct Ctx {
     Lexer L;
     /* the event */
@@ -1048,14 +1054,8 @@ static int col_bool(Column *col, int64_t row, int v, int valid) {
     return col_bit(&col->valid, row, valid);
 }
 
-/* Output columns, in schema order (source_hour, schema_era, ingested_at, pipeline_version are
- * constants added in Python). */
-enum {
-    C_ID, C_TYPE, C_PUBLIC, C_CREATED, C_ACTOR_ID, C_ACTOR_LOGIN, C_REPO_ID, C_REPO_NAME, C_ORG_ID,
-    C_ORG_LOGIN, C_PAYLOAD, C_OTHER, C_ACTION, C_REF, C_REF_TYPE, C_PUSH_SIZE, C_PUSH_DISTINCT,
-    C_NUMBER, C_PR_MERGED, C_IS_BOT, NCOLS
-};
-static const char KINDS[NCOLS + 1] = "ssbiisisissssssiiibb";
+/* Output columns: the enum C_<NAME>, NCOLS, KINDS and COLUMN_NAMES, generated from schema.py. */
+#include "_fastpath_columns.h"
 
 typedef struct {
     Column cols[NCOLS];
@@ -1170,28 +1170,38 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
         }
     }
     if (pn > INT32_MAX) return BAIL;
-    Column *k = o->cols;
-    int64_t r = o->rows;
+    /* every column's value, by the generated enum (a column nothing sets is null) */
+    Val v[NCOLS];
+    memset(v, 0, sizeof v);
+    Str payload = {pd, pn, has_payload};
+    v[C_ID].s = c->id, v[C_TYPE].s = c->type;
+    v[C_PUBLIC] = (Val){c->public_ >= 0, c->public_ == 1, {0}};
+    v[C_CREATED_AT] = (Val){1, created, {0}};
+    v[C_ACTOR_ID] = (Val){c->actor_id.set, c->actor_id.v, {0}}, v[C_ACTOR_LOGIN].s = c->actor_login;
+    v[C_REPO_ID] = (Val){c->repo_id.set, c->repo_id.v, {0}}, v[C_REPO_NAME].s = c->repo_name;
+    v[C_ORG_ID] = (Val){c->org_id.set, c->org_id.v, {0}}, v[C_ORG_LOGIN].s = c->org_login;
+    v[C_PAYLOAD].s = payload;
+    if (has_payload) v[C_ACTION].s = c->action, v[C_REF].s = c->ref, v[C_REF_TYPE].s = c->ref_type;
+    v[C_PUSH_SIZE] = (Val){size.set, size.v, {0}};
+    v[C_PUSH_DISTINCT_SIZE] = (Val){distinct.set, distinct.v, {0}};
+    v[C_NUMBER] = (Val){number.set, number.v, {0}};
+    v[C_PR_MERGED] = (Val){merged >= 0, merged == 1, {0}};
+    v[C_IS_BOT] = (Val){c->actor_login.set, bot, {0}};
     /* offsets are int32: a chunk whose string data would pass 2 GiB gives the rest back */
-    size_t grow = c->id.n + c->type.n + pn + c->actor_login.n + c->repo_name.n + c->org_login.n +
-                  c->action.n + c->ref.n + c->ref_type.n;
+    size_t grow = 0;
+    for (int i = 0; i < NCOLS; i++)
+        if (KINDS[i] == 's') grow += v[i].s.n;
+    Column *k = o->cols;
     for (int i = 0; i < NCOLS; i++)
         if (KINDS[i] == 's' && k[i].data.len + grow > INT32_MAX) return BAIL;
-    Str payload = {pd, pn, has_payload};
-    Str none = {0};
-    if (put_str(o, C_ID, c, &c->id) || put_str(o, C_TYPE, c, &c->type) ||
-        col_bool(&k[C_PUBLIC], r, c->public_ == 1, c->public_ >= 0) || col_int(&k[C_CREATED], r, created, 1) ||
-        col_int(&k[C_ACTOR_ID], r, c->actor_id.v, c->actor_id.set) || put_str(o, C_ACTOR_LOGIN, c, &c->actor_login) ||
-        col_int(&k[C_REPO_ID], r, c->repo_id.v, c->repo_id.set) || put_str(o, C_REPO_NAME, c, &c->repo_name) ||
-        col_int(&k[C_ORG_ID], r, c->org_id.v, c->org_id.set) || put_str(o, C_ORG_LOGIN, c, &c->org_login) ||
-        put_str(o, C_PAYLOAD, c, &payload) || put_str(o, C_OTHER, c, &none) ||
-        put_str(o, C_ACTION, c, has_payload ? &c->action : &none) ||
-        put_str(o, C_REF, c, has_payload ? &c->ref : &none) ||
-        put_str(o, C_REF_TYPE, c, has_payload ? &c->ref_type : &none) ||
-        col_int(&k[C_PUSH_SIZE], r, size.v, size.set) || col_int(&k[C_PUSH_DISTINCT], r, distinct.v, distinct.set) ||
-        col_int(&k[C_NUMBER], r, number.v, number.set) || col_bool(&k[C_PR_MERGED], r, merged == 1, merged >= 0) ||
-        col_bool(&k[C_IS_BOT], r, bot, c->actor_login.set) || buf_put(&o->row_offsets, &offset, 8))
-        return FAIL;
+    int64_t r = o->rows;
+    for (int i = 0; i < NCOLS; i++) {
+        int rc = KINDS[i] == 's' ? put_str(o, i, c, &v[i].s)
+                 : KINDS[i] == 'i' ? col_int(&k[i], r, v[i].i, v[i].set)
+                                   : col_bool(&k[i], r, (int)v[i].i, v[i].set);
+        if (rc) return FAIL;
+    }
+    if (buf_put(&o->row_offsets, &offset, 8)) return FAIL;
     o->rows++;
     return OK;
 }
@@ -1398,7 +1408,24 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSize_t(n);
 }
 
+/* columns() -> ((name, kind), ...): the column table this module was built with (native.py
+ * compares it with schema.py before using the module). */
+static PyObject *columns(PyObject *self, PyObject *args) {
+    (void)self, (void)args;
+    PyObject *t = PyTuple_New(NCOLS);
+    for (int i = 0; t && i < NCOLS; i++) {
+        PyObject *item = Py_BuildValue("(sC)", COLUMN_NAMES[i], KINDS[i]);
+        if (!item) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, item);
+    }
+    return t;
+}
+
 static PyMethodDef METHODS[] = {
+    {"columns", columns, METH_NOARGS, "The (name, kind) column table the module was built with."},
     {"count_lines", count_lines, METH_VARARGS, "Newlines in buffer[start:end] (vectorized)."},
     {"map_lines", map_lines, METH_VARARGS, "Map Events-era NDJSON lines to Arrow column buffers (see module doc)."},
     {NULL, NULL, 0, NULL},

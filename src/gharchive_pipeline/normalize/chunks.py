@@ -166,7 +166,7 @@ def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper:
             rejects.append((first_line_no + offset, str(exc), offending_text(raw, event)))
     if part.offsets:
         part.last_event_line = first_line_no + part.offsets[-1]
-    part.eras.update(row[-1] for row in part.rows)
+    part.eras.update(row.schema_era for row in part.rows)
     return part
 
 

@@ -8,14 +8,26 @@ the payload they come from.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .fields import boolean, int64, string
 from .pii import scrub_value
 
-#: (action, ref, ref_type, push_size, push_distinct_size, number, pr_merged)
-Curated = tuple[str | None, str | None, str | None, int | None, int | None, int | None, bool | None]
-NOTHING: Curated = (None, None, None, None, None, None, None)
+
+class Curated(NamedTuple):
+    """The curated columns of one row: exactly schema.names("curated"), in table order (writer.py
+    checks). Adding one: the field in schema.py, here, its extraction below and in _fastpath.c."""
+
+    action: str | None = None
+    ref: str | None = None
+    ref_type: str | None = None
+    push_size: int | None = None
+    push_distinct_size: int | None = None
+    number: int | None = None
+    pr_merged: bool | None = None
+    is_bot: bool | None = None
+
+
 _BOT_SUFFIXES = ("[bot]", "-bot", "_bot")
 
 
@@ -59,9 +71,10 @@ def _number(payload: dict[str, Any]) -> int | None:
     return None
 
 
-def curated(event_type: str, payload: Any) -> Curated:
+def curated(event_type: str, payload: Any, actor_login: str | None) -> Curated:
+    """The curated columns of an event (`actor_login` already checked and scrubbed)."""
     if not isinstance(payload, dict):
-        return NOTHING
+        return Curated(is_bot=is_bot(actor_login))
     get = payload.get
     action, ref, ref_type = get("action"), get("ref"), get("ref_type")
     size = distinct = number = merged = None
@@ -82,14 +95,15 @@ def curated(event_type: str, payload: Any) -> Curated:
     texts = f"{action}{ref}{ref_type}"
     if "@" in texts or "%" in texts:  # rare: one test for the three values
         action, ref, ref_type = scrub_value(action), scrub_value(ref), scrub_value(ref_type)
-    return (
-        action,
-        ref,
-        ref_type,
-        size,
-        distinct,
-        number,
-        merged,
+    return Curated(
+        action=action,
+        ref=ref,
+        ref_type=ref_type,
+        push_size=size,
+        push_distinct_size=distinct,
+        number=number,
+        pr_merged=merged,
+        is_bot=is_bot(actor_login),
     )
 
 

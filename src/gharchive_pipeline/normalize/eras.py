@@ -12,11 +12,11 @@ fields hashed) rather than copied, which keeps the hot path cheap.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-from .curated import curated, is_bot
+from .curated import Curated, curated
 from .errors import RowError
 from .fields import INT64_MAX as _MAX
 from .fields import INT64_MIN as _MIN
@@ -36,12 +36,39 @@ _EMAIL_FIELD_TYPES = frozenset({"PushEvent", "FollowEvent"})
 #: `git@github.com:` of ssh_url fields: an '@' that is not an e-mail (scrub skips it too)
 _SSH_URL = b'"git@github.com:'
 
-#: id, type, public, created_at (us), actor_id, actor_login, repo_id, repo_name, org_id, org_login,
-#: payload, other, action, ref, ref_type, push_size, push_distinct_size, number, pr_merged, is_bot, era
-Row = tuple[Any, ...]
+
+class Envelope(NamedTuple):
+    """The envelope columns of one row: exactly schema.names("envelope"), in table order (writer.py
+    checks). `created_at` in microseconds; `payload`/`other` JSON text as bytes."""
+
+    id: str
+    type: str
+    public: bool | None
+    created_at: int
+    actor_id: int | None
+    actor_login: str | None
+    repo_id: int | None
+    repo_name: str | None
+    org_id: int | None
+    org_login: str | None
+    payload: bytes | None
+    other: bytes | None
 
 
-__all__ = ["BACKFILL", "EVENTS", "TIMELINE", "EventMapper", "Row", "RowError", "detect_era"]
+class Row(NamedTuple):
+    """One mapped event: its envelope and curated columns, and the era it was read as (the lineage
+    column `schema_era`; the other lineage columns are the run's constants)."""
+
+    envelope: Envelope
+    curated: Curated
+    schema_era: str
+
+    def columns(self) -> dict[str, Any]:
+        """Column name -> value (for tests and messages; the writer goes column by column)."""
+        return {**self.envelope._asdict(), **self.curated._asdict(), "schema_era": self.schema_era}
+
+
+__all__ = ["BACKFILL", "EVENTS", "TIMELINE", "Envelope", "EventMapper", "Row", "RowError", "detect_era"]
 
 
 def detect_era(event: dict[str, Any]) -> str:
@@ -212,20 +239,22 @@ class EventMapper:
         public = get("public")
         if public is not None and type(public) is not bool:
             raise RowError(f"public is {kind(public)}, not true or false")
-        return (
-            event_id,
-            column_type,
-            public,
-            created,
-            actor_id if type(actor_id) is int and _MIN <= actor_id <= _MAX else int64(actor_id, "actor.id"),
-            actor_login,
-            repo_id if type(repo_id) is int and _MIN <= repo_id <= _MAX else int64(repo_id, "repo.id"),
-            repo_name,
-            org_id if type(org_id) is int and _MIN <= org_id <= _MAX else int64(org_id, "org.id"),
-            org_login,
-            payload_json,
-            other_json,
-            *curated(event_type, payload),
-            is_bot(actor_login),
-            era,
+        envelope = Envelope(
+            id=event_id,
+            type=column_type,
+            public=public,
+            created_at=created,
+            actor_id=actor_id
+            if type(actor_id) is int and _MIN <= actor_id <= _MAX
+            else int64(actor_id, "actor.id"),
+            actor_login=actor_login,
+            repo_id=repo_id
+            if type(repo_id) is int and _MIN <= repo_id <= _MAX
+            else int64(repo_id, "repo.id"),
+            repo_name=repo_name,
+            org_id=org_id if type(org_id) is int and _MIN <= org_id <= _MAX else int64(org_id, "org.id"),
+            org_login=org_login,
+            payload=payload_json,
+            other=other_json,
         )
+        return Row(envelope, curated(event_type, payload, actor_login), era)

@@ -8,6 +8,7 @@ GHARCHIVE_NATIVE=0, everything runs in Python with the same output.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from types import ModuleType
@@ -15,7 +16,10 @@ from types import ModuleType
 import pyarrow as pa
 
 from .. import schema
+from .native_columns import native_columns
 from .timestamps import BIGQUERY_RANGE
+
+log = logging.getLogger(__name__)
 
 
 def switched_off() -> bool:
@@ -33,16 +37,31 @@ def _load() -> ModuleType | None:
     return _fastpath
 
 
-_module = _load()
-AVAILABLE = _module is not None
+#: the columns the C module fills, in schema order (the lineage columns are added in Python)
+NATIVE_COLUMNS: tuple[str, ...] = schema.MAPPED_COLUMNS
 
-#: the columns the C module fills, in schema order (the lineage columns are constants, added later)
-NATIVE_COLUMNS: tuple[str, ...] = schema.COLUMN_NAMES[: schema.COLUMN_NAMES.index("is_bot") + 1]
+
+def _matches_schema(module: ModuleType) -> bool:
+    """Whether the module was built with the column table of this schema (a stale build: no)."""
+    built = tuple(tuple(c) for c in getattr(module, "columns", lambda: ())())
+    if built == native_columns():
+        return True
+    log.warning(
+        "the native normalizer was built for other columns than schema.py's (a stale build: "
+        "reinstall the package to rebuild it); using the pure-Python mapper"
+    )
+    return False
+
+
+_module = _load()
+if _module is not None and not _matches_schema(_module):
+    _module = None
+AVAILABLE = _module is not None
 
 
 @dataclass(frozen=True)
 class NativeChunk:
-    columns: list[pa.Array]  # NATIVE_COLUMNS, one array each
+    columns: dict[str, pa.Array]  # NATIVE_COLUMNS by name
     row_offsets: pa.Array  # int64: the offset in the chunk of each row's line
     fallback: list[tuple[int, bytes]]  # (offset, line) of the non-blank lines left to Python
     lines: int  # non-blank lines seen
@@ -69,11 +88,11 @@ def map_lines(
         return None
     rows, buffers, fallback, offsets, seen = _module.map_lines(pieces, *window)
     arrow = schema.arrow_schema()
-    columns = [
-        pa.Array.from_buffers(
+    columns = {
+        name: pa.Array.from_buffers(
             arrow.field(name).type, rows, [pa.py_buffer(b) if b is not None else None for b in parts]
         )
         for name, parts in zip(NATIVE_COLUMNS, buffers, strict=True)
-    ]
+    }
     row_offsets = pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(offsets)])
     return NativeChunk(columns, row_offsets, fallback, seen)

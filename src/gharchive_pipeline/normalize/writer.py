@@ -18,14 +18,15 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import locked_temp, schema
-from .eras import Row
+from .curated import Curated
+from .eras import Envelope, Row
 
 #: columns dictionary-encoded in parquet (low cardinality); payload/other/ids would only waste effort
 _DICTIONARY_COLUMNS = [
@@ -41,6 +42,20 @@ _DICTIONARY_COLUMNS = [
 ]
 _TS = pa.timestamp("us", tz="UTC")
 log = logging.getLogger(__name__)
+
+
+def check_row_contract() -> None:
+    """The typed row and the schema name the same columns in the same order, or nothing imports:
+    a column added to one and not the other must never shift values into a neighbour's column."""
+    for part, fields in (("envelope", Envelope._fields), ("curated", Curated._fields)):
+        wanted = schema.names(part)  # type: ignore[arg-type]
+        if fields != wanted:
+            raise RuntimeError(f"normalize: the {part} row fields {fields} are not schema.py's {wanted}")
+    if "schema_era" not in schema.names("lineage"):
+        raise RuntimeError("normalize: schema.py has no schema_era lineage column")
+
+
+check_row_contract()
 
 
 def _temp_name(final: Path) -> str:
@@ -160,31 +175,30 @@ class ParquetSink:
 def to_batch(
     rows: Sequence[Row], arrow_schema: pa.Schema, source_hour: datetime, ingested_at: datetime, version: str
 ) -> pa.RecordBatch:
-    """Column-wise conversion with explicit types (no per-value type inference)."""
-    columns: list[Any] = list(zip(*rows, strict=True))
-    era = columns.pop()  # the mapper appends schema_era last
-    arrays = [
-        pa.array(values, type=arrow_schema.field(name).type)
-        for name, values in zip(arrow_schema.names, columns, strict=False)
-    ]
-    era_array = pa.array(era, type=pa.string())
+    """Column-wise conversion with explicit types (no per-value type inference), by column name."""
+    arrays: dict[str, pa.Array] = {}
+    for part, names in ((0, Envelope._fields), (1, Curated._fields)):
+        values = list(zip(*(row[part] for row in rows), strict=True)) or [() for _ in names]
+        for name, column in zip(names, values, strict=True):
+            arrays[name] = pa.array(column, type=arrow_schema.field(name).type)
+    era_array = pa.array([row.schema_era for row in rows], type=pa.string())
     return with_lineage(arrays, era_array, arrow_schema, source_hour, ingested_at, version)
 
 
 def with_lineage(
-    arrays: list[pa.Array], era: pa.Array, arrow_schema: pa.Schema, source_hour: datetime,
+    arrays: dict[str, pa.Array], era: pa.Array, arrow_schema: pa.Schema, source_hour: datetime,
     ingested_at: datetime, version: str,
 ) -> pa.RecordBatch:  # fmt: skip
-    """The mapped columns plus the lineage columns (`era` per row; hour, time, version constant)."""
+    """The mapped columns (by name) plus the lineage columns (`era` per row; hour, time and version
+    constant), in table order; a column missing from `arrays` raises KeyError."""
     n = len(era)
-    constants = {
-        "source_hour": pa.scalar(source_hour, type=_TS),
-        "ingested_at": pa.scalar(ingested_at, type=_TS),
-        "pipeline_version": pa.scalar(version, type=pa.string()),
+    lineage = {
+        "source_hour": pa.repeat(pa.scalar(source_hour, type=_TS), n),
+        "schema_era": era,
+        "ingested_at": pa.repeat(pa.scalar(ingested_at, type=_TS), n),
+        "pipeline_version": pa.repeat(pa.scalar(version, type=pa.string()), n),
     }
-    columns = list(arrays)
-    for name in arrow_schema.names[len(arrays) :]:
-        columns.append(era if name == "schema_era" else pa.repeat(constants[name], n))
+    columns = [arrays[name] if name in arrays else lineage[name] for name in arrow_schema.names]
     return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)
 
 

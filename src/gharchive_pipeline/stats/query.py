@@ -37,12 +37,14 @@ def _stats_columns(table: str) -> dict[str, str]:
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, cols: dict[str, str], source: str | None) -> None:
-    """View `name` with exactly `cols` over `source` (None: an empty table of those columns)."""
+    """View `name` with exactly `cols` over `source` (None: an empty table of those columns).
+    Partitions written before a column was added read it as null (read_days_sql unions by name)."""
     if source is None:
         select = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols.items())
         con.execute(f"CREATE VIEW {name} AS SELECT {select} WHERE false")
     else:
-        select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in cols.items())
+        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        select = ", ".join(f"CAST({c if c in present else 'NULL'} AS {t}) AS {c}" for c, t in cols.items())
         con.execute(f"CREATE VIEW {name} AS SELECT {select} FROM {source}")
 
 

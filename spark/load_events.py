@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from gharchive_pipeline.hours import Hour, HourError
 from gharchive_pipeline.load.day_lock import DEFAULT_WAIT, DayLocked
-from gharchive_pipeline.load.days import LoadResult, day_range
+from gharchive_pipeline.load.days import LoadRun, day_range
 from gharchive_pipeline.load.job import DaySink, LoadError, days_for_hours, run_days
 from gharchive_pipeline.load.spark_job import build_session
 from gharchive_pipeline.storage.base import open_storage
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     days = sorted({*args.days, *hour_days})
     spark = build_session("gharchive-load-events", master=args.master)
     try:
-        result: LoadResult = run_days(
+        result: LoadRun = run_days(
             spark,
             curated,
             days,

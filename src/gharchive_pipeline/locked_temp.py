@@ -1,5 +1,5 @@
 """Temp files and folders that a later run can tell apart from a live run's: each is flock'ed by
-its creator for as long as it lives, and the lock dies with the process. So a sweep removes exactly
+its creator for as long as it lives, and the lock dies with the process. So `remove_unlocked` removes exactly
 what killed runs (kill -9) left: entries of our exact name form whose lock it can take. One
 mechanism for the writer's parquet temp files, the local buckets' temp files and the stages' temp
 folders.
@@ -32,7 +32,7 @@ def tag() -> str:
 
 def create_locked(make_path: Callable[[], Path], *, folder: bool = False) -> tuple[int, Path]:
     """Create a new file (or folder) at a fresh `make_path()` and flock it; returns the open
-    descriptor holding the lock (close it to release) and the path. A sweep between create and
+    descriptor holding the lock (close it to release) and the path. A cleanup between create and
     lock may remove it: then another name is tried."""
     while True:
         path = make_path()
@@ -53,7 +53,7 @@ def create_locked(make_path: Callable[[], Path], *, folder: bool = False) -> tup
         os.close(fd)
 
 
-def sweep(
+def remove_unlocked(
     folder: Path, is_ours: Callable[[str], bool], *, keep: Path | None = None, folders: bool = False
 ) -> int:
     """Delete the plain files (or, with `folders`, the folders) of `folder` named `is_ours` that no
@@ -115,7 +115,7 @@ def temp_dir(hour_name: str) -> Iterator[Path]:
     """A locked folder `gharchive-<hour_name>-<tag>` in the temp dir, removed on exit; the
     folders killed runs left there are removed first (a live run's are locked)."""
     root = Path(tempfile.gettempdir())
-    sweep(root, _is_temp_dir, folders=True)
+    remove_unlocked(root, _is_temp_dir, folders=True)
     fd, path = create_locked(lambda: root / f"gharchive-{hour_name}-{tag()}", folder=True)
     try:
         yield path

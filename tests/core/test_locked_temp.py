@@ -1,4 +1,4 @@
-"""locked_temp: a sweep removes what killed processes left (unlocked, exactly our name form) and
+"""locked_temp: remove_unlocked removes what killed processes left (unlocked, exactly our name form) and
 nothing else. A flock taken through another open file conflicts even within one process, so a
 descriptor held here stands in for a live process (no mock: real files, real locks)."""
 
@@ -17,22 +17,22 @@ def _ours(name: str) -> bool:
     return name.startswith("t-")
 
 
-def test_sweep_removes_unlocked_files_of_our_form_only(tmp_path: Path) -> None:
+def test_remove_unlocked_removes_unlocked_files_of_our_form_only(tmp_path: Path) -> None:
     (tmp_path / "t-stale").write_bytes(b"x")
     (tmp_path / "other").write_bytes(b"x")
-    (tmp_path / "t-folder").mkdir()  # a folder is not a file sweep's business
+    (tmp_path / "t-folder").mkdir()  # a folder is not a file cleanup's business
     (tmp_path / "t-link").symlink_to(tmp_path / "other")  # never followed
     keep = tmp_path / "t-input"
     keep.write_bytes(b"x")
     fd, live = locked_temp.create_locked(lambda: tmp_path / f"t-{locked_temp.tag()}")
     try:
-        assert locked_temp.sweep(tmp_path, _ours, keep=keep) == 1
+        assert locked_temp.remove_unlocked(tmp_path, _ours, keep=keep) == 1
         left = {"other", "t-folder", "t-link", "t-input", live.name}
         assert {p.name for p in tmp_path.iterdir()} == left
     finally:
         os.close(fd)
-    assert locked_temp.sweep(tmp_path, _ours, keep=keep) == 1  # the live one, once its owner is gone
-    assert locked_temp.sweep(tmp_path, _ours, folders=True) == 1  # t-folder
+    assert locked_temp.remove_unlocked(tmp_path, _ours, keep=keep) == 1  # the live one, its owner gone
+    assert locked_temp.remove_unlocked(tmp_path, _ours, folders=True) == 1  # t-folder
     assert {p.name for p in tmp_path.iterdir()} == {"other", "t-link", "t-input"}
 
 

@@ -22,7 +22,7 @@ from gharchive_pipeline import layout
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.load import day_lock
-from gharchive_pipeline.load.days import LoadResult
+from gharchive_pipeline.load.days import LoadRun
 from gharchive_pipeline.load.job import LoadError, run_days
 from gharchive_pipeline.load.local_warehouse import (
     DAILY_STATS,
@@ -97,7 +97,7 @@ def home_with(tmp: Path, files: dict[Hour, list[dict[str, Any]]]) -> Path:
     return home
 
 
-def rebuild(spark: Any, home: Path, days: list[date], **kw: Any) -> LoadResult:
+def rebuild(spark: Any, home: Path, days: list[date], **kw: Any) -> LoadRun:
     return run_days(
         spark,
         open_storage(str(home / "curated")),

@@ -6,6 +6,6 @@ that contribute to it, deduplicated on (id, created_at), and replaced whole; so 
 construction and never depends on load order (see docs/warehouse.md).
 """
 
-from .days import DayLoad, LoadResult
+from .days import DayLoad, LoadRun
 
-__all__ = ["DayLoad", "LoadResult"]
+__all__ = ["DayLoad", "LoadRun"]

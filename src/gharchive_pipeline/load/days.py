@@ -131,7 +131,7 @@ class DayLoad:
 
 
 @dataclass(frozen=True)
-class LoadResult:
+class LoadRun:
     """A load run: the days it rebuilt, and what it could not find."""
 
     sink: str

@@ -24,7 +24,7 @@ from ..stages.outcome import LoadOutcome, Stage
 from ..storage.base import Storage
 from . import spark_job
 from .day_lock import DEFAULT_LEASE, DEFAULT_WAIT, day_lock
-from .days import Contributor, DayLoad, HourRows, LoadResult, days_of_hour, marker_prefixes
+from .days import Contributor, DayLoad, HourRows, LoadRun, days_of_hour, marker_prefixes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -166,7 +166,7 @@ def run_days(
     lock_wait: timedelta = DEFAULT_WAIT,
     lock_lease: timedelta = DEFAULT_LEASE,
     sleep: Callable[[float], None] = time.sleep,
-) -> LoadResult:
+) -> LoadRun:
     """Rebuild each of `days` (see module docstring); a day without contributing hours is left as it is.
 
     Raises day_lock.DayLocked when another batch holds a day past `lock_wait` (transient: days
@@ -200,7 +200,7 @@ def run_days(
         for hour in missing_hours:
             details = {BATCH_ID: batch_id, "error": "no curated file to load"}
             append_entry(raw, hour, LedgerEntry(Stage.LOAD, LoadOutcome.MISSING, datetime.now(UTC), details))
-    return LoadResult(
+    return LoadRun(
         sink.name,
         sink.target,
         batch_id,

@@ -79,7 +79,7 @@ def remove_leftovers(final: Path, *, keep: Path | None = None) -> int:
     """Delete the temp files of `final` that killed runs left (never a live run's: it holds the
     lock, nor `keep`, the input, however it is named); returns how many. Only names of exactly our
     temp form are touched."""
-    return locked_temp.sweep(final.parent, lambda name: _is_temp_of(final, name), keep=keep)
+    return locked_temp.remove_unlocked(final.parent, lambda name: _is_temp_of(final, name), keep=keep)
 
 
 class _AtomicFile:

@@ -44,7 +44,9 @@ class LocalStorage:
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"local bucket {self.url} is not writable")
         # The temp files of writers killed outright (kill -9); a live writer's are locked.
-        locked_temp.sweep(self.root / SYSTEM_DIR / "tmp", lambda n: _TMP_NAME.fullmatch(n) is not None)
+        locked_temp.remove_unlocked(
+            self.root / SYSTEM_DIR / "tmp", lambda n: _TMP_NAME.fullmatch(n) is not None
+        )
 
     # ---- naming ---------------------------------------------------------------------------------
     def _path(self, name: str) -> Path:
@@ -63,7 +65,7 @@ class LocalStorage:
 
     @contextlib.contextmanager
     def _tmp_file(self) -> Iterator[Path]:
-        """A temp file locked while this writer lives (so a sweep never takes it), gone on exit."""
+        """A temp file locked while this writer lives (so a cleanup never takes it), gone on exit."""
         folder = self.root / SYSTEM_DIR / "tmp"
         fd, tmp = locked_temp.create_locked(lambda: folder / f"{_TMP_PREFIX}{locked_temp.tag()}")
         try:

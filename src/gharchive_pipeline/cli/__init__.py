@@ -15,6 +15,8 @@ from .. import __version__
 from ..local import stopping
 from .errors import show_tracebacks, user_error
 
+__all__ = ["LazyGroup", "cli", "main"]
+
 #: command -> the module that defines it (each module lists its commands in COMMANDS)
 _COMMAND_MODULES = {
     "normalize": "normalize_cmd",

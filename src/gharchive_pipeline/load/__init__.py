@@ -8,4 +8,17 @@ construction and never depends on load order (see docs/warehouse.md).
 
 from .days import DayLoad, LoadRun
 
-__all__ = ["DayLoad", "LoadRun"]
+#: What other packages may import: these names and these modules.
+__all__ = [
+    "DayLoad",
+    "LoadRun",
+    "bigquery_sink",
+    "day_lock",
+    "days",
+    "duckdb_days",
+    "job",
+    "local_load",
+    "local_warehouse",
+    "spark_job",
+    "spark_local",
+]

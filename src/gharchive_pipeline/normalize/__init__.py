@@ -54,7 +54,9 @@ __all__ = [
     "NormalizeResult",
     "SamePathError",
     "TooManyRejectsError",
+    "check_paths",
     "hour_from_name",
+    "native",
     "normalize",
 ]
 

@@ -23,6 +23,20 @@ from ..storage.base import Storage
 from .outcome import RAW_GENERATION as RAW_GENERATION  # curated metadata: made from which raw
 from .outcome import Outcome, Stage, parse_outcome, severity
 
+#: What other packages may import: these names and these modules.
+__all__ = [
+    "StageOutcome",
+    "dataproc",
+    "ingest",
+    "load",
+    "normalize",
+    "outcome",
+    "record",
+    "screen_object",
+    "storage_event",
+    "sweep",
+]
+
 
 @dataclass(frozen=True)
 class StageOutcome:

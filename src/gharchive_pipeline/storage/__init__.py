@@ -2,4 +2,12 @@
 
 from .base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url, open_storage
 
-__all__ = ["ObjectInfo", "PreconditionFailed", "Storage", "StorageError", "object_url", "open_storage"]
+__all__ = [
+    "ObjectInfo",
+    "PreconditionFailed",
+    "Storage",
+    "StorageError",
+    "base",
+    "object_url",
+    "open_storage",
+]

@@ -19,7 +19,7 @@ PACKAGE = "gharchive_pipeline"
 
 #: Top to bottom; a unit (a top-level module or a package) imports only from its own layer or below.
 LAYERS: list[set[str]] = [
-    {"cli"},  # the command line: parse, call, print
+    {"console", "cli"},  # the program's entry point and the command line: parse, call, print
     {"local"},  # the embedded pipeline: local bus, runner, --follow, status
     {"entrypoints"},  # the three Cloud Functions' bodies
     {"stages"},  # one event -> one step of the chain (ingest, normalize, load trigger, sweep)

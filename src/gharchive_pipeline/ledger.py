@@ -540,8 +540,8 @@ def hour_state(
     elif recorded is not None:  # the ledger says it was written; the curated bucket lacks it
         normalized = Progress.DELETED
         notes.append(
-            f"curated object of generation {recorded.generation} is gone: "
-            "run the hour again to normalize and load it anew"
+            f"curated generation {recorded.generation} is gone: normalize the hour again (`gharchive run` "
+            "it; deployed: rewrite its raw object, which fires normalize) and its day loads it anew"
         )
     else:
         normalized = Progress.PENDING if raw_object is not None else Progress.NONE

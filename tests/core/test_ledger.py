@@ -216,7 +216,7 @@ def test_state_from_the_ledger_alone() -> None:
     # the curated bucket read, and the object is gone: no longer loaded
     gone = hour_state(HOUR, history, raw_object, None, curated_known=True)
     assert (gone.normalized, gone.loaded) == ("deleted", "stale") and not gone.complete
-    assert "run the hour again" in gone.notes[0]
+    assert "normalize the hour again" in gone.notes[0]
 
 
 def test_a_corrupt_ledger_does_not_block_its_day(tmp_path: Path) -> None:

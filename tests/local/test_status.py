@@ -174,7 +174,7 @@ def test_a_curated_file_deleted_by_hand_is_no_longer_loaded(home: Path) -> None:
 
     got = rows("--home", str(home))[T0.key]
     assert (got["normalized"], got["loaded"], got["events"]) == ("deleted", "stale", None)
-    assert "run the hour again" in got["note"]
+    assert "normalize the hour again" in got["note"]
     gharchive("run", T0.key, "--source", str(DATA), "--home", str(home))  # the way forward
     again = rows("--home", str(home))[T0.key]
     assert (again["normalized"], again["loaded"], again["events"]) == ("normalized", "loaded", 7702)

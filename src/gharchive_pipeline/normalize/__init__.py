@@ -57,6 +57,7 @@ __all__ = [
     "check_paths",
     "hour_from_name",
     "native",
+    "native_columns",
     "normalize",
 ]
 

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.local.stopping import STOPPED_MESSAGE
 from tests.conftest import DATA
 
 from .harness import FIRST, LAST, CleanRun, finish, leftovers, outcome, run, run_cmd, start
+
+#: what every stopped command says (the user-facing words, spelled here on purpose)
+STOPPED_MESSAGE = "stopped; run the same command again to resume"
 
 
 def test_sigterm_stops_follow_cleanly_and_a_rerun_completes(clean_run: CleanRun, tmp_path: Path) -> None:

@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.local.stopping import STOPPED_MESSAGE
 from tests.conftest import DATA
 
 from .harness import FIRST, LAST, CleanRun, kill_tree, leftovers, outcome, run, run_cmd
+
+#: what every stopped command says (the user-facing words, spelled here on purpose)
+STOPPED_MESSAGE = "stopped; run the same command again to resume"
 
 
 def _caught(pid: int, signum: int) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from ..context import Context, cloud_context, local_context
@@ -25,6 +25,8 @@ from ..stages.load import DEFERRED
 from ..stages.outcome import IngestOutcome
 from ..storage.base import StorageError
 from .options import HOUR, home_option, hour_arguments, window
+from .output import console as output_console
+from .output import text_column
 
 _SUCCESS = {IngestOutcome.STORED, IngestOutcome.ALREADY_PRESENT}
 
@@ -91,7 +93,7 @@ def _context(home: Path, raw_url: str | None, source: str, policy: RetryPolicy) 
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        text_column("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -171,7 +173,7 @@ def backfill_command(
     """
     start, end = window(start, end)
     total = start.hours_until(end) + 1
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     if topic:
         _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
         return
@@ -192,7 +194,7 @@ def backfill_command(
     for outcome in IngestOutcome:
         if counts[outcome.value]:
             table.add_row(outcome.value, str(counts[outcome.value]))
-    Console().print(table)
+    output_console().print(table)
     retry = counts[IngestOutcome.TRANSIENT.value] + counts[IngestOutcome.NOT_YET_PUBLISHED.value]
     if retry:
         click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)

@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
 from ..hours import Hour, HourError
 from ..normalize import NormalizeError, NormalizeResult, native, normalize
+from .output import console as output_console
+from .output import text_column
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,13 @@ def normalize_command(
       gharchive normalize 2015-01-01-15.json.gz events.parquet
       gharchive normalize dump.json out.parquet --hour 2015-01-01T15
     """
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     try:
         if not src.exists():
             raise NormalizeError(f"{src}: no such file")
         total = src.stat().st_size
         with Progress(
-            TextColumn("normalizing {task.description}"),
+            text_column("normalizing {task.description}"),
             BarColumn(),
             DownloadColumn(),
             TimeElapsedColumn(),

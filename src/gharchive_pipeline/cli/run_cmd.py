@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..hours import DEFAULT_BASE_URL, Hour
+from . import output
 from .options import home_option, hour_arguments, window
 
 #: `--engine` choices and defaults, spelled here so `gharchive --help` imports neither DuckDB nor
@@ -19,14 +20,9 @@ ENGINES = ("duckdb", "spark")
 DEFAULT_ENGINE = "duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 
-#: Width for tables when stdout is not a terminal (rich would use 80 and wrap every cell).
-PIPE_WIDTH = 160
-
 
 def _console() -> Any:
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+    return output.console()
 
 
 @click.command("run")
@@ -85,7 +81,7 @@ def run_command(
     the local warehouse (DuckDB by default), with its statistics. Idempotent: running a range again
     changes nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ..load.duckdb_days import DuckDBConfig
     from ..load.local_load import DayResult, Engine
@@ -103,11 +99,11 @@ def run_command(
     console = _console()
     total = first.hours_until(last) + 1
     with Progress(
-        TextColumn("[bold]{task.description}"),
+        output.text_column("{task.description}", style="bold"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
+        output.text_column("{task.fields[last]}"),
         console=console,
         transient=False,
     ) as progress:
@@ -119,7 +115,7 @@ def run_command(
 
         def loaded(result: DayResult | DayFailure) -> None:
             if isinstance(result, DayFailure):
-                text = f"[red]{result.day}: failed[/red]"
+                text = f"{result.day}: failed"
             elif result.load is None:
                 text = f"{result.day}: already current"
             else:
@@ -139,14 +135,15 @@ def run_command(
         )
         progress.update(day_task, total=len(report.days) + len(report.day_failures))
     console.print(render_table(report.rows, title=f"gharchive run {first.key}..{last.key} ({home})"))
-    console.print(f"log: {report.log_file}")
+    esc = output.esc
+    console.print(f"log: {esc(report.log_file)}")
     for failure in report.failures:
         console.print(
-            f"[red]{failure.function} failed on {failure.subject} after {failure.attempts} "
-            f"attempts: {failure.error}[/red]"
+            f"[red]{esc(failure.function)} failed on {esc(failure.subject)} after {failure.attempts} "
+            f"attempts: {esc(failure.error)}[/red]"
         )
     for day_failure in report.day_failures:
-        console.print(f"[red]load of day {day_failure.day} failed: {day_failure.error}[/red]")
+        console.print(f"[red]load of day {day_failure.day} failed: {esc(day_failure.error)}[/red]")
     if not report.ok:
         sys.exit(1)
 

@@ -100,11 +100,12 @@ def stats_command(
 
 def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], title: str) -> None:
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
+    from .output import console, esc
+
     keep = [i for i, c in enumerate(columns) if i == 0 or c in _TABLE_COLUMNS]
-    out = Table(title=title, box=box.SIMPLE, pad_edge=False)
+    out = Table(title=esc(title), box=box.SIMPLE, pad_edge=False)
     for i in keep:
         header = _TABLE_COLUMNS.get(columns[i], columns[i])
         out.add_column(header, justify="left" if i == 0 else "right", no_wrap=True, min_width=len(header))
@@ -113,14 +114,11 @@ def _print_table(columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], ti
             *(
                 f"{row[i] * 100:.1f}"
                 if columns[i] == "bot_actor_share" and row[i] is not None
-                else _table_cell(row[i])
+                else esc(_table_cell(row[i]))  # a repository or login is data, not markup
                 for i in keep
             )
         )
-    console = Console()
-    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(width=200)
-    console.print(out)
+    console(pipe_width=200).print(out)  # piped: do not squeeze the table into 80 columns
 
 
 @click.command("report")

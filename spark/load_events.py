@@ -73,6 +73,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_WAIT.total_seconds(),
         help="seconds to wait for a locked day",
     )
+    p.add_argument(
+        "--ttl-s",
+        type=float,
+        help="the batch's Dataproc TTL in seconds: its day locks say it is gone that long after start",
+    )
     args = p.parse_args(argv)
     try:
         args.days = days_of(args)
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     raw = open_storage(args.raw) if args.raw else None
     hour_days, missing = days_for_hours(curated, args.hours)
     days = sorted({*args.days, *hour_days})
+    # the batch was created, then started: Dataproc ends it no later than start + TTL
+    deadline = datetime.now(UTC) + timedelta(seconds=args.ttl_s) if args.ttl_s else None
     spark = build_session("gharchive-load-events", master=args.master)
     try:
         result: LoadRun = run_days(
@@ -135,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             raw=raw,
             missing_hours=missing,
             lock_wait=timedelta(seconds=args.lock_wait),
+            deadline=deadline,
         )
     except DayLocked as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -4,7 +4,8 @@ local Dataproc REST server (client with transport="rest" and the endpoint overri
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,6 +150,46 @@ def test_request_is_built_from_settings() -> None:
         dataproc.build_request(target, Settings(project="p", region="r", spark_job_uri="gs://c/j.py"))
 
 
+def test_batch_ttl_and_day_lock_lease_come_from_one_rule(tmp_path: Path) -> None:
+    """Every batch carries a TTL (without one a 2.1+ runtime batch is cut at 4 h, and nothing
+    bounds how long it holds a day's lock); the TTL is one allowance plus one per day rebuilt in
+    turn, and the locks the batch takes stay valid until that TTL has certainly ended, so a live
+    month batch (31 days, 32 h) is never taken for a dead one, and a dead one's lock is broken
+    shortly after its TTL."""
+    from gharchive_pipeline import layout
+    from gharchive_pipeline.load import day_lock
+    from gharchive_pipeline.storage import open_storage
+
+    settings = Settings(project="p", region="r", spark_job_uri="gs://c/job.py", bq_table="p.d.t")
+    day = HOUR.start.date()
+    hour, one_day = hour_request(HOUR, 42), LoadRequest("gs://cur", (HourVersion(HOUR, 1),), days=(day,))
+    month = LoadRequest("gs://cur", (HourVersion(HOUR, 1),), day_range=(day, day.replace(day=31)))
+    rule = day_lock.BATCH_OVERHEAD
+    assert dataproc.ttl(one_day) == rule + day_lock.DAY_ALLOWANCE == day_lock.DEFAULT_LEASE
+    assert dataproc.ttl(month) == rule + 31 * day_lock.DAY_ALLOWANCE
+    assert dataproc.ttl(hour) == rule + dataproc.HOUR_BATCH_DAYS * day_lock.DAY_ALLOWANCE
+    for request in (hour, one_day, month):
+        built = dataproc.build_request(request, settings)
+        ttl = dataproc.ttl(request)
+        assert built.batch.environment_config.execution_config.ttl == ttl
+        args = list(built.batch.pyspark_batch.args)
+        assert args[args.index("--ttl-s") + 1] == str(int(ttl.total_seconds()))
+        assert day_lock.TTL_MIN <= ttl <= day_lock.TTL_MAX  # Dataproc's bounds
+
+    store = open_storage(str(tmp_path / "curated"))
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    deadline = t0 + dataproc.ttl(month)
+    taken = t0 + timedelta(hours=29)  # the 30th day of the month batch
+    held = day_lock.try_acquire(store, day.replace(day=30), "month", now=taken, expires=deadline)
+    assert held is not None
+    later = taken + day_lock.DEFAULT_LEASE + timedelta(minutes=1)  # past the plain lease
+    assert day_lock.try_acquire(store, held.day, "other", now=later) is None  # still its batch's
+    gone = deadline + day_lock.CLOCK_SKEW + timedelta(seconds=1)
+    assert day_lock.try_acquire(store, held.day, "other", now=gone) is not None
+    info = store.stat(layout.lock_object(held.day))
+    assert info is not None and info.metadata["batch_id"] == "other" and "expires_at" not in info.metadata
+
+
 # ---- through the function -------------------------------------------------------------------------
 @pytest.mark.slow
 def test_finalize_submits_one_batch_with_the_expected_request(
@@ -171,6 +212,8 @@ def test_finalize_submits_one_batch_with_the_expected_request(
         "2015-01-01T05",
         "--batch-id",
         call.batch_id,
+        "--ttl-s",
+        "14400",
         "--raw",
         f"gs://{RAW}",
         "--curated",
@@ -183,6 +226,7 @@ def test_finalize_submits_one_batch_with_the_expected_request(
         "gs://gha-spark-temp",
     ]
     assert batch["runtimeConfig"] == {"version": "2.2"}
+    assert batch["environmentConfig"]["executionConfig"]["ttl"] == "14400s"
     assert batch["environmentConfig"]["executionConfig"]["serviceAccount"] == (
         "loader@test-project.iam.gserviceaccount.com"
     )

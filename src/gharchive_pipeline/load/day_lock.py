@@ -29,8 +29,31 @@ from ..storage.base import ObjectInfo, PreconditionFailed, Storage
 
 log = logging.getLogger(__name__)
 
-#: A batch rebuilds one day in minutes; a lock this old was left by a killed batch.
-DEFAULT_LEASE = timedelta(hours=2)
+# One rule sizes both how long a batch may live (its Dataproc TTL) and how long its locks are
+# trusted. A batch gets a fixed allowance for start-up and bookkeeping plus one per day it rebuilds,
+# days one after another (a month batch: up to 31), so its TTL is `batch_ttl(days)`. Each lock it
+# takes records `expires_at`, the moment Dataproc has certainly terminated it (its driver's start
+# plus that TTL): until then the holder may be alive, after it the lock is stale. A lock without
+# `expires_at` (a local run, which has no TTL; or an older lock) is trusted for `batch_ttl(1)`, one
+# day's rebuild, the only thing a lock is held for.
+#: A day's rebuild: list, one Spark pass, the load job, the statistics queries, the ledgers. A 2024
+#: day takes minutes (docs/scale.md); ten times that and more.
+DAY_ALLOWANCE = timedelta(hours=1)
+#: Driver and executor start-up, waiting for capacity once running, the last ledger writes.
+BATCH_OVERHEAD = timedelta(hours=1)
+#: Dataproc's bounds for a batch TTL (ExecutionConfig.ttl: minimum 10 minutes, maximum 14 days).
+TTL_MIN, TTL_MAX = timedelta(minutes=10), timedelta(days=14)
+#: Clocks of two machines may disagree by this much: a lock is stale only this long after expires_at.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def batch_ttl(days: int) -> timedelta:
+    """How long a batch rebuilding `days` days one after another may live (its Dataproc TTL)."""
+    return min(max(BATCH_OVERHEAD + max(days, 1) * DAY_ALLOWANCE, TTL_MIN), TTL_MAX)
+
+
+#: The lease of a lock that names no expiry: one day's rebuild by a one-day batch (2 h).
+DEFAULT_LEASE = batch_ttl(1)
 #: How long a second writer waits for the holder before giving up (transient: retried later).
 DEFAULT_WAIT = timedelta(minutes=10)
 _POLL_S = 2.0
@@ -73,19 +96,41 @@ def _dead_here(info: ObjectInfo) -> bool:
     return False
 
 
+def _expires_at(info: ObjectInfo) -> datetime | None:
+    try:
+        return datetime.fromisoformat(info.metadata["expires_at"])
+    except (KeyError, ValueError):
+        return None
+
+
 def is_stale(info: ObjectInfo, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:
-    """A lock is stale past its lease, when its holder died on this machine, or when it says nothing
-    about its age (never written by us)."""
+    """A lock is stale once its holder is certainly gone: past the `expires_at` it names (its batch's
+    TTL ran out), else past its lease; or when its holder died on this machine, or when it says
+    nothing about its age (never written by us)."""
+    if _dead_here(info):
+        return True
+    expires = _expires_at(info)
+    if expires is not None:
+        return now > expires + CLOCK_SKEW
     acquired = _acquired_at(info)
-    return acquired is None or now - acquired > lease or _dead_here(info)
+    return acquired is None or now - acquired > lease
 
 
 def try_acquire(
-    storage: Storage, day: date, batch_id: str, *, now: datetime, lease: timedelta = DEFAULT_LEASE
+    storage: Storage,
+    day: date,
+    batch_id: str,
+    *,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+    expires: datetime | None = None,
 ) -> Held | None:
-    """Take the lock of `day`, or None when a live lock is held by someone else."""
+    """Take the lock of `day`, or None when a live lock is held by someone else. `expires`: when the
+    holder will certainly be gone (its batch's deadline), written into the lock."""
     name = layout.lock_object(day)
     meta = {"batch_id": batch_id, "acquired_at": now.astimezone(UTC).isoformat(), "holder": holder()}
+    if expires is not None:
+        meta["expires_at"] = expires.astimezone(UTC).isoformat()
     body = json.dumps(meta).encode()
     try:
         info = storage.put_bytes(name, body, metadata=meta, if_generation_match=0)
@@ -127,10 +172,12 @@ def day_lock(
     *,
     wait: timedelta = DEFAULT_WAIT,
     lease: timedelta = DEFAULT_LEASE,
+    expires: datetime | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Held]:
-    """Hold the lock of `day` for the block; wait up to `wait` for another holder, then DayLocked."""
+    """Hold the lock of `day` for the block; wait up to `wait` for another holder, then DayLocked.
+    `expires`: the holder's deadline (a Dataproc batch's TTL), recorded in the lock."""
     deadline = clock() + wait
 
     def gave_up(_state: RetryCallState) -> Held:
@@ -149,7 +196,9 @@ def day_lock(
         retry_error_callback=gave_up,
     )
     # every None is retried until gave_up raises: what comes back is the lock
-    held = cast(Held, polling(lambda: try_acquire(storage, day, batch_id, now=clock(), lease=lease)))
+    held = cast(
+        Held, polling(lambda: try_acquire(storage, day, batch_id, now=clock(), lease=lease, expires=expires))
+    )
     try:
         yield held
     finally:

@@ -165,18 +165,22 @@ def run_days(
     missing_hours: Sequence[Hour] = (),
     lock_wait: timedelta = DEFAULT_WAIT,
     lock_lease: timedelta = DEFAULT_LEASE,
+    deadline: datetime | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> LoadRun:
     """Rebuild each of `days` (see module docstring); a day without contributing hours is left as it is.
 
     Raises day_lock.DayLocked when another batch holds a day past `lock_wait` (transient: days
-    before it are done, and a rerun redoes nothing wrong).
+    before it are done, and a rerun redoes nothing wrong). `deadline`: when the batch's TTL ends,
+    written into each day lock (day_lock.batch_ttl).
     """
     started = time.perf_counter()
     loads: list[DayLoad] = []
     empty: list[date] = []
     for day in sorted(set(days)):
-        with day_lock(curated, day, batch_id, wait=lock_wait, lease=lock_lease, sleep=sleep):
+        with day_lock(
+            curated, day, batch_id, wait=lock_wait, lease=lock_lease, expires=deadline, sleep=sleep
+        ):
             found = contributors(curated, day)
             if not found:
                 log.warning("day %s: no curated hour contributes to it; partition left as it is", day)

@@ -16,9 +16,11 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from ..errors import PermanentError, TransientError
+from ..load.day_lock import batch_ttl
 from ..settings import (
     ENV_BQ_TABLE,
     ENV_DATAPROC_RUNTIME_VERSION,
@@ -96,6 +98,32 @@ def _span(request: LoadRequest) -> str:
     return ",".join(v.hour.key for v in request.covers)
 
 
+#: Days an hour batch is planned for: the hour's own day and the few its late events fall on.
+HOUR_BATCH_DAYS = 3
+
+
+def planned_days(request: LoadRequest) -> int:
+    """How many days a request's batch rebuilds one after another (what its TTL is sized for)."""
+    if not request.by_day:
+        return HOUR_BATCH_DAYS
+    days = set(request.days)
+    if request.day_range is not None:
+        first, last = request.day_range
+        days.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+    return len(days)
+
+
+def ttl(request: LoadRequest) -> timedelta:
+    """The batch's TTL (ExecutionConfig.ttl): without one a 2.1+ runtime batch is cut at 4 hours,
+    whatever it holds (a month batch needs more), and a live batch could outlive its day locks'
+    lease. One rule sizes both: load/day_lock.batch_ttl. Dataproc: "the duration after which the
+    workload will be terminated ... unconditionally terminated without waiting for ongoing work to
+    finish ... If ttl is not specified for a batch that uses 2.1+ runtime version, it defaults to 4
+    hours. Minimum value is 10 minutes; maximum value is 14 days"
+    (https://cloud.google.com/dataproc-serverless/docs/reference/rest/v1/EnvironmentConfig#ExecutionConfig)."""
+    return batch_ttl(planned_days(request))
+
+
 def job_args(request: LoadRequest, settings: Settings, batch: str) -> list[str]:
     """Arguments of spark/load_events.py: what to rebuild, the batch id for the ledger, where to write."""
     args: list[str] = []
@@ -111,7 +139,7 @@ def job_args(request: LoadRequest, settings: Settings, batch: str) -> list[str]:
     if not request.by_day:
         for v in request.covers:
             args += ["--hour", v.hour.key]
-    args += ["--batch-id", batch]
+    args += ["--batch-id", batch, "--ttl-s", str(int(ttl(request).total_seconds()))]
     if settings.raw_bucket:
         args += ["--raw", settings.raw_bucket]
     args += ["--curated", request.curated_url, "--sink", "bigquery", "--table", settings.bq_table]
@@ -162,6 +190,7 @@ def build_request(request: LoadRequest, settings: Settings, *, attempt: int = 1)
     bid = batch_id(request, attempt)
     execution = dataproc_v1.ExecutionConfig(
         service_account=settings.dataproc_service_account or None,
+        ttl=ttl(request),
     )
     if settings.spark_temp_bucket:
         execution.staging_bucket = settings.spark_temp_bucket.removeprefix("gs://").strip("/")

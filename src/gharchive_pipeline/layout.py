@@ -18,11 +18,13 @@ triggers the load, so a loader never misses one.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from .hours import Hour
 from .storage.base import Storage, open_storage
@@ -105,15 +107,51 @@ def hour_of_day_index_object(name: str) -> tuple[date, Hour] | None:
 
 def contributing_hours(names: Iterable[str]) -> list[Hour]:
     """The hours whose rows may belong to a day, from the names listed under
-    `curated_day_prefix(day)` and `day_index_prefix(day)` (other names are ignored)."""
+    `curated_day_prefix(day)` and `day_index_prefix(day)` (foreign names are skipped: listed_hour)."""
     hours: set[Hour] = set()
     for name in names:
-        hour = hour_of_curated_object(name)
-        if hour is None and (marked := hour_of_day_index_object(name)) is not None:
-            hour = marked[1]
+        if name.startswith(CURATED_PREFIX):
+            hour = listed_hour(name, hour_of_curated_object)
+        else:
+            marked = listed_hour(name, hour_of_day_index_object)
+            hour = marked[1] if marked is not None else None
         if hour is not None:
             hours.add(hour)
     return sorted(hours)
+
+
+# ---- names found by listing -------------------------------------------------------------------------
+log = logging.getLogger(__name__)
+_FOREIGN_REMEMBERED = 10_000
+_foreign: set[str] = set()
+T = TypeVar("T")
+
+
+def listed_hour(name: str, parse: Callable[[str], T | None]) -> T | None:
+    """`parse(name)` for an object found by listing one of our prefixes, or None for a foreign one.
+
+    Anyone can put objects into a bucket: a name that is not ours (`days/date=2015-01-01/junk`), or
+    is of our shape but names no real hour (`from=2015-01-01T99`, `date=2015-02-30`, a future
+    hour), is skipped with one warning per process, never fatal: one stray object must not block
+    its day's load forever.
+    """
+    try:
+        parsed = parse(name)
+    except ValueError as exc:  # HourError, or a date that does not exist
+        _skip(name, str(exc))
+        return None
+    if parsed is None:
+        _skip(name, "not a name of the pipeline's layout")
+    return parsed
+
+
+def _skip(name: str, why: str) -> None:
+    if name in _foreign:
+        return
+    if len(_foreign) >= _FOREIGN_REMEMBERED:  # bounded: a bucket full of strays warns again, later
+        _foreign.clear()
+    _foreign.add(name)
+    log.warning("skipping %s: %s (a foreign object; the pipeline ignores it)", name, why)
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,11 @@ def marker_prefixes(hour: Hour) -> list[str]:
 def days_of_hour(hour: Hour, marker_names: Iterable[str]) -> list[date]:
     """The days a rebuild for `hour` must cover: its own day plus every day a marker names it for.
 
-    `marker_names`: object names listed under marker_prefixes(hour) (others are ignored).
+    `marker_names`: object names listed under marker_prefixes(hour) (foreign ones are skipped).
     """
     days = {hour_day(hour)}
     for name in marker_names:
-        marked = layout.hour_of_day_index_object(name)
+        marked = layout.listed_hour(name, layout.hour_of_day_index_object)
         if marked is not None and marked[1] == hour:
             days.add(marked[0])
     return sorted(days)

@@ -69,7 +69,7 @@ def contributors(curated: Storage, day: date) -> list[Contributor]:
     """The curated hours whose rows may belong to `day`, each with the generation listed now."""
     own: dict[Hour, int] = {}
     for info in curated.list(layout.curated_day_prefix(day)):
-        hour = layout.hour_of_curated_object(info.name)
+        hour = layout.listed_hour(info.name, layout.hour_of_curated_object)
         if hour is not None:
             own[hour] = info.generation
     names = [info.name for info in curated.list(layout.day_index_prefix(day))]

@@ -209,8 +209,12 @@ _ANY_HOUR_RE = re.compile(r"(\d{4}-\d{2}-\d{2})(?:T|-|/hour=)(\d{1,2})(?:\.json|
 
 
 def _name_hour(name: str) -> Hour | None:
+    """The hour a listed name spells, None when it spells none (a stray `-99` hour is no hour)."""
     m = _ANY_HOUR_RE.search(name)
-    return Hour.parse(f"{m.group(1)}T{int(m.group(2)):02d}") if m else None
+    try:
+        return Hour.parse(f"{m.group(1)}T{int(m.group(2)):02d}") if m else None
+    except ValueError:
+        return None
 
 
 def _event_hour(event: CloudEvent) -> Hour | None:

@@ -248,7 +248,7 @@ def curated_hours(curated: Storage, day: date) -> dict[Hour, ObjectInfo]:
     """The curated hour objects of a UTC day, as listed now."""
     found: dict[Hour, ObjectInfo] = {}
     for info in curated.list(layout.curated_day_prefix(day)):
-        hour = layout.hour_of_curated_object(info.name)
+        hour = layout.listed_hour(info.name, layout.hour_of_curated_object)
         if hour is not None:
             found[hour] = info
     return found

@@ -126,10 +126,29 @@ static void sha1_hex(const unsigned char *data, size_t n, char out[40]) {
 static inline int is_alnum(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
-static inline int is_local_char(unsigned char c) { /* [A-Za-z0-9._%+\-\x80-\xff] */
+static inline int is_special(unsigned char c) { /* pii._SPECIALS: RFC 5322 atext beyond ._%+- */
+    return c > 0x20 && c < 0x7F && strchr("!#$&'*/=?^`{|}~", c) != NULL;
+}
+static inline int is_local_end(unsigned char c) { /* [A-Za-z0-9._%+\-\x80-\xff]: ends a local part */
     return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80;
 }
-static inline int is_letter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_local_char(unsigned char c) { return is_local_end(c) || is_special(c); }
+/* a domain letter: ASCII or any non-ASCII byte (an IDN as typed) */
+static inline int is_letter(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80; }
+static inline int is_label_char(unsigned char c) { return is_alnum(c) || c >= 0x80; }
+static inline int is_hexdigit(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+/* pii._IP_LITERAL at d[p]: `[` (`IPv6:`)? hex digits, dots, colons (at least one) `]` */
+static int ip_literal(const unsigned char *d, size_t n, size_t p) {
+    if (p >= n || d[p] != '[') return 0;
+    p++;
+    if (n - p >= 5 && memcmp(d + p, "IPv6:", 5) == 0) p += 5;
+    while (p < n && is_hexdigit(d[p])) p++;
+    if (p >= n || (d[p] != '.' && d[p] != ':')) return 0;
+    while (p < n && (is_hexdigit(d[p]) || d[p] == '.' || d[p] == ':')) p++;
+    return p < n && d[p] == ']';
+}
 
 static inline int is_quoted_char(unsigned char c) { /* pii._QUOTED_CHAR */
     return is_alnum(c) || c >= 0x80 || (c > 0x20 && c < 0x7F && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
@@ -742,7 +761,7 @@ static int quoted_local(const unsigned char *d, size_t at, size_t last) {
     size_t len = close - j - 1;
     if (len < 1 || len > 64 || !is_quoted_char(q[0]) || !is_quoted_char(q[len - 1])) return 0;
     for (size_t k = 1; k + 1 < len; k++)
-        if (q[k] != ' ' && !is_quoted_char(q[k])) return 0;
+        if (q[k] != ' ' && q[k] != ',' && !is_quoted_char(q[k])) return 0;
     return 1;
 }
 
@@ -754,37 +773,40 @@ static int scrub(const unsigned char *d, size_t n, Buf *out) {
     const unsigned char *hit = memchr(d, '@', n);
     while (hit) {
         size_t at = (size_t)(hit - d);
-        if (at + 1 < n && is_alnum(d[at + 1]) && quoted_local(d, at, last))
+        if (at + 1 < n && (is_label_char(d[at + 1]) || d[at + 1] == '[') && quoted_local(d, at, last))
             return BAIL; /* a quoted local part (pii._quoted_local): left to Python */
         /* the whole local part, however long (pii.scrub extends its 128-byte window likewise);
-         * a local part never spans an '@', so no byte is scanned twice */
+         * it ends with a non-special; a local part never spans an '@', so no byte is scanned twice */
         size_t L = 0;
-        while (at - L > last && is_local_char(d[at - L - 1])) L++;
-        if (L > 0 && at + 1 < n && is_alnum(d[at + 1])) {
-            /* domain: LABEL(.LABEL)*, LABEL = alnum([alnum-]*alnum)? */
-            size_t p = at + 1, dend = at + 1;
-            int letter = 0;
+        if (at > last && is_local_end(d[at - 1]))
+            while (at - L > last && is_local_char(d[at - L - 1])) L++;
+        int letter = 0;
+        if (L > 0 && at + 1 < n && is_label_char(d[at + 1])) {
+            /* domain: LABEL(.LABEL)*, LABEL = [alnum or non-ASCII]([... or -]*[alnum or non-ASCII])? */
+            size_t p = at + 1;
             for (;;) {
                 size_t q = p, lab_end = p;
-                while (q < n && (is_alnum(d[q]) || d[q] == '-')) {
-                    if (is_alnum(d[q])) lab_end = q + 1;
+                while (q < n && (is_label_char(d[q]) || d[q] == '-')) {
+                    if (is_label_char(d[q])) lab_end = q + 1;
                     q++;
                 }
                 for (size_t i = p; i < lab_end; i++) letter |= is_letter(d[i]);
-                dend = lab_end;
-                if (lab_end == q && q + 1 < n && d[q] == '.' && is_alnum(d[q + 1])) {
+                if (lab_end == q && q + 1 < n && d[q] == '.' && is_label_char(d[q + 1])) {
                     p = q + 1;
                     continue;
                 }
                 break;
             }
-            (void)dend;
+        } else if (L > 0 && ip_literal(d, n, at + 1)) {
+            letter = 1; /* an address literal: `[192.0.2.1]` */
+        }
+        if (L > 0 && letter) {
             size_t start = at - L > last ? at - L : last;
             if (start > 0 && d[start - 1] == '\\' && d[start] < 0x80) start++; /* JSON escapes are ASCII */
-            while (start < at && d[start] >= 0x80 && d[start] <= 0xBF) start++; /* never half a character */
+            /* never half a character, no leading special (pii._LEAD_SKIP) */
+            while (start < at && ((d[start] >= 0x80 && d[start] <= 0xBF) || is_special(d[start]))) start++;
             size_t llen = start < at ? at - start : 0;
-            if (llen > 0 && !(llen == 3 && memcmp(d + start, "git", 3) == 0) && letter &&
-                !is_hex40(d + start, llen)) {
+            if (llen > 0 && !(llen == 3 && memcmp(d + start, "git", 3) == 0) && !is_hex40(d + start, llen)) {
                 char hex[40];
                 sha1_hex(d + start, llen, hex);
                 if (buf_put(out, d + last, start - last) || buf_put(out, hex, 40)) return FAIL;
@@ -1090,7 +1112,8 @@ static int has_pct40(const unsigned char *s, size_t n, int address) {
     for (const unsigned char *p = s, *end = s + n; (p = memchr(p, '%', (size_t)(end - p))); p++) {
         if (end - p < 3 || p[1] != '4' || p[2] != '0') continue;
         if (!address) return 1;
-        if (p > s && (is_local_char(p[-1]) || p[-1] == '"') && end - p > 3 && is_alnum(p[3])) return 1;
+        if (p > s && (is_local_end(p[-1]) || p[-1] == '"') && end - p > 3 && (is_label_char(p[3]) || p[3] == '['))
+            return 1;
     }
     return 0;
 }

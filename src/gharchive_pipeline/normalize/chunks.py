@@ -67,18 +67,31 @@ def offending_text(raw: Any, event: Any = None) -> str:
             raw = orjson.dumps(event)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else orjson.dumps(raw).decode()
     if "\\u" in text:  # a line that did not parse may still spell characters as escapes
-        text = _NON_ASCII_ESCAPE.sub(_unescape, text)
-    return scrub_text(text)[:REJECT_TEXT_LIMIT]
+        text = _ESCAPE.sub(_unescape, text)
+    return scrub_text(text)[:REJECT_TEXT_LIMIT]  # scrubbed whole, then cut: never half an address
 
 
-#: `\u00f6`-style escapes of non-ASCII, non-surrogate characters (what orjson would write raw)
-_NON_ASCII_ESCAPE = re.compile(
-    r"(?<!\\)\\u(00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-cA-CefEF][0-9a-fA-F]{3})"
-)
+#: `\u0040`- and `\u00f6`-style escapes: the scrub must see `alice\u0040example.com` as an address
+_ESCAPE = re.compile(r"(?<!\\)\\u([0-9a-fA-F]{4})")
 
 
 def _unescape(m: re.Match[str]) -> str:
-    return chr(int(m.group(1), 16))
+    """The character an escape spells, as orjson would write it: raw, or `\\"` and `\\\\` for the
+    quote and the backslash (`\\u0022doe, john\\u0022@x.org` is a quoted local part); control
+    characters and surrogates stay escapes."""
+    code = int(m.group(1), 16)
+    if code < 0x20 or 0xD800 <= code <= 0xDFFF:
+        return m.group(0)
+    return _QUOTE_ESCAPES.get(code) or chr(code)
+
+
+_QUOTE_ESCAPES = {0x22: '\\"', 0x5C: "\\\\"}
+
+
+def reason_of(exc: Exception) -> str:
+    """A reject's reason, e-mails hashed: reasons may quote a value of the line."""
+    text = str(exc)
+    return scrub_text(text) if "@" in text or "%" in text else text
 
 
 def process(items: Any, first_line_no: int, mapper: EventMapper, constants: Constants) -> ChunkResult:
@@ -161,9 +174,9 @@ def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper:
             append(map_event(event))
             keep_offset(offset)
         except orjson.JSONDecodeError as exc:
-            rejects.append((first_line_no + offset, f"not JSON: {exc}", offending_text(raw)))
+            rejects.append((first_line_no + offset, f"not JSON: {reason_of(exc)}", offending_text(raw)))
         except (RowError, orjson.JSONEncodeError) as exc:
-            rejects.append((first_line_no + offset, str(exc), offending_text(raw, event)))
+            rejects.append((first_line_no + offset, reason_of(exc), offending_text(raw, event)))
     if part.offsets:
         part.last_event_line = first_line_no + part.offsets[-1]
     part.eras.update(row.schema_era for row in part.rows)

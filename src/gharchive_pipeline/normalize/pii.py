@@ -8,9 +8,14 @@ whose local part is already 40 hex characters are left alone, so both servings n
 `scrub` hashes e-mail-like substrings anywhere in (JSON) text: author e-mails reappear in commit
 messages (`Signed-off-by:`), in author names and in issue bodies, and none may reach an output.
 It works on UTF-8 bytes, the form orjson produces, and only looks around each '@' (and each `%40`,
-the URL-encoded '@'). The local part is hashed whole: non-ASCII characters belong to it, and a
-quoted local part (`"john doe"@example.com`) is hashed without its quotes. `scrub_value` does the
-same for a plain string bound for a column (`ref`, `action`, logins...).
+the URL-encoded '@'). The local part is hashed whole: non-ASCII characters and RFC 5322 specials
+(`o'reilly`, `first!last`) belong to it, and a quoted local part (`"doe, john"@example.com`) is
+hashed without its quotes. A local part ends (at the '@') with a letter, digit, non-ASCII character
+or one of `._%+-`, and specials it starts with are not hashed: so `node_modules/@types`, `'@scope`
+are no addresses and `'ann@x.org'` hashes `ann`. A domain is a dotted name with a letter, ASCII or
+not (`ümlaut.de`, `例え.jp`, punycode `xn--mnchen-3ya.de`), or an IP literal (`[192.0.2.1]`,
+`[IPv6:2001:db8::1]`). `scrub_value` does the same for a plain string bound for a column (`ref`,
+`action`, logins...).
 """
 
 from __future__ import annotations
@@ -22,18 +27,27 @@ _HEX40 = re.compile(rb"[0-9a-f]{40}")
 #: characters of an address local part, matched on the REVERSED text (leftwards from the '@'); a
 #: window of _MAX_LOCAL first (the common case), the whole run when the window is full
 _MAX_LOCAL = 128
-#: non-ASCII bytes count as local-part characters: `Jörg@x.org` is hashed whole, not from `rg`
-_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff]{1,128}")
-_LOCAL_RUN_REVERSED = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff]*")
+#: non-ASCII bytes count as local-part characters (`Jörg@x.org` is hashed whole, not from `rg`),
+#: and so do the RFC 5322 specials (`o'reilly@x.org`); the last one before the '@' is never a special
+_SPECIALS = rb"!#$&'*/=?^`{|}~"
+_LOCAL_CHARS = rb"A-Za-z0-9._%+\-\x80-\xff" + re.escape(_SPECIALS)
+_LOCAL_REVERSED = re.compile(rb"[A-Za-z0-9._%%+\-\x80-\xff][%s]{0,127}" % _LOCAL_CHARS)
+_LOCAL_RUN_REVERSED = re.compile(rb"[%s]*" % _LOCAL_CHARS)
+#: leading bytes never hashed: specials (`'ann@`, `{ann@`) and continuation bytes (half a character)
+_LEAD_SKIP = frozenset(_SPECIALS) | frozenset(range(0x80, 0xC0))
 _AT = re.compile(rb"@|%40")
 #: what may stand between the quotes of a quoted local part: RFC 5322 atext, dots, non-ASCII, and
 #: inner spaces (`"john doe"`); not parentheses, brackets, commas, colons, backslashes: text such as
 #: `Error(\\"@printf` or `\\"a\\" and \\"@types` holds a quote before an '@' but no address
 _QUOTED_CHAR = rb"A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.\x80-\xff"
-_QUOTED = re.compile(rb"[%s](?:[ %s]{0,62}[%s])?" % (_QUOTED_CHAR, _QUOTED_CHAR, _QUOTED_CHAR))
-_LABEL = rb"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+#: inside the quotes also spaces and commas (`"doe, john"`), never first or last
+_QUOTED = re.compile(rb"[%s](?:[ ,%s]{0,62}[%s])?" % (_QUOTED_CHAR, _QUOTED_CHAR, _QUOTED_CHAR))
+#: a domain label: ASCII letters and digits or any non-ASCII (an IDN as typed), inner hyphens
+_LABEL = rb"[A-Za-z0-9\x80-\xff](?:[A-Za-z0-9\x80-\xff\-]*[A-Za-z0-9\x80-\xff])?"
 _DOMAIN = re.compile(_LABEL + rb"(?:\." + _LABEL + rb")*")
-_HAS_LETTER = re.compile(rb"[A-Za-z]")
+_HAS_LETTER = re.compile(rb"[A-Za-z\x80-\xff]")
+#: an address literal: `[192.0.2.1]`, `[IPv6:2001:db8::1]` (hex digits with a dot or colon)
+_IP_LITERAL = re.compile(rb"\[(?:IPv6:)?[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]*\]")
 #: `git@github.com:owner/repo.git` (ssh_url) is a URL, not a person's address
 _NOT_PERSONAL = frozenset({b"git"})
 _CACHE_LIMIT = 200_000
@@ -120,7 +134,7 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
                 start -= longer.end() if longer else 0
             if start > 0 and data[start - 1] == 0x5C and data[start] < 0x80:  # a JSON escape such as \n
                 start += 1  # (escapes are ASCII: a backslash before a non-ASCII character is not one)
-            while start < at and 0x80 <= data[start] <= 0xBF:  # never half a character
+            while start < at and data[start] in _LEAD_SKIP:  # never half a character, no leading special
                 start += 1
             local = data[start:at]
             if not local:
@@ -138,9 +152,12 @@ def scrub(data: bytes, *, json: bool = True) -> bytes:
 
 
 def _is_address(data: bytes, at: int) -> bool:
-    """Whether a domain with a letter follows the '@' (or `%40`) at `at`."""
-    domain_m = _DOMAIN.match(data, at + (1 if data[at] == 0x40 else 3))
-    return domain_m is not None and _HAS_LETTER.search(domain_m.group()) is not None
+    """Whether a domain with a letter (or an address literal) follows the '@' (or `%40`) at `at`."""
+    begin = at + (1 if data[at] == 0x40 else 3)
+    domain_m = _DOMAIN.match(data, begin)
+    if domain_m is None:
+        return _IP_LITERAL.match(data, begin) is not None
+    return _HAS_LETTER.search(domain_m.group()) is not None
 
 
 def _quoted_local(data: bytes, at: int, last: int, json: bool) -> tuple[int, bytes] | None:

@@ -50,10 +50,20 @@ def plausible_window(now: datetime) -> tuple[int, int]:
     return to_micros(GITHUB_BEGAN), to_micros(now + FUTURE_MARGIN)
 
 
+#: characters of a refused created_at quoted in a reason
+EXCERPT = 40
+
+
+def excerpt(value: object) -> str:
+    """The start of a refused value for a reason, e-mails hashed BEFORE cutting: cut first, an
+    address split by the cut (`alice.smith@exam`) would no longer look like one and stay in clear."""
+    return scrub_text(str(value))[:EXCERPT]  # the whole value: a local part has no length limit
+
+
 def describe_range(value: object, micros: int, window: tuple[int, int]) -> str:
     """Why a parsed created_at is refused (it lies outside `window`). Never the clock time of the
     run: a rerun's rejects are byte for byte those of the first run."""
-    shown = scrub_text(str(value)[:40])
+    shown = excerpt(value)
     if not BIGQUERY_RANGE[0] <= micros <= BIGQUERY_RANGE[1]:
         return f"created_at {shown!r} is outside what BigQuery's TIMESTAMP holds (years 1 to 9999 in UTC)"
     if micros < window[0]:
@@ -77,7 +87,7 @@ def parse_timestamp(value: object) -> int:
             return to_micros(datetime.strptime(value, fmt))
         except ValueError:
             continue
-    raise TimestampError(f"created_at {scrub_text(value[:40])!r} is not a timestamp")
+    raise TimestampError(f"created_at {excerpt(value)!r} is not a timestamp")
 
 
 class TimestampParser:

@@ -95,11 +95,32 @@ def load_command(
     Hours whose batch is still pending or running are left alone; a FAILED batch is submitted again
     under a new attempt id. Prints one line per load; safe to run again at any time.
     """
-    from ..stages.sweep import Per, sweep
+    from ..stages.sweep import Per
 
     last = end or start
     if last < start:
         raise click.BadParameter(f"END {last} is before START {start}", param_hint="END")
+    raw, curated, loader, states = _assemble(home, project, region, raw_url, curated_url)
+    if dry_run:
+        from ..stages.sweep import find_work, plan
+
+        work = find_work(raw, curated, start, last, states=states, now=datetime.now(UTC))
+        planned = plan([w for w in work if w.settled or unsettled], curated.url, Per(per))
+        _print_plan(planned, start, last)
+        return
+    from ..stages.sweep import sweep
+
+    try:
+        report = sweep(raw, curated, start, last, loader, per=Per(per), states=states, unsettled=unsettled)
+    except (StorageError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_sweep(report, start, last)
+
+
+def _assemble(
+    home: Path, project: str, region: str, raw_url: str, curated_url: str
+) -> tuple[Storage, Storage, Any, Any]:
+    """(raw, curated, loader, batch states) from cloud_context (--project) or local_context (HOME)."""
     if project:
         env = Settings.from_env()
         settings = dataclasses.replace(
@@ -109,28 +130,20 @@ def load_command(
             raise click.UsageError("--project needs --raw and --curated (or GHARCHIVE_RAW/CURATED_BUCKET)")
         ctx = cloud_context(settings)
         loader, states = _cloud(ctx)  # settings first: a missing one is the clearer error
-        raw, curated = _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket")
-    else:
-        ctx = local_context(home, load_now=True)
-        raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
-        loader, states = ctx.loader, None
-    if dry_run:
-        from ..stages.sweep import find_work, plan
+        return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
+    ctx = local_context(home, load_now=True)
+    raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
+    return raw, curated, ctx.loader, None
 
-        work = find_work(raw, curated, start, last, states=states, now=datetime.now(UTC))
-        planned = plan([w for w in work if w.settled or unsettled], curated.url, Per(per))
-        for request, pending in planned:
-            click.echo(
-                f"{_span(request)}: would load {pending} pending hour(s) ({len(request.covers)} covered)"
-            )
-        click.echo(f"{len(planned)} load(s) would be submitted for {start}..{last}")
-        return
-    try:
-        report = sweep(raw, curated, start, last, loader, per=Per(per), states=states, unsettled=unsettled)
-    except (StorageError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    done = report.swept
-    for item in done:
+
+def _print_plan(planned: list[tuple[Any, int]], start: date, last: date) -> None:
+    for request, pending in planned:
+        click.echo(f"{_span(request)}: would load {pending} pending hour(s) ({len(request.covers)} covered)")
+    click.echo(f"{len(planned)} load(s) would be submitted for {start}..{last}")
+
+
+def _print_sweep(report: Any, start: date, last: date) -> None:
+    for item in report.swept:
         batch = f" {item.result.batch_id}" if item.result.batch_id else ""
         state = item.result.details.get("batch_state")
         extra = f", batch {state}" if state else ""
@@ -143,7 +156,7 @@ def load_command(
             f"{day.day}: not settled, left alone ({len(day.waiting)} hour(s) waiting, first "
             f"{day.waiting[0].key}; --unsettled loads it now)"
         )
-    click.echo(f"{len(done)} load(s) for {start}..{last}")
+    click.echo(f"{len(report.swept)} load(s) for {start}..{last}")
 
 
 def _span(request: Any) -> str:

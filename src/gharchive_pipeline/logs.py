@@ -27,6 +27,16 @@ OUTCOME_LOGGER = "gharchive_pipeline.outcomes"
 #: The `extra=` key carrying a record's structured fields.
 FIELDS = "json_fields"
 
+#: Cloud Logging drops an entry over 256 KB; none of our fields needs more than a few KB (an hour, an
+#: object name, an error message). Longer strings keep their head and tail around a marker saying
+#: how much was cut; lists and mappings keep MAX_ITEMS entries; a line stays far below the limit.
+MAX_FIELD_CHARS = 4096
+MAX_ITEMS = 64
+MAX_DEPTH = 4
+TRUNCATED = "…[{cut} chars cut]…"
+#: A line over this (many long fields) is written again with shorter fields, then as message only.
+MAX_LINE_BYTES = 64 * 1024
+
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 _SEVERITIES = {logging.CRITICAL: "CRITICAL", logging.ERROR: "ERROR", logging.WARNING: "WARNING"}
 
@@ -41,6 +51,35 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, set | frozenset | tuple):
         return list(value)
     return str(value)
+
+
+def bounded(value: Any, limit: int = MAX_FIELD_CHARS, depth: int = 0) -> Any:
+    """`value` made JSON-ready and small (see MAX_FIELD_CHARS): strings cut in the middle, with a
+    marker; containers to MAX_ITEMS entries and MAX_DEPTH levels; an integer too long to print as
+    its size."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= 256 else f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, dict | list | tuple | set | frozenset) and depth >= MAX_DEPTH:
+        return f"<{type(value).__name__} of {len(value)} entries, nested too deep to log>"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {bounded(str(k), 256): bounded(v, limit, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            out["…"] = f"{len(items) - MAX_ITEMS} more entries cut"
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        seq = list(value)
+        kept = [bounded(v, limit, depth + 1) for v in seq[:MAX_ITEMS]]
+        return kept + ([f"…{len(seq) - MAX_ITEMS} more items cut"] if len(seq) > MAX_ITEMS else [])
+    text = value if isinstance(value, str) else _jsonable(value)
+    if not isinstance(text, str):
+        return bounded(text, limit)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return text[:half] + TRUNCATED.format(cut=len(text) - 2 * half) + text[-half:]
 
 
 def severity_name(levelno: int) -> str:
@@ -63,7 +102,17 @@ class JsonFormatter(logging.Formatter):
             doc.setdefault("logger", record.name)
         if record.exc_info:
             doc["stack_trace"] = self.formatException(record.exc_info)  # Error Reporting reads this
-        return json.dumps(doc, default=_jsonable)
+        return bounded_line(doc)
+
+
+def bounded_line(doc: dict[str, Any]) -> str:
+    """`doc` as one JSON line of at most MAX_LINE_BYTES (see `bounded`)."""
+    for limit in (MAX_FIELD_CHARS, MAX_FIELD_CHARS // 8, 64):
+        line = json.dumps(bounded(doc, limit), default=_jsonable)
+        if len(line.encode()) <= MAX_LINE_BYTES:
+            return line
+    keep = {k: bounded(doc.get(k), 1024) for k in ("severity", "message", "stage", "hour", "outcome", "time")}
+    return json.dumps({**keep, "truncated": f"the other fields were cut: {len(line.encode()):,} bytes"})
 
 
 class _StderrHandler(logging.StreamHandler):

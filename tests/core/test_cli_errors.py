@@ -104,3 +104,14 @@ def test_source_credentials_never_reach_the_console_or_the_home(
         assert "pa55-w0rd" not in text and "tok-4242" not in text and "carol" not in text
     assert any(json.loads(line).get("source", "").startswith("http://***@") for line in err.splitlines())
     assert os.environ.get(TRACEBACK_ENV) is None
+
+
+@pytest.mark.parametrize("limit", ["-1", "0"])
+def test_stats_with_a_limit_below_one(capsys: pytest.CaptureFixture[str], tmp_path: Path, limit: str) -> None:
+    """A usage error (exit status 2, click's one line naming the option), not a query's traceback."""
+    home = tmp_path / "home"
+    rows = cached_rows("2015-01-01-1.json.gz", HOUR1)
+    write_rows(rows, day_dir(home / "warehouse", EVENTS, HOUR1.start.date()) / "part-0.parquet")
+    code, _, err = run(capsys, "stats", "--home", str(home), "--by", "repo", "--limit", limit)
+    assert code == 2 and "Traceback" not in err, err
+    assert "Invalid value for '--limit'" in err

@@ -72,7 +72,12 @@ def _jsonable(value: Any) -> Any:
 @click.option(
     "--format", "fmt", type=click.Choice(("table", "csv", "json")), default="table", show_default=True
 )
-@click.option("--limit", type=int, default=None, help="At most this many rows (default 20 for repo/actor).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many rows (default 20 for repo/actor).",
+)
 def stats_command(
     start: Hour | None, end: Hour | None, home: Path, by: str, fmt: str, limit: int | None
 ) -> None:

@@ -81,60 +81,89 @@ def run_command(
     the local warehouse (DuckDB by default), with its statistics. Idempotent: running a range again
     changes nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from ..load.duckdb_days import DuckDBConfig
-    from ..load.local_load import DayResult, Engine
-    from ..local.runner import DayFailure, run_hours
-    from ..local.status import HourStatus, render_table
+    from ..load.local_load import Engine
+    from ..local.runner import run_hours
 
     first, last = window(start, end)
-    if "://" not in source and not Path(source).is_dir():
-        shown = re.sub(r"^[^/@]*@", "***@", source)  # never echo a password given without a scheme
-        raise click.BadParameter(f"source {shown!r} is neither a URL nor a directory", param_hint="--source")
+    _check_source(source)
     if follow:
         from ..local.follow import follow_command
 
         sys.exit(follow_command(start, end, home=home, source=source, echo=click.echo))
     console = _console()
-    total = first.hours_until(last) + 1
-    with Progress(
-        output.text_column("{task.description}", style="bold"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        output.text_column("{task.fields[last]}"),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("hours", total=total, last="")
-        day_task = progress.add_task("days loaded", total=None, last="")
-
-        def advanced(row: HourStatus) -> None:
-            progress.update(task, advance=1, last=f"{row.hour.key}: {row.raw}/{row.normalized}")
-
-        def loaded(result: DayResult | DayFailure) -> None:
-            if isinstance(result, DayFailure):
-                text = f"{result.day}: failed"
-            elif result.load is None:
-                text = f"{result.day}: already current"
-            else:
-                text = f"{result.day}: {result.load.rows:,} events from {len(result.contributors)} hours"
-            progress.update(day_task, advance=1, last=text)
-
+    with _RunProgress(console, hours=first.hours_until(last) + 1) as progress:
         report = run_hours(
             first,
             last,
             home=home,
             source=source,
-            on_hour=advanced,
-            on_day=loaded,
+            on_hour=progress.hour_done,
+            on_day=progress.day_done,
             engine=Engine(engine),
             workers=workers,
             duckdb=DuckDBConfig(memory_limit=memory_limit),
         )
-        progress.update(day_task, total=len(report.days) + len(report.day_failures))
-    console.print(render_table(report.rows, title=f"gharchive run {first.key}..{last.key} ({home})"))
+        progress.days_total(len(report.days) + len(report.day_failures))
+    _print_run(console, report, title=f"gharchive run {first.key}..{last.key} ({home})")
+    if not report.ok:
+        sys.exit(1)
+
+
+def _check_source(source: str) -> None:
+    if "://" not in source and not Path(source).is_dir():
+        shown = re.sub(r"^[^/@]*@", "***@", source)  # never echo a password given without a scheme
+        raise click.BadParameter(f"source {shown!r} is neither a URL nor a directory", param_hint="--source")
+
+
+class _RunProgress:
+    """`gharchive run`'s two progress bars: hours through the chain, days loaded."""
+
+    def __init__(self, console: Any, *, hours: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bars = Progress(
+            output.text_column("{task.description}", style="bold"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            output.text_column("{task.fields[last]}"),
+            console=console,
+            transient=False,
+        )
+        self.hours = self.bars.add_task("hours", total=hours, last="")
+        self.days = self.bars.add_task("days loaded", total=None, last="")
+
+    def __enter__(self) -> _RunProgress:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bars.__exit__(*exc)
+
+    def hour_done(self, row: Any) -> None:
+        self.bars.update(self.hours, advance=1, last=f"{row.hour.key}: {row.raw}/{row.normalized}")
+
+    def day_done(self, result: Any) -> None:
+        from ..local.runner import DayFailure
+
+        if isinstance(result, DayFailure):
+            text = f"{result.day}: failed"
+        elif result.load is None:
+            text = f"{result.day}: already current"
+        else:
+            text = f"{result.day}: {result.load.rows:,} events from {len(result.contributors)} hours"
+        self.bars.update(self.days, advance=1, last=text)
+
+    def days_total(self, days: int) -> None:
+        self.bars.update(self.days, total=days)
+
+
+def _print_run(console: Any, report: Any, *, title: str) -> None:
+    """The run's table, its log file, and every failure in red."""
+    from ..local.status import render_table
+
+    console.print(render_table(report.rows, title=title))
     esc = output.esc
     console.print(f"log: {esc(report.log_file)}")
     for failure in report.failures:
@@ -144,8 +173,6 @@ def run_command(
         )
     for day_failure in report.day_failures:
         console.print(f"[red]load of day {day_failure.day} failed: {esc(day_failure.error)}[/red]")
-    if not report.ok:
-        sys.exit(1)
 
 
 @click.command("status")

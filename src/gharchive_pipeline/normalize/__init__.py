@@ -120,13 +120,7 @@ def normalize(
     """
     started = time.perf_counter()
     name = _source_name(src, source_name)
-    if hour is None:
-        hour = hour_from_name(name)
-        if hour is None:
-            raise NormalizeError(
-                f"{name}: cannot tell the hour from the file name (expected YYYY-MM-DD-H.json.gz); "
-                "give it explicitly (--hour YYYY-MM-DDTHH)"
-            )
+    hour = hour or _hour_of(name)
     dst = Path(dst)
     rejects_path = rejects_path or dst.with_name(dst.name + ".rejects.ndjson")
     check_paths(src, dst, rejects_path)
@@ -140,20 +134,8 @@ def normalize(
     try:
         with gc_paused():  # the reader thread allocates too: no collector passes over the hour
             totals, stats = _run(reader, sink, rejects, constants, workers, progress)
-        lines, eras = totals.lines, totals.eras
-        damaged_lines = 0
-        if stats.damage is not None:  # salvaged: what inflated after the damage is garbage
-            damaged_lines = rejects.drop_after(totals.last_event_line)
-            lines -= damaged_lines
-        if lines == 0 and stats.damage is not None:
-            raise EmptyInputError(f"{name}: nothing to salvage before the damage ({stats.damage})")
-        if lines == 0:  # a valid, empty gzip: GH Archive has such hours (2012-03-10-15)
-            log.warning("%s (hour %s): a valid file with no events; writing an empty hour", name, hour.key)
-        if rejects.count > lines * MAX_REJECT_SHARE:
-            raise TooManyRejectsError(
-                f"{name}: {rejects.count} of {lines} lines are not usable events "
-                f"(over {MAX_REJECT_SHARE:.0%}; first: {rejects.first}); nothing was written"
-            )
+        lines, damaged_lines = _judge(name, hour, totals, stats, rejects)
+        eras = totals.eras
         sink.commit()
         written_rejects = rejects.commit()
     except BaseException:
@@ -178,6 +160,35 @@ def normalize(
     )
     _log_result(name, result, rejects_name)
     return result
+
+
+def _hour_of(name: str) -> Hour:
+    hour = hour_from_name(name)
+    if hour is None:
+        raise NormalizeError(
+            f"{name}: cannot tell the hour from the file name (expected YYYY-MM-DD-H.json.gz); "
+            "give it explicitly (--hour YYYY-MM-DDTHH)"
+        )
+    return hour
+
+
+def _judge(name: str, hour: Hour, totals: _Totals, stats: ReadStats, rejects: RejectSink) -> tuple[int, int]:
+    """(lines, damaged lines) of a read hour, or the error that refuses it: nothing before the
+    damage of a salvaged file, or too many rejects. What inflated after the damage is garbage."""
+    lines, damaged_lines = totals.lines, 0
+    if stats.damage is not None:
+        damaged_lines = rejects.drop_after(totals.last_event_line)
+        lines -= damaged_lines
+    if lines == 0 and stats.damage is not None:
+        raise EmptyInputError(f"{name}: nothing to salvage before the damage ({stats.damage})")
+    if lines == 0:  # a valid, empty gzip: GH Archive has such hours (2012-03-10-15)
+        log.warning("%s (hour %s): a valid file with no events; writing an empty hour", name, hour.key)
+    if rejects.count > lines * MAX_REJECT_SHARE:
+        raise TooManyRejectsError(
+            f"{name}: {rejects.count} of {lines} lines are not usable events "
+            f"(over {MAX_REJECT_SHARE:.0%}; first: {rejects.first}); nothing was written"
+        )
+    return lines, damaged_lines
 
 
 def check_paths(src: Path | BinaryIO, dst: Path, rejects_path: Path) -> None:

@@ -115,3 +115,46 @@ def test_stats_with_a_limit_below_one(capsys: pytest.CaptureFixture[str], tmp_pa
     code, _, err = run(capsys, "stats", "--home", str(home), "--by", "repo", "--limit", limit)
     assert code == 2 and "Traceback" not in err, err
     assert "Invalid value for '--limit'" in err
+
+
+# ---- the error tree: every error of ours is one line -------------------------------------------------
+def _tree_errors() -> list[BaseException]:
+    from gharchive_pipeline import errors
+    from gharchive_pipeline.cloud_events import EventError
+    from gharchive_pipeline.hours import HourError
+    from gharchive_pipeline.load.day_lock import DayLocked
+    from gharchive_pipeline.load.job import LoadError
+    from gharchive_pipeline.load.spark_job import SchemaMismatch
+    from gharchive_pipeline.normalize.errors import CorruptInputError, SamePathError
+    from gharchive_pipeline.publish import PublishError
+    from gharchive_pipeline.stages.dataproc import DataprocConfigError, DataprocRetryExhausted
+
+    return [
+        DayLocked("day 2015-01-01 is held by batch b until 10:00"),
+        LoadError("day 2015-01-01: rows of another source_hour"),
+        SchemaMismatch("curated files lack columns ['payload']"),
+        CorruptInputError("x.json.gz: not gzip"),
+        SamePathError("source and output are the same file"),
+        PublishError("topic projects/p/topics/t: 403"),
+        DataprocConfigError("GHARCHIVE_REGION not set"),
+        DataprocRetryExhausted("every attempt failed"),
+        EventError("not a finalize event"),
+        HourError("bad hour"),
+        errors.TransientError(),
+    ]
+
+
+@pytest.mark.parametrize("exc", _tree_errors(), ids=lambda e: type(e).__name__)
+def test_every_error_of_the_tree_is_one_line(
+    exc: BaseException, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through `main` with the command's work replaced by one that raises `exc` (a stand-in: a
+    held lock or an exhausted Dataproc retry cannot be made to happen in a unit test)."""
+    from gharchive_pipeline.cli import stats_cmd
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise exc
+
+    monkeypatch.setattr(stats_cmd, "_warehouse", failing)
+    code, _, err = run(capsys, "stats", "--home", "/nonexistent")
+    assert_one_line_error(code, err, str(exc) or type(exc).__name__)

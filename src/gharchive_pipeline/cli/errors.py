@@ -1,9 +1,9 @@
-"""Which exceptions are the user's to fix, and the one line that tells them how.
+"""The CLI's one mapping of errors: which are one line on stderr, and what that line says.
 
-`gharchive` prints these as `Error: ...` on stderr and exits 1; anything else is a bug and keeps its
-traceback (so does everything with GHARCHIVE_TRACEBACK=1). A known error is one the user can act
-on: a path they gave that cannot be written or read, a bucket that cannot be used, missing Google
-credentials, an unusable topic or Dataproc configuration.
+`gharchive` prints these as `Error: ...` on stderr and exits 1, never with a traceback: every error
+of the package's tree (errors.GharchiveError: a transient fault, to be run again; a permanent one;
+a user error), a path the user gave that cannot be written or read, missing Google credentials.
+Anything else is a bug and keeps its traceback (so does everything with GHARCHIVE_TRACEBACK=1).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
+
+from ..errors import GharchiveError
 
 TRACEBACK_ENV = "GHARCHIVE_TRACEBACK"
 
@@ -33,15 +35,10 @@ def _path_error(exc: OSError) -> str:
 
 
 def user_error(exc: BaseException) -> str | None:
-    """The one-line message for an error the user can fix; None for a bug (keep the traceback)."""
-    from ..hours import HourError
-    from ..publish import PublishError
-    from ..stages.dataproc import DataprocConfigError
-    from ..storage.base import StorageError
-
+    """The one-line message for an error of ours or the user's; None for a bug (keep the traceback)."""
     message: str | None = None
-    if isinstance(exc, StorageError | PublishError | DataprocConfigError | HourError):
-        message = str(exc)
+    if isinstance(exc, GharchiveError):
+        message = str(exc) or type(exc).__name__
     elif _credentials_error(exc):
         message = _CREDENTIALS_HELP
     elif isinstance(exc, OSError) and exc.filename is not None:

@@ -110,10 +110,8 @@ def load_command(
         return
     from ..stages.sweep import sweep
 
-    try:
-        report = sweep(raw, curated, start, last, loader, per=Per(per), states=states, unsettled=unsettled)
-    except (StorageError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    # errors of the tree (a held lock, a bucket, a refused load) are one line by cli/errors.py
+    report = sweep(raw, curated, start, last, loader, per=Per(per), states=states, unsettled=unsettled)
     _print_sweep(report, start, last)
 
 

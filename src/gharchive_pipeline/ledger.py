@@ -209,7 +209,7 @@ def history_of(storage: Storage, hour: Hour, raw: bytes) -> HourHistory:
             entries.append(LedgerEntry.from_json(item))
         except (KeyError, TypeError, ValueError, AttributeError):
             bad += 1
-    quarantined = tuple(str(q) for q in doc.get(QUARANTINED) or () if isinstance(q, str))
+    quarantined = tuple(_quarantined(doc))
     problem = f"{bad} unreadable ledger entries skipped" if bad else ""
     return HourHistory(tuple(entries), problem, quarantined)
 
@@ -246,13 +246,18 @@ def _append_once(storage: Storage, hour: Hour, entry: LedgerEntry) -> None:
         "entries": entries[overflow:],
         "dropped": (_int(doc.get("dropped")) or 0) + overflow,
     }
-    if doc.get(QUARANTINED):
-        new[QUARANTINED] = doc[QUARANTINED]
+    if kept := _quarantined(doc):
+        new[QUARANTINED] = kept
     encoded = json.dumps(new, separators=(",", ":"), default=str).encode()
     try:
         storage.put_bytes(name, encoded, if_generation_match=info.generation if info else 0)
     except PreconditionFailed:
         raise _Conflict from None
+
+
+def _quarantined(doc: dict[str, Any]) -> list[str]:
+    names = doc.get(QUARANTINED)
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
 def _quarantine(

@@ -2,6 +2,7 @@
 
     GharchiveError                 raised on purpose by this package (anything else is a bug)
     ├── TransientError             a later attempt may succeed: retry (5xx to Pub/Sub/Eventarc)
+    │   └── ConfigError            a setting is missing: retried until the deployment is fixed
     └── PermanentError             can never succeed as asked: record, log once, acknowledge
         ├── MalformedInput         an event, message or object name that is not what we take
         └── UserError              the user's to fix (an option, a path): one line on stderr
@@ -16,6 +17,7 @@ always were (ValueError, RuntimeError) so existing `except` clauses keep working
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "GharchiveError",
     "MalformedInput",
     "PermanentError",
@@ -32,6 +34,11 @@ class GharchiveError(Exception):
 class TransientError(GharchiveError):
     """A fault a later attempt may not meet (a 5xx, a timeout, a held lock, a bucket or setting
     that is being fixed): retried, never recorded as the hour's final outcome."""
+
+
+class ConfigError(TransientError):
+    """A setting the stage needs is missing (names it): the event is redelivered, not lost, until
+    the deployment is fixed; the CLI shows it as one line."""
 
 
 class PermanentError(GharchiveError):

@@ -156,6 +156,7 @@ TRANSIENT = [
     DayLocked("day 2015-01-01 held by batch b"),
     DataprocConfigError("GHARCHIVE_PROJECT not set"),
     TransientIngestError("hour 2015-01-01T00 is not_yet_published"),
+    errors.ConfigError("no raw bucket configured for normalize"),
 ]
 
 

@@ -16,7 +16,7 @@ from cloudevents.http import CloudEvent
 
 from .. import ledger as _ledger  # a module: ledger.py reads the outcome vocabulary of this package
 from ..cloud_events import StorageObjectEvent, bucket_name, parse_storage_event
-from ..errors import INPUT_ERRORS
+from ..errors import INPUT_ERRORS, ConfigError
 from ..hours import Hour, HourError
 from ..logs import log_event
 from ..storage.base import Storage
@@ -123,7 +123,7 @@ def screen_object(
         return record(StageOutcome(stage, ignored, None, obj.uri, {"reason": reason}))
 
     if not bucket:
-        raise RuntimeError(f"no {what} bucket configured for {stage.value}: cannot check {obj.uri}")
+        raise ConfigError(f"no {what} bucket configured for {stage.value}: cannot check {obj.uri}")
     if obj.bucket != bucket_name(bucket):
         return ignore(f"bucket {obj.bucket!r} is not the configured {what} bucket {bucket}")
     try:

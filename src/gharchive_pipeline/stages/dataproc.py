@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..errors import PermanentError, TransientError
+from ..errors import ConfigError, PermanentError
 from ..load.day_lock import batch_ttl
 from ..settings import (
     ENV_BQ_TABLE,
@@ -42,7 +42,7 @@ DEAD_STATES = frozenset({"FAILED", "CANCELLED"})
 MAX_ATTEMPTS = 9
 
 
-class DataprocConfigError(TransientError, RuntimeError):
+class DataprocConfigError(ConfigError, RuntimeError):
     """A setting the Dataproc submission needs is missing (names the env var): transient, so the
     event is redelivered until the deployment is fixed instead of being lost."""
 

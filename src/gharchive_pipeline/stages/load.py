@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..context import Context
-from ..errors import PermanentError
+from ..errors import ConfigError, PermanentError
 from ..hours import Hour, day_range, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
 from ..storage.base import ObjectInfo, Storage
@@ -152,7 +152,7 @@ def handle_curated_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutc
     version = HourVersion(hour, obj.generation)
     if current.metadata.get(LOAD_MODE) == DEFERRED:
         if raw is None:
-            raise RuntimeError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
+            raise ConfigError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
         return _defer(obj, version, curated, raw, loader, now=ctx.now())
 
     started = time.perf_counter()

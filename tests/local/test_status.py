@@ -159,12 +159,16 @@ def test_a_corrupt_ledger_before_the_run_does_not_fail_it(tmp_path: Path) -> Non
 
 
 def test_a_stray_ledger_name_is_shown_not_fatal(home: Path) -> None:
-    raw = open_storage(str(home / "raw"))
-    stray = "ledger/2015/02/30/2015-02-30T00.json"
-    raw.put_bytes(stray, b"{}")
+    raw, curated = open_storage(str(home / "raw")), open_storage(str(home / "curated"))
+    strays = ["ledger/2015/02/30/2015-02-30T00.json", "hours/2015/02/30/2015-02-30-0.json.gz"]
+    for name in strays:
+        raw.put_bytes(name, b"{}")
+    curated.put_bytes("events/date=2015-02-30/hour=00/events.parquet", b"pq")
     result = gharchive("status", "--home", str(home))
     assert "2015-01-01T00" in result.stdout and "2015-01-01T01" in result.stdout
-    assert stray in result.stderr and "no real hour" in result.stderr
+    assert all(f"{raw.url}/{name}" in result.stderr for name in strays)
+    assert f"{curated.url}/events/date=2015-02-30/hour=00/events.parquet" in result.stderr
+    assert "no real hour" in result.stderr
 
 
 def test_a_curated_file_deleted_by_hand_is_no_longer_loaded(home: Path) -> None:

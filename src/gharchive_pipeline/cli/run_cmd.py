@@ -229,7 +229,8 @@ def status_command(
     hours = list(hour_range(first, last)) if first and last else None
     report = status_report(raw, curated, hours)
     for name in report.strays:
-        click.echo(f"ignored {raw.url}/{name}: named like an hour's object, but no real hour", err=True)
+        shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)  # no terminal escapes
+        click.echo(f"ignored {shown}: named like an hour's object, but no real hour", err=True)
     if as_json:
         for row in report.rows:
             click.echo(json.dumps(row.to_json()))

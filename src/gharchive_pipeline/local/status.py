@@ -25,7 +25,7 @@ from ..ledger import (
     read_history,
 )
 from ..stages.outcome import LOAD_DONE, IngestOutcome, Stage
-from ..storage.base import ObjectInfo, Storage
+from ..storage.base import ObjectInfo, Storage, object_url
 
 #: Ledgers read at once (one request each): a month (744 ledgers) from a bucket in seconds. Below the
 #: google-cloud-storage client's connection pool (10): more threads would only queue for connections.
@@ -133,12 +133,12 @@ def snapshot(
     with ThreadPoolExecutor(threads or THREADS) as pool:
         for listing, raws, cur in pool.map(one, prefixes):
             snap.ledgers.update(listing.ledgers)
-            snap.strays.extend(listing.strays)
+            snap.strays.extend(object_url(raw.url, name) for name in listing.strays)
             for info in raws:
-                if (hour := _hour_of(layout.hour_of_raw_object, info, snap.strays)) is not None:
+                if (hour := _hour_of(layout.hour_of_raw_object, raw, info, snap.strays)) is not None:
                     snap.raw[hour] = info
             for info in cur:
-                if (hour := _hour_of(layout.hour_of_curated_object, info, snap.strays)) is not None:
+                if (hour := _hour_of(layout.hour_of_curated_object, curated, info, snap.strays)) is not None:
                     snap.curated[hour] = info  # type: ignore[index]
     return snap
 
@@ -181,12 +181,14 @@ def status_report(
     return StatusReport(rows, sorted(snap.strays))
 
 
-def _hour_of(parse: Callable[[str], Hour | None], info: ObjectInfo, strays: list[str]) -> Hour | None:
+def _hour_of(
+    parse: Callable[[str], Hour | None], storage: Storage | None, info: ObjectInfo, strays: list[str]
+) -> Hour | None:
     """The hour an object holds; a name shaped like an hour's that names no real hour is a stray."""
     try:
         return parse(info.name)
     except HourError:
-        strays.append(info.name)
+        strays.append(object_url(storage.url if storage is not None else "", info.name))
         return None
 
 

@@ -11,9 +11,12 @@ carry credentials (`http://user:pw@host/`, `?token=`): what this module reports 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import random
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -248,6 +251,76 @@ def redact(text: str, source: str = "") -> str:
     for secret in _secrets(source):
         text = text.replace(secret, _REDACTED)
     return text
+
+
+#: The schemes a source URL may have: the web (GH Archive or a mirror), or a local directory.
+SOURCE_SCHEMES = ("http", "https", "file")
+#: How long the start of a local run waits to learn whether its source can be reached at all.
+REACH_TIMEOUT_SECONDS = 5.0
+#: Connection errors that say "this source cannot be reached from here" (no waiting will help soon).
+_UNREACHABLE = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+
+def source_problem(source: str) -> str | None:
+    """Why `source` can never be fetched from (an unknown scheme, a folder that is not there), for
+    the command line to refuse up front; None for a usable one."""
+    scheme, sep, rest = source.partition("://")
+    if not sep:
+        if Path(source).is_dir():
+            return None
+        shown = re.sub(r"^[^/@]*@", f"{_REDACTED}@", source)  # a password given without a scheme
+        return f"source {shown!r} is neither a URL nor a directory"
+    shown = redact_url(source)
+    if scheme not in SOURCE_SCHEMES:
+        return f"source {shown}: cannot fetch {scheme}:// URLs (use https://, http:// or a local directory)"
+    if scheme == "file" and not Path(rest).is_dir():
+        return f"source {shown}: no such directory"
+    if scheme != "file" and not urlsplit(source).hostname:
+        return f"source {shown}: no host name"
+    return None
+
+
+def unreachable(source: str, timeout: float = REACH_TIMEOUT_SECONDS) -> str | None:
+    """Why an http(s) `source` cannot be reached at all right now: its name does not resolve, or
+    its address refuses or has no route. None when it can (or when a proxy is configured, or the
+    check is inconclusive: a slow answer is the download's to retry). Not a fetch; one connection,
+    closed at once."""
+    if not is_http(source) or requests.utils.get_environ_proxies(source):
+        return None
+    parts = urlsplit(source)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    found: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    resolver = threading.Thread(target=resolve, daemon=True)  # getaddrinfo has no timeout of its own
+    resolver.start()
+    resolver.join(timeout)
+    if not found:
+        return None  # a resolver this slow: let the download's retries judge
+    if isinstance(found[0], socket.gaierror):
+        return f"the name {host} does not resolve ({found[0].strerror})"
+    if isinstance(found[0], OSError):
+        return None
+    last: OSError | None = None
+    for family, kind, proto, _name, address in found[0]:
+        try:
+            with socket.socket(family, kind, proto) as conn:
+                conn.settimeout(timeout)
+                conn.connect(address)
+            return None
+        except TimeoutError:
+            return None
+        except OSError as exc:
+            last = exc
+    if last is not None and last.errno in _UNREACHABLE:
+        return f"{host} port {port}: {last.strerror or last}"
+    return None
 
 
 def source_location(hour: Hour, source: str) -> str:

@@ -158,3 +158,53 @@ def test_every_error_of_the_tree_is_one_line(
     monkeypatch.setattr(stats_cmd, "_warehouse", failing)
     code, _, err = run(capsys, "stats", "--home", "/nonexistent")
     assert_one_line_error(code, err, str(exc) or type(exc).__name__)
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released): a connection is refused."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("http://nonexistent.invalid/", "the name nonexistent.invalid does not resolve"),
+        ("http://127.0.0.1:{port}/", "Connection refused"),
+        ("https://user:secret@127.0.0.1:{port}/", "Connection refused"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_a_source_that_cannot_be_reached_stops_at_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, says: str, command: str
+) -> None:
+    """One line naming the source (without its password) and the way out; nothing was tried."""
+    home = tmp_path / "home"
+    url = source.format(port=_closed_port())
+    code, _, err = run(capsys, command, "2015-01-01T00", "--source", url, "--home", str(home))
+    assert_one_line_error(code, err, "cannot reach http", says, "use --source DIR for local hour files")
+    assert "secret" not in err
+    assert not home.exists()  # no hour was attempted, no ledger says `transient`
+
+
+@pytest.mark.parametrize("source", ["ftp://x/", "s3://bucket/hours", "file:///no/such/dir"])
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_a_source_we_cannot_fetch_from_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, command: str
+) -> None:
+    home = tmp_path / "home"
+    code, _, err = run(capsys, command, "2015-01-01T00", "--source", source, "--home", str(home))
+    assert code == 2 and "Invalid value for --source" in err and "Traceback" not in err, err
+    assert not home.exists()  # no hour recorded `missing`
+
+
+def test_run_help_says_how_to_run_offline_on_the_sample_hours() -> None:
+    from click.testing import CliRunner
+
+    from gharchive_pipeline.cli import cli
+
+    out = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    assert "gharchive run 2015-01-01T00 2015-01-01T05 --source data/gharchive" in out

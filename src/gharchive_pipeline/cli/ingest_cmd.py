@@ -24,7 +24,7 @@ from ..stages.ingest import ingest_hour
 from ..stages.load import DEFERRED
 from ..stages.outcome import IngestOutcome
 from ..storage.base import StorageError
-from .options import HOUR, home_option, hour_arguments, window
+from .options import HOUR, home_option, hour_arguments, usable_source, window
 from .output import console as output_console
 from .output import text_column
 
@@ -79,7 +79,8 @@ def _policy(retries: int, retry_delay: float, deadline: float) -> RetryPolicy:
 
 def _context(home: Path, raw_url: str | None, source: str, policy: RetryPolicy) -> Context:
     """The raw bucket `--raw` names (a cloud one: gs://...), else HOME's; opened now, so an
-    unusable bucket is one line before anything is downloaded."""
+    unusable bucket is one line before anything is downloaded (and so is an unusable source)."""
+    usable_source(source)
     try:
         if raw_url:
             ctx = cloud_context(Settings(raw_bucket=raw_url, source=source), download=policy)

@@ -53,6 +53,24 @@ def hour_arguments(*, start_required: bool, end_required: bool = False) -> Calla
     return decorate
 
 
+def usable_source(source: str, *, reach: bool = True) -> str:
+    """`source` if hours can be fetched from it: a scheme we cannot fetch, or a folder that is not
+    there, is a usage error; with `reach`, so is a URL that cannot be reached at all now (its name
+    does not resolve, nothing listens): a run stops at once instead of retrying every hour. Once a
+    run is going, network faults are transient and retried (the download's job)."""
+    from ..download import redact_url, source_problem, unreachable
+
+    problem = source_problem(source)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="--source")
+    why = unreachable(source) if reach else None
+    if why is not None:
+        raise click.ClickException(
+            f"cannot reach {redact_url(source)}: {why}; use --source DIR for local hour files"
+        )
+    return source
+
+
 @overload
 def window(start: Hour, end: Hour | None) -> tuple[Hour, Hour]: ...
 

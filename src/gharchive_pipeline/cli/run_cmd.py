@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import click
 
 from ..hours import DEFAULT_BASE_URL, Hour
 from . import output
-from .options import home_option, hour_arguments, window
+from .options import home_option, hour_arguments, usable_source, window
 
 #: `--engine` choices and defaults, spelled here so `gharchive --help` imports neither DuckDB nor
 #: Spark (load/local_load.py's Engine and DuckDBConfig; a test keeps them in step).
@@ -31,7 +30,9 @@ def _console() -> Any:
     "--source",
     default=DEFAULT_BASE_URL,
     show_default=True,
-    help="GH Archive base URL or a local directory of hour files.",
+    help="GH Archive base URL (http/https) or a local directory of hour files. Without network, a "
+    "directory: the source tree's data/gharchive holds real sample hours (2015-01-01T00..05, some "
+    "missing on purpose).",
 )
 @home_option()
 @click.option(
@@ -80,13 +81,18 @@ def run_command(
     directories. Hours are normalized in parallel; then each UTC day they touch is rebuilt once in
     the local warehouse (DuckDB by default), with its statistics. Idempotent: running a range again
     changes nothing, and resumes an interrupted run. Hours GH Archive does not have show as missing.
+
+    \b
+    Offline, on the sample hours in the source tree:
+      gharchive run 2015-01-01T00 2015-01-01T05 --source data/gharchive
     """
     from ..load.duckdb_days import DuckDBConfig
     from ..load.local_load import Engine
     from ..local.runner import run_hours
 
     first, last = window(start, end)
-    _check_source(source)
+    # --follow waits out a source that is down (at boot the network may come later)
+    usable_source(source, reach=not follow)
     if follow:
         from ..local.follow import follow_command
 
@@ -108,12 +114,6 @@ def run_command(
     _print_run(console, report, title=f"gharchive run {first.key}..{last.key} ({home})")
     if not report.ok:
         sys.exit(1)
-
-
-def _check_source(source: str) -> None:
-    if "://" not in source and not Path(source).is_dir():
-        shown = re.sub(r"^[^/@]*@", "***@", source)  # never echo a password given without a scheme
-        raise click.BadParameter(f"source {shown!r} is neither a URL nor a directory", param_hint="--source")
 
 
 class _RunProgress:

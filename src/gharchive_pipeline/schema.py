@@ -83,6 +83,53 @@ FIELDS: tuple[Field, ...] = (
     _lineage("schema_era", "STRING", "Source format: backfill, timeline or events"),
     _lineage("ingested_at", "TIMESTAMP", "When the pipeline normalized the event"),
     _lineage("pipeline_version", "STRING", "gharchive-pipeline version that wrote the row"),
+    # curated, added later (appended: see the module doc)
+    _curated("pr_title", "STRING", "pull request", "payload.pull_request.title"),
+    _curated("pr_state", "STRING", "pull request", "payload.pull_request.state (open, closed)"),
+    _curated("pr_merged_at", "TIMESTAMP", "pull request", "payload.pull_request.merged_at, UTC"),
+    _curated("pr_closed_at", "TIMESTAMP", "pull request", "payload.pull_request.closed_at, UTC"),
+    _curated("pr_additions", "INT64", "pull request", "Lines added (payload.pull_request.additions)"),
+    _curated("pr_deletions", "INT64", "pull request", "Lines deleted (payload.pull_request.deletions)"),
+    _curated(
+        "pr_changed_files", "INT64", "pull request", "Files changed (payload.pull_request.changed_files)"
+    ),
+    _curated("pr_commits", "INT64", "pull request", "Commits in the pull request"),
+    _curated("pr_comments", "INT64", "pull request", "Issue comments on the pull request"),
+    _curated("pr_review_comments", "INT64", "pull request", "Review comments on the pull request"),
+    _curated("pr_head_ref", "STRING", "pull request", "Branch the changes come from (head.ref)"),
+    _curated("pr_head_sha", "STRING", "pull request", "Commit the changes end at (head.sha)"),
+    _curated("pr_base_ref", "STRING", "pull request", "Branch the changes go into (base.ref)"),
+    _curated("pr_base_sha", "STRING", "pull request", "Commit of the base branch (base.sha)"),
+    _curated(
+        "pr_author_association",
+        "STRING",
+        "pull request",
+        "Author's relation to the repository (OWNER, MEMBER, ...)",
+    ),
+    _curated("pr_merged_by", "STRING", "pull request", "Login of who merged (merged_by.login)"),
+    _curated("issue_title", "STRING", "issue", "payload.issue.title (Events era; Timeline issues are ids)"),
+    _curated("issue_state", "STRING", "issue", "payload.issue.state (open, closed)"),
+    _curated(
+        "issue_labels", "STRING", "issue", 'Label names as a JSON array, e.g. ["bug"] (JSON_VALUE_ARRAY)'
+    ),
+    _curated("issue_comments", "INT64", "issue", "Comments on the issue"),
+    _curated("issue_closed_at", "TIMESTAMP", "issue", "payload.issue.closed_at, UTC"),
+    _curated("comment_id", "INT64", "comment", "payload.comment.id, or the Timeline-era payload.comment_id"),
+    _curated(
+        "comment_commit_id",
+        "STRING",
+        "comment",
+        "Commit a review or commit comment is on (commit_id; Timeline: commit)",
+    ),
+    _curated("comment_path", "STRING", "comment", "File a review or commit comment is on"),
+    _curated("comment_position", "INT64", "comment", "Line index in the diff of a review or commit comment"),
+    _curated("comment_line", "INT64", "comment", "Line in the file of a commit comment"),
+    _curated("review_state", "STRING", "review", "payload.review.state (approved, changes_requested, ...)"),
+    _curated("release_tag", "STRING", "release", "payload.release.tag_name"),
+    _curated("release_name", "STRING", "release", "payload.release.name"),
+    _curated("member_login", "STRING", "member", "Login of the member added (payload.member)"),
+    _curated("fork_full_name", "STRING", "fork", "The new fork as owner/name (payload.forkee.full_name)"),
+    _curated("wiki_pages", "INT64", "wiki", "Wiki pages a GollumEvent touched (len(payload.pages))"),
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -113,14 +160,14 @@ class KindTypes:
     bigquery: str
     spark: str  # pyspark.sql.types class name
     duckdb: str
-    native: str  # the C kernel's column kind: 's' string, 'i' int64 (and timestamps), 'b' bool
+    native: str  # the C kernel's column kind: 's' string, 'i' int64, 't' timestamp (microseconds), 'b' bool
 
 
 KINDS: dict[Kind, KindTypes] = {
     "STRING": KindTypes(pa.string(), "STRING", "StringType", "VARCHAR", "s"),
     "INT64": KindTypes(pa.int64(), "INT64", "LongType", "BIGINT", "i"),
     "BOOL": KindTypes(pa.bool_(), "BOOLEAN", "BooleanType", "BOOLEAN", "b"),
-    "TIMESTAMP": KindTypes(pa.timestamp("us", tz="UTC"), "TIMESTAMP", "TimestampType", "TIMESTAMPTZ", "i"),
+    "TIMESTAMP": KindTypes(pa.timestamp("us", tz="UTC"), "TIMESTAMP", "TimestampType", "TIMESTAMPTZ", "t"),
 }
 
 

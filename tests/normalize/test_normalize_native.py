@@ -50,7 +50,7 @@ class Outcome:
 
 def _column_values(name: str, column: pa.Array) -> list[Any]:
     column.validate(full=True)  # offsets, bitmaps and UTF-8 of what C built by hand
-    if name == "created_at":
+    if pa.types.is_timestamp(column.type):
         return column.cast(pa.int64()).to_pylist()  # exact micros (no float round trip)
     if name in ("payload", "other"):
         return column.cast(pa.binary()).to_pylist()  # the exact bytes, as the Python path has them
@@ -148,6 +148,17 @@ EVENTS_FILES = {
 }
 
 
+def _column_holds_at(line: bytes) -> bool:
+    """Whether a column value (not the payload) of the line's row holds an '@' or `%40`: the C
+    kernel leaves those to Python's scrubber (titles mention people: "@user please ...")."""
+    row = EventMapper().map(orjson.loads(line)).columns()
+    return any(
+        isinstance(v, str) and ("@" in v or "%40" in v)
+        for k, v in row.items()
+        if k not in ("payload", "other")
+    )
+
+
 def _era(line: bytes) -> str | None:
     try:
         event = orjson.loads(line)
@@ -171,13 +182,17 @@ def test_real_file_matches_python_mapper(path: Path) -> None:
     if path.name in PRETTY:  # fragments of one document: none is an event
         assert not outcome.taken
         return
-    if name in EVENTS_FILES:
-        assert not outcome.fallback, f"{len(outcome.fallback)} Events-era lines left to Python"
+    if name in EVENTS_FILES:  # the only Events-era lines left to Python: an '@' in a column value
+        unexplained = [o for o in outcome.fallback if not _column_holds_at(lines[o])]
+        assert not unexplained, f"{len(unexplained)} Events-era lines left to Python: {unexplained[:5]}"
+        assert len(outcome.fallback) <= len(outcome.taken) // 100
     # per line: Events-era lines are taken, Timeline/backfill lines all fall back
     for offset in outcome.taken | outcome.fallback:
         era = _era(lines[offset])
         if era == EVENTS:
-            assert offset in outcome.taken, f"{name}:{offset} Events-era line not taken"
+            assert offset in outcome.taken or _column_holds_at(lines[offset]), (
+                f"{name}:{offset} Events-era line not taken"
+            )
         else:
             assert offset in outcome.fallback, f"{name}:{offset} {era} line taken natively"
     if name.startswith(("2011", "2012", "2014")):
@@ -1603,7 +1618,11 @@ def test_lines_joined_into_pieces_map_alike() -> None:
 
 @pytest.mark.parametrize(
     ("name", "native_events"),
-    [("2015-01-01-3.json.gz", 5971), ("2012-06-14-15.json.gz", 0), ("partial/sample.small.json", 1164)],
+    [
+        ("2015-01-01-3.json.gz", 5956),
+        ("2012-06-14-15.json.gz", 0),
+        ("partial/sample.small.json", 1157),
+    ],  # the rest: an "@" in a title,
 )
 def test_each_run_says_how_many_events_the_native_mapper_took(
     tmp_path: Path, name: str, native_events: int

@@ -34,6 +34,9 @@
 #include <emmintrin.h>
 #endif
 
+/* Output columns: the enum C_<NAME>, NCOLS, KINDS and COLUMN_NAMES, generated from schema.py. */
+#include "_fastpath_columns.h"
+
 /* ---- growable byte buffer ------------------------------------------------------------------ */
 typedef struct {
     unsigned char *data;
@@ -487,9 +490,13 @@ struct Ctx {
     int seen_actor, has_payload, payload_null, has_number_key, has_issue_key, has_pr_key;
     int commits_list, commits_count, commits_all_distinct_keyed, commits_distinct_true;
     int hash_emails, known_ats;
+    int label_named; /* the label object being read had a `name` */
+    int64_t pages;   /* GollumEvent pages counted */
+    Val col[NCOLS];  /* the curated columns read from the payload (timestamps: their text in .s) */
     /* end of the per-event fields (cleared per line up to here) */
     int end_of_event;
     Buf payload; /* re-emitted payload of the current event */
+    Buf labels;  /* issue_labels: the label names as a JSON array */
 };
 
 /* Keep a string slice valid until the row is written (scratch is reused). */
@@ -860,18 +867,165 @@ static int commit_element(Ctx *c, int depth) {
     return emit_value(c, depth);
 }
 
-static int on_issue(Ctx *c, const unsigned char *k, size_t n, int depth) {
-    if (!key_is(k, n, "number")) return 0;
-    int rc = value_as_int(c, &c->issue_number, depth);
+/* A curated column's value at L->p (curated.py's strict types: a wrong JSON kind gives the line
+ * back, Python rejects it); returns 1 (taken) or an error. Timestamps keep their text, parsed when
+ * the row is written. */
+static int col_text(Ctx *c, int col, int depth) {
+    int rc = value_as_string(c, &c->col[col].s, depth);
     return rc ? rc : 1;
+}
+
+static int col_int64(Ctx *c, int col, int depth) {
+    Int v = {0};
+    int rc = value_as_int(c, &v, depth);
+    if (rc) return rc;
+    if (v.set) c->col[col].set = 1, c->col[col].i = v.v;
+    return 1;
+}
+
+/* `login` of an account object (merged_by, member) */
+static int login_into(Ctx *c, const unsigned char *k, size_t n, int depth, int col) {
+    return key_is(k, n, "login") ? col_text(c, col, depth) : 0;
+}
+
+static int on_merged_by(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    return login_into(c, k, n, depth, C_PR_MERGED_BY);
+}
+
+static int on_member(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    return login_into(c, k, n, depth, C_MEMBER_LOGIN);
+}
+
+static int on_pr_head(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    if (key_is(k, n, "ref")) return col_text(c, C_PR_HEAD_REF, depth);
+    if (key_is(k, n, "sha")) return col_text(c, C_PR_HEAD_SHA, depth);
+    return 0;
+}
+
+static int on_pr_base(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    if (key_is(k, n, "ref")) return col_text(c, C_PR_BASE_REF, depth);
+    if (key_is(k, n, "sha")) return col_text(c, C_PR_BASE_SHA, depth);
+    return 0;
+}
+
+/* the value is an object read by `handler`, else (null, ...) it holds no column */
+static int nested(Ctx *c, int depth, KeyHandler handler) {
+    if (peek_kind(&c->L) != V_OBJECT) return 0;
+    int rc = emit_object(c, depth, handler);
+    return rc ? rc : 1;
+}
+
+/* a label: its name goes into the JSON array of names; one without a name is left to Python */
+static int on_label(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    (void)depth;
+    if (!key_is(k, n, "name")) return 0;
+    if (peek_kind(&c->L) != V_STRING) return BAIL;
+    const unsigned char *s;
+    size_t len;
+    int rc = read_string(&c->L, &s, &len, 1);
+    if (rc) return rc;
+    if (c->labels.len > 1 && buf_putc(&c->labels, ',')) return FAIL;
+    if (emit_escaped(&c->labels, s, len)) return FAIL;
+    c->label_named = 1;
+    return 1;
+}
+
+static int label_element(Ctx *c, int depth) {
+    if (peek_kind(&c->L) != V_OBJECT) return BAIL;
+    c->label_named = 0;
+    int rc = emit_object(c, depth, on_label);
+    if (rc) return rc;
+    return c->label_named ? OK : BAIL;
+}
+
+static int on_issue(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    int rc;
+    if (n == 0) return 0;
+    switch (k[0]) {
+        case 'n':
+            if (!key_is(k, n, "number")) return 0;
+            rc = value_as_int(c, &c->issue_number, depth);
+            return rc ? rc : 1;
+        case 't': return key_is(k, n, "title") ? col_text(c, C_ISSUE_TITLE, depth) : 0;
+        case 's': return key_is(k, n, "state") ? col_text(c, C_ISSUE_STATE, depth) : 0;
+        case 'c':
+            if (key_is(k, n, "comments")) return col_int64(c, C_ISSUE_COMMENTS, depth);
+            if (key_is(k, n, "closed_at")) return col_text(c, C_ISSUE_CLOSED_AT, depth);
+            return 0;
+        case 'l':
+            if (!key_is(k, n, "labels") || peek_kind(&c->L) != V_ARRAY) return 0;
+            c->labels.len = 0;
+            if (buf_putc(&c->labels, '[')) return FAIL;
+            if ((rc = emit_array(c, depth, label_element))) return rc;
+            if (buf_putc(&c->labels, ']')) return FAIL;
+            c->col[C_ISSUE_LABELS].s = (Str){c->labels.data, c->labels.len, 1};
+            return 1;
+        default: return 0;
+    }
 }
 
 static int on_pull_request(Ctx *c, const unsigned char *k, size_t n, int depth) {
     int rc;
-    if (key_is(k, n, "number")) rc = value_as_int(c, &c->pr_number, depth);
-    else if (key_is(k, n, "merged")) rc = value_as_bool(c, &c->pr_merged, depth);
-    else return 0;
-    return rc ? rc : 1;
+    if (n == 0) return 0;
+    switch (k[0]) {
+        case 'n':
+            if (!key_is(k, n, "number")) return 0;
+            rc = value_as_int(c, &c->pr_number, depth);
+            return rc ? rc : 1;
+        case 'm':
+            if (key_is(k, n, "merged")) {
+                rc = value_as_bool(c, &c->pr_merged, depth);
+                return rc ? rc : 1;
+            }
+            if (key_is(k, n, "merged_at")) return col_text(c, C_PR_MERGED_AT, depth);
+            if (key_is(k, n, "merged_by")) return nested(c, depth, on_merged_by);
+            return 0;
+        case 't': return key_is(k, n, "title") ? col_text(c, C_PR_TITLE, depth) : 0;
+        case 's': return key_is(k, n, "state") ? col_text(c, C_PR_STATE, depth) : 0;
+        case 'c':
+            if (key_is(k, n, "closed_at")) return col_text(c, C_PR_CLOSED_AT, depth);
+            if (key_is(k, n, "changed_files")) return col_int64(c, C_PR_CHANGED_FILES, depth);
+            if (key_is(k, n, "commits")) return col_int64(c, C_PR_COMMITS, depth);
+            if (key_is(k, n, "comments")) return col_int64(c, C_PR_COMMENTS, depth);
+            return 0;
+        case 'a':
+            if (key_is(k, n, "additions")) return col_int64(c, C_PR_ADDITIONS, depth);
+            if (key_is(k, n, "author_association")) return col_text(c, C_PR_AUTHOR_ASSOCIATION, depth);
+            return 0;
+        case 'd': return key_is(k, n, "deletions") ? col_int64(c, C_PR_DELETIONS, depth) : 0;
+        case 'r': return key_is(k, n, "review_comments") ? col_int64(c, C_PR_REVIEW_COMMENTS, depth) : 0;
+        case 'h': return key_is(k, n, "head") ? nested(c, depth, on_pr_head) : 0;
+        case 'b': return key_is(k, n, "base") ? nested(c, depth, on_pr_base) : 0;
+        default: return 0;
+    }
+}
+
+static int on_comment(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    if (key_is(k, n, "id")) return col_int64(c, C_COMMENT_ID, depth);
+    if (key_is(k, n, "commit_id")) return col_text(c, C_COMMENT_COMMIT_ID, depth);
+    if (key_is(k, n, "path")) return col_text(c, C_COMMENT_PATH, depth);
+    if (key_is(k, n, "position")) return col_int64(c, C_COMMENT_POSITION, depth);
+    if (key_is(k, n, "line")) return col_int64(c, C_COMMENT_LINE, depth);
+    return 0;
+}
+
+static int on_review(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    return key_is(k, n, "state") ? col_text(c, C_REVIEW_STATE, depth) : 0;
+}
+
+static int on_release(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    if (key_is(k, n, "tag_name")) return col_text(c, C_RELEASE_TAG, depth);
+    if (key_is(k, n, "name")) return col_text(c, C_RELEASE_NAME, depth);
+    return 0;
+}
+
+static int on_forkee(Ctx *c, const unsigned char *k, size_t n, int depth) {
+    return key_is(k, n, "full_name") ? col_text(c, C_FORK_FULL_NAME, depth) : 0;
+}
+
+static int page_element(Ctx *c, int depth) {
+    c->pages++;
+    return emit_value(c, depth);
 }
 
 static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
@@ -885,6 +1039,8 @@ static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
         case 'r':
             if (key_is(k, n, "ref")) rc = value_as_string(c, &c->ref, depth);
             else if (key_is(k, n, "ref_type")) rc = value_as_string(c, &c->ref_type, depth);
+            else if (key_is(k, n, "review")) return nested(c, depth, on_review);
+            else if (key_is(k, n, "release")) return nested(c, depth, on_release);
             else return 0;
             break;
         case 's':
@@ -897,10 +1053,18 @@ static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
             rc = value_as_int(c, &c->distinct_size, depth);
             break;
         case 'c':
+            if (key_is(k, n, "comment")) return nested(c, depth, on_comment);
+            if (key_is(k, n, "comment_id") || key_is(k, n, "commit")) return BAIL; /* Timeline forms */
             if (!key_is(k, n, "commits") || peek_kind(&c->L) != V_ARRAY) return 0;
             c->commits_list = 1;
             rc = emit_array(c, depth, commit_element);
             break;
+        case 'm':
+            if (!key_is(k, n, "member")) return 0;
+            if (peek_kind(&c->L) == V_STRING) return BAIL; /* the 2011 form: a login */
+            return nested(c, depth, on_member);
+        case 'f':
+            return key_is(k, n, "forkee") ? nested(c, depth, on_forkee) : 0;
         case 't':
             if (!key_is(k, n, "target") || peek_kind(&c->L) != V_OBJECT) return 0;
             rc = emit_object(c, depth, on_email_holder);
@@ -917,6 +1081,12 @@ static int on_payload(Ctx *c, const unsigned char *k, size_t n, int depth) {
             rc = emit_object(c, depth, on_issue);
             break;
         case 'p':
+            if (key_is(k, n, "pages") && peek_kind(&c->L) == V_ARRAY) {
+                c->pages = 0;
+                if ((rc = emit_array(c, depth, page_element))) return rc;
+                c->col[C_WIKI_PAGES] = (Val){1, c->pages, {0}};
+                return 1;
+            }
             if (!key_is(k, n, "pull_request")) return 0;
             c->has_pr_key = 1;
             if (peek_kind(&c->L) != V_OBJECT) return 0;
@@ -1038,7 +1208,7 @@ static int parse_time(const unsigned char *s, size_t n, int64_t *us) {
 typedef struct {
     Buf valid, values, data; /* validity bits; int64/bool-bits/int32 offsets; string bytes */
     int64_t nulls;
-    int kind; /* 's' string, 'i' int64 (and timestamps), 'b' bool */
+    int kind; /* 's' string, 'i' int64, 't' timestamp (int64 microseconds), 'b' bool */
 } Column;
 
 static int col_bit(Buf *b, int64_t row, int on) {
@@ -1075,9 +1245,6 @@ static int col_bool(Column *col, int64_t row, int v, int valid) {
     col->nulls += !valid;
     return col_bit(&col->valid, row, valid);
 }
-
-/* Output columns: the enum C_<NAME>, NCOLS, KINDS and COLUMN_NAMES, generated from schema.py. */
-#include "_fastpath_columns.h"
 
 typedef struct {
     Column cols[NCOLS];
@@ -1135,6 +1302,7 @@ static int parse_event(Ctx *c, const unsigned char *line, size_t n) {
     c->public_ = c->pr_merged = -1;
     c->own.len = 0;
     c->payload.len = 0;
+    c->labels.len = 0;
     Lexer *L = &c->L;
     L->p = line, L->end = line + n, L->nkeys = 0, L->out = NULL;
     skip_ws(L);
@@ -1153,10 +1321,6 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
     int64_t created;
     if (parse_time(resolve(c, &c->created_at), c->created_at.n, &created)) return BAIL;
     if (created < o->first || created > o->last) return BAIL; /* implausible: Python rejects it */
-    const Str *texts[] = {&c->id, &c->type, &c->actor_login, &c->repo_name, &c->org_login,
-                          &c->action, &c->ref, &c->ref_type};
-    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++)
-        if (may_hold_address(c, texts[i])) return BAIL;
     int bot = 0;
     if (c->actor_login.set && is_bot_login(resolve(c, &c->actor_login), c->actor_login.n, &bot)) return BAIL;
     int is_push = key_is(resolve(c, &c->type), c->type.n, "PushEvent");
@@ -1193,9 +1357,9 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
         }
     }
     if (pn > INT32_MAX) return BAIL;
-    /* every column's value, by the generated enum (a column nothing sets is null) */
-    Val v[NCOLS];
-    memset(v, 0, sizeof v);
+    /* every column's value, by the generated enum (a column nothing sets is null); the payload
+     * handlers filled the curated columns they read */
+    Val *v = c->col;
     Str payload = {pd, pn, has_payload};
     v[C_ID].s = c->id, v[C_TYPE].s = c->type;
     v[C_PUBLIC] = (Val){c->public_ >= 0, c->public_ == 1, {0}};
@@ -1210,6 +1374,14 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
     v[C_NUMBER] = (Val){number.set, number.v, {0}};
     v[C_PR_MERGED] = (Val){merged >= 0, merged == 1, {0}};
     v[C_IS_BOT] = (Val){c->actor_login.set, bot, {0}};
+    for (int i = 0; i < NCOLS; i++) {
+        if (KINDS[i] == 's' && i != C_PAYLOAD && may_hold_address(c, &v[i].s)) return BAIL; /* Python scrubs */
+        if (KINDS[i] == 't' && i != C_CREATED_AT) {
+            if (!v[i].s.set) continue;
+            if (parse_time(resolve(c, &v[i].s), v[i].s.n, &v[i].i)) return BAIL; /* Python's parser decides */
+            v[i].set = 1;
+        }
+    }
     /* offsets are int32: a chunk whose string data would pass 2 GiB gives the rest back */
     size_t grow = 0;
     for (int i = 0; i < NCOLS; i++)
@@ -1220,8 +1392,8 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
     int64_t r = o->rows;
     for (int i = 0; i < NCOLS; i++) {
         int rc = KINDS[i] == 's' ? put_str(o, i, c, &v[i].s)
-                 : KINDS[i] == 'i' ? col_int(&k[i], r, v[i].i, v[i].set)
-                                   : col_bool(&k[i], r, (int)v[i].i, v[i].set);
+                 : KINDS[i] == 'b' ? col_bool(&k[i], r, (int)v[i].i, v[i].set)
+                                   : col_int(&k[i], r, v[i].i, v[i].set); /* 'i', 't' */
         if (rc) return FAIL;
     }
     if (buf_put(&o->row_offsets, &offset, 8)) return FAIL;
@@ -1297,6 +1469,7 @@ static void ctx_free(Ctx *c) {
     free(c->L.keys);
     buf_free(&c->own);
     buf_free(&c->payload);
+    buf_free(&c->labels);
 }
 
 /* The lines of the pieces (split on '\n'), as pointers into the pieces; NULL when out of memory. */
@@ -1359,7 +1532,7 @@ static PyObject *map_lines(PyObject *self, PyObject *args) {
         for (int i = 0; i < NCOLS && !failed; i++) { /* sized for the chunk up front: no regrowing */
             Column *col = &out.cols[i];
             col->kind = KINDS[i];
-            size_t width = col->kind == 's' ? 4 : col->kind == 'i' ? 8 : 1;
+            size_t width = col->kind == 's' ? 4 : col->kind == 'b' ? 1 : 8;
             failed |= buf_grow(&col->valid, (size_t)count / 8 + 1) || buf_grow(&col->values, (size_t)(count + 1) * width);
             if (col->kind == 's') failed |= buf_grow(&col->data, i == C_PAYLOAD ? total : (size_t)count * 16);
         }

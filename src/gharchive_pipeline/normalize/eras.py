@@ -257,4 +257,4 @@ class EventMapper:
             payload=payload_json,
             other=other_json,
         )
-        return Row(envelope, curated(event_type, payload, actor_login), era)
+        return Row(envelope, curated(event_type, payload, actor_login, self.parse_time), era)

@@ -35,7 +35,7 @@ def render_header() -> str:
         "#ifndef GHARCHIVE_FASTPATH_COLUMNS_H\n"
         "#define GHARCHIVE_FASTPATH_COLUMNS_H\n\n"
         f"enum {{\n{enum},\n    NCOLS\n}};\n\n"
-        "/* 's' string, 'i' int64 (and timestamps, in microseconds), 'b' bool */\n"
+        "/* 's' string, 'i' int64, 't' timestamp (int64 microseconds, UTC), 'b' bool */\n"
         f'static const char KINDS[NCOLS + 1] = "{kinds}";\n\n'
         f"static const char *const COLUMN_NAMES[NCOLS] = {{\n{names},\n}};\n\n"
         "#endif\n"

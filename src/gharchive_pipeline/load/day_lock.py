@@ -70,11 +70,18 @@ class Held:
     generation: int
 
 
-def _acquired_at(info: ObjectInfo) -> datetime | None:
+def _instant(info: ObjectInfo, key: str) -> datetime | None:
+    """A moment the lock's metadata names, or None when it names none we can use: a lock written by
+    hand or by another tool (no time zone, not a time) must not make every load of its day fail."""
     try:
-        return datetime.fromisoformat(info.metadata["acquired_at"])
-    except (KeyError, ValueError):
+        moment = datetime.fromisoformat(info.metadata[key])
+    except (KeyError, TypeError, ValueError):
         return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _acquired_at(info: ObjectInfo) -> datetime | None:
+    return _instant(info, "acquired_at")
 
 
 def holder() -> str:
@@ -97,10 +104,7 @@ def _dead_here(info: ObjectInfo) -> bool:
 
 
 def _expires_at(info: ObjectInfo) -> datetime | None:
-    try:
-        return datetime.fromisoformat(info.metadata["expires_at"])
-    except (KeyError, ValueError):
-        return None
+    return _instant(info, "expires_at")
 
 
 def is_stale(info: ObjectInfo, now: datetime, lease: timedelta = DEFAULT_LEASE) -> bool:

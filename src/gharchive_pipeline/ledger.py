@@ -492,6 +492,10 @@ class HourState:
     batch: str
     history: HourHistory
     notes: tuple[str, ...] = ()
+    #: The entry each stage's state was read from (the load: the one for the version, if any).
+    ingest: LedgerEntry | None = None
+    normalize: LedgerEntry | None = None
+    load: LedgerEntry | None = None
 
     @property
     def complete(self) -> bool:
@@ -575,4 +579,7 @@ def hour_state(
         batch=history.batch(version.generation if version is not None else None),
         history=history,
         notes=tuple(n for n in notes if n),
+        ingest=ingest,
+        normalize=norm,
+        load=load,
     )

@@ -24,7 +24,7 @@ from ..ledger import (
     list_ledgers,
     read_history,
 )
-from ..stages.outcome import LOAD_DONE, IngestOutcome, Stage
+from ..stages.outcome import LOAD_DONE, IngestOutcome
 from ..storage.base import ObjectInfo, Storage, object_url
 
 #: Ledgers read at once (one request each): a month (744 ledgers) from a bucket in seconds. Below the
@@ -55,10 +55,7 @@ class HourStatus:
 
     @classmethod
     def of(cls, state: HourState) -> HourStatus:
-        history = state.history
-        ingest, norm, load = (history.latest(s) for s in (Stage.INGEST, Stage.NORMALIZE, Stage.LOAD))
-        if state.curated is not None:
-            load = history.loaded(state.curated.generation) or load
+        ingest, norm, load = state.ingest, state.normalize, state.load
         return cls(
             hour=state.hour,
             raw=str(state.raw),

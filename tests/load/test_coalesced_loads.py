@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -395,6 +396,32 @@ def test_sweep_per_month_uses_day_ranges(cloud: Cloud) -> None:
     args = [cloud.server.args(s.result.batch_id) for s in swept]
     assert args[0][:4] == ["--start-day", "2015-03-03", "--end-day", "2015-03-09"]
     assert args[1][:4] == ["--start-day", "2015-04-02", "--end-day", "2015-04-02"]
+
+
+def test_sweep_paces_itself_to_bigquerys_partition_modification_limit(cloud: Cloud) -> None:
+    """Each rebuilt day spends one of the 30,000 partition modifications a column-partitioned table
+    allows a day (https://cloud.google.com/bigquery/quotas#partitioned_tables): a sweep asks for
+    no more than its budget, in day order, and defers the rest to its next run; a month batch
+    spends one per day of its range."""
+    from gharchive_pipeline.stages import sweep as sweeping
+
+    assert sweeping.SWEEP_BUDGET + sweeping.HOURLY_FLOW_RESERVE == 30_000
+    assert sweeping.SWEEP_BUDGET > 5_802  # the whole archive's days fit one run
+    days = [date(2015, 3, d) for d in (3, 4, 5)]
+    for day in days:
+        put_curated(cloud, day_hours(day)[4])
+    first, last = days[0], days[-1]
+    kw: dict[str, Any] = {"unsettled": True, "budget": 2, "states": cloud.loader.state}
+    report = sweep(cloud.raw, cloud.curated, first, last, cloud.loader, **kw)
+    assert [s.request.days for s in report.swept] == [(days[0],), (days[1],)]
+    assert [r.days for r in report.deferred] == [(days[2],)]
+    assert len(cloud.server.batch_ids()) == 2
+    later = sweep(cloud.raw, cloud.curated, first, last, cloud.loader, **kw)
+    assert [s.request.days for s in later.swept] == [(days[2],)] and later.deferred == []
+    for batch in cloud.server.batch_ids():  # all three failed: a month batch redoes them
+        cloud.server.set_state(batch, "FAILED")
+    month = sweep(cloud.raw, cloud.curated, first, last, cloud.loader, per=Per.MONTH, **kw)
+    assert month.swept == [] and [sweeping.partitions(r) for r in month.deferred] == [3]
 
 
 def test_status_shows_the_batch_of_each_hour(cloud: Cloud, tmp_path: Path) -> None:

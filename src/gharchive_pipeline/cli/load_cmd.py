@@ -154,6 +154,11 @@ def _print_sweep(report: Any, start: date, last: date) -> None:
             f"{day.day}: not settled, left alone ({len(day.waiting)} hour(s) waiting, first "
             f"{day.waiting[0].key}; --unsettled loads it now)"
         )
+    if report.deferred:
+        click.echo(
+            f"{len(report.deferred)} load(s) deferred from {_span(report.deferred[0])}: BigQuery allows "
+            "30,000 partition modifications per table a day; run the same command again tomorrow"
+        )
     click.echo(f"{len(report.swept)} load(s) for {start}..{last}")
 
 

@@ -13,7 +13,7 @@ during a backfill neither repeats nor pre-empts the triggers' work.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -30,6 +30,18 @@ from .load import (
     record_submission,
     settle_day,
 )
+
+#: BigQuery's limit that a day rebuild spends: "Number of partition modifications per
+#: column-partitioned table per day: 30,000" (https://cloud.google.com/bigquery/quotas#partitioned_tables;
+#: for partitioned tables it replaces the 1,500 table modifications a day of a standard table,
+#: https://cloud.google.com/bigquery/docs/optimize-load-jobs). Each rebuilt day modifies one partition
+#: of `events`, of `hourly_stats` and of `daily_stats` (one load or query job each, failed ones count).
+PARTITION_MODIFICATIONS_PER_DAY = 30_000
+#: Left to the hourly flow (24 batches a day, up to HOUR_BATCH_DAYS days each) and to retries.
+HOURLY_FLOW_RESERVE = 2_000
+#: Day partitions one sweep asks for at most: the whole archive (~5,800 days) fits in one run; what a
+#: plan holds beyond it is deferred to the next day's run.
+SWEEP_BUDGET = PARTITION_MODIFICATIONS_PER_DAY - HOURLY_FLOW_RESERVE
 
 #: Batch states meaning "this batch may still load its hours": the sweep waits for it.
 LIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELLING", "STATE_UNSPECIFIED"})
@@ -71,6 +83,15 @@ class Swept:
 class SweepReport:
     swept: list[Swept]
     waiting: list[DayWork]  # days with work left alone because they are not settled
+    deferred: list[LoadRequest] = field(default_factory=list)  # over the day's partition budget
+
+
+def partitions(request: LoadRequest) -> int:
+    """Day partitions (of each table) a request's batch rewrites: what it spends of the budget."""
+    days = set(request.days)
+    if request.day_range is not None:
+        days.update(day_range(*request.day_range))
+    return len(days)
 
 
 def _live_batch(history: HourHistory, generation: int, states: BatchStates | None) -> str:
@@ -151,14 +172,24 @@ def sweep(
     states: BatchStates | None = None,
     unsettled: bool = False,
     now: datetime | None = None,
+    budget: int = SWEEP_BUDGET,
 ) -> SweepReport:
     """Find the work (on settled days, or every day with `unsettled`), ask the loader for it and say
-    in each covered hour's ledger which batch loads it."""
+    in each covered hour's ledger which batch loads it. Requests are asked for in day order until
+    their partitions would exceed `budget` (BigQuery's daily partition-modification limit less a
+    reserve); the rest is deferred: the same sweep run a day later takes it up."""
     work = find_work(raw, curated, first, last, states=states, now=now or datetime.now(UTC))
     ready = [w for w in work if w.settled or unsettled]
     done: list[Swept] = []
+    deferred: list[LoadRequest] = []
+    spent = 0
     for request, pending in plan(ready, curated.url, per):
+        cost = partitions(request)
+        if deferred or spent + cost > budget:
+            deferred.append(request)
+            continue
+        spent += cost
         result = loader.load(request)
         record_submission(raw, curated.url, request, result)
         done.append(Swept(request, result, pending))
-    return SweepReport(done, [w for w in work if w not in ready])
+    return SweepReport(done, [w for w in work if w not in ready], deferred)

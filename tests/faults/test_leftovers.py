@@ -10,9 +10,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DATA
 
-from .harness import FIRST, LAST, CleanRun, kill_tree, leftovers, outcome, run, run_cmd, start
+from .harness import FIRST, LAST, CleanRun, gharchive_exe, kill_tree, leftovers, outcome, run, run_cmd, start
 
 
 def _dead_pid() -> int:
@@ -61,3 +63,38 @@ def test_temp_folders_of_a_killed_run_are_cleaned(clean_run: CleanRun, tmp_path:
     assert outcome(home).differences(clean_run.outcome) == []
     assert leftovers(home) == []
     assert sorted(p.name for p in temp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stats", "--by", "type"],
+        ["report", "-o", "{tmp}/report.html"],
+        ["load", "2015-01-01", "--unsettled"],
+    ],
+    ids=["stats", "report", "load"],
+)
+def test_every_command_using_the_warehouse_cleans_a_killed_writers_leftovers(
+    clean_run: CleanRun, tmp_path: Path, command: list[str]
+) -> None:
+    """A killed `gharchive load` leaves `.staging-*` (a full copy of a day's rows) and `.trash-*`:
+    the next command that uses the warehouse removes them, not only the next `run`; a live
+    writer's (its pid runs) are kept."""
+    home = tmp_path / "home"
+    shutil.copytree(clean_run.home, home)
+    events = home / "warehouse" / "events"
+    part = next(p for p in events.rglob("*.parquet") if not any(s.startswith(".") for s in p.parts))
+    dead, live = _dead_pid(), os.getpid()
+    planted = [events / f".staging-{dead}-0123456789" / part.parent.name / part.name]
+    planted.append(events / f".trash-{dead}-0123456789" / part.name)
+    kept = events / f".staging-{live}-9876543210" / part.parent.name / part.name
+    for path in [*planted, kept]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(part, path)
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    assert run([*gharchive_exe(), *args, "--home", str(home)], tmp_path / "cmd.log") == 0, (
+        tmp_path / "cmd.log"
+    ).read_text()[-3000:]
+    assert [p for p in planted if p.exists()] == []
+    assert kept.exists()

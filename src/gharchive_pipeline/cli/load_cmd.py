@@ -129,6 +129,9 @@ def _assemble(
         ctx = cloud_context(settings)
         loader, states = _cloud(ctx)  # settings first: a missing one is the clearer error
         return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
+    from ..load.local_warehouse import clean_leftovers
+
+    clean_leftovers(home / "warehouse")  # what a killed load or run left (a live one's is kept)
     ctx = local_context(home, load_now=True)
     raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
     return raw, curated, ctx.loader, None

@@ -30,9 +30,11 @@ _TABLE_COLUMNS = {
 
 
 def _warehouse(home: Path) -> Path:
-    from ..load.local_warehouse import has_rows
+    """HOME's warehouse, without what killed writers left there (a live run's staging is kept)."""
+    from ..load.local_warehouse import clean_leftovers, has_rows
 
     warehouse = Home(home).warehouse_dir
+    clean_leftovers(warehouse)
     if not has_rows(warehouse):
         raise click.ClickException(f"no hours loaded in {warehouse} (run `gharchive run START END` first)")
     return warehouse

@@ -91,6 +91,17 @@ class _Lazy(Generic[T]):
         return lazy
 
 
+class _Dependency(Generic[T]):
+    """A context's dependency, read from its `_<name>` field: opened on first use."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.field = f"_{name}"
+
+    def __get__(self, ctx: object, owner: type | None = None) -> T:
+        lazy: _Lazy[T] = getattr(ctx, self.field)
+        return lazy.get()
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a stage needs besides its event (see module docstring)."""
@@ -104,23 +115,10 @@ class Context:
     #: The download's retries (None: the downloader's default, or GHARCHIVE_DOWNLOAD_DEADLINE_SECONDS).
     download: RetryPolicy | None = None
 
-    @property
-    def raw(self) -> Storage:
-        """The raw bucket: GH Archive hours, quarantine, and every hour's ledger."""
-        return self._raw.get()
-
-    @property
-    def curated(self) -> Storage:
-        """The curated bucket: typed parquet per hour, rejects, day markers, day locks."""
-        return self._curated.get()
-
-    @property
-    def publisher(self) -> Publisher:
-        return self._publisher.get()
-
-    @property
-    def loader(self) -> Loader:
-        return self._loader.get()
+    raw = _Dependency[Storage]()  # GH Archive hours, quarantine, and every hour's ledger
+    curated = _Dependency[Storage]()  # typed parquet per hour, rejects, day markers, day locks
+    publisher = _Dependency[Publisher]()  # fans out one message per hour of a range
+    loader = _Dependency["Loader"]()  # gets curated hour versions loaded (or queued)
 
     @property
     def ledgers(self) -> Storage | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -159,22 +159,14 @@ class Home:
     """The local stand-in for the cloud: DIR/raw, DIR/curated (buckets), DIR/warehouse, DIR/logs."""
 
     root: Path
+    raw_dir: Path = field(init=False)  # the raw bucket
+    curated_dir: Path = field(init=False)  # the curated bucket
+    warehouse_dir: Path = field(init=False)  # the local warehouse (parquet partitions)
+    logs_dir: Path = field(init=False)  # one JSON-lines log per run
 
-    @property
-    def raw_dir(self) -> Path:
-        return self.root / "raw"
-
-    @property
-    def curated_dir(self) -> Path:
-        return self.root / "curated"
-
-    @property
-    def warehouse_dir(self) -> Path:
-        return self.root / "warehouse"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.root / "logs"
+    def __post_init__(self) -> None:
+        for folder in ("raw", "curated", "warehouse", "logs"):
+            object.__setattr__(self, f"{folder}_dir", self.root / folder)
 
     def buckets(self) -> tuple[Storage, Storage]:
         return open_storage(str(self.raw_dir)), open_storage(str(self.curated_dir))

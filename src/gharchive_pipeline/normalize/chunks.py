@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 
 from .. import schema
-from . import native
+from . import native, numbers
 from .eras import EVENTS, EventMapper, Row, RowError
 from .pii import scrub_text
 from .timestamps import BIGQUERY_RANGE
@@ -64,7 +64,7 @@ def offending_text(raw: Any, event: Any = None) -> str:
     `\\u` escapes, so the scrub sees (and hashes) a whole non-ASCII local part."""
     if event is not None:
         with suppress(orjson.JSONEncodeError):  # nested deeper than orjson writes: the line as it came
-            raw = orjson.dumps(event)
+            raw = numbers.dumps(event)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else orjson.dumps(raw).decode()
     if "\\u" in text:  # a line that did not parse may still spell characters as escapes
         text = _ESCAPE.sub(_unescape, text)
@@ -157,7 +157,7 @@ class _PythonPart:
 
 def _map_in_python(items: Iterable[tuple[int, Any]], first_line_no: int, mapper: EventMapper) -> _PythonPart:
     """Parse (when bytes) and map `(offset in the chunk, line or parsed event)` items in Python."""
-    loads = orjson.loads
+    loads = numbers.loads
     map_event = mapper.map
     part = _PythonPart()
     append, keep_offset = part.rows.append, part.offsets.append

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import orjson
-
 from .curated import Curated, curated
 from .errors import RowError
 from .fields import INT64_MAX as _MAX
 from .fields import INT64_MIN as _MIN
 from .fields import int64, kind, obj, string
 from .ids import derived_id
+from .numbers import dumps
 from .pii import EmailHasher, needs_scrub, scrub, scrub_value
 from .timestamps import BIGQUERY_RANGE, TimestampError, TimestampParser, describe_range
 
@@ -143,7 +142,7 @@ class EventMapper:
         known = 0
         if event_type in _EMAIL_FIELD_TYPES and isinstance(payload, dict):
             known = self.sanitize_payload(payload)
-        data = orjson.dumps(payload)
+        data = dumps(payload)
         ats = data.count(b"@")
         if (ats > known and ats - data.count(_SSH_URL) > known) or (b"%" in data and b"%40" in data):
             data = scrub(data)
@@ -158,7 +157,7 @@ class EventMapper:
             email = attributes.get("email")
             if isinstance(email, str):
                 attributes["email"] = self.hash_email(email)
-        data = orjson.dumps(extra)
+        data = dumps(extra)
         return scrub(data) if needs_scrub(data) else data
 
     # ---- mapping -------------------------------------------------------------------------------

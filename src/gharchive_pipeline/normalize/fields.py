@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import RowError
+from .numbers import BigInt, RawFloat
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -20,6 +21,8 @@ _KINDS = {
     str: "a string",
     int: "an integer",
     float: "a number with a fraction or exponent, or past 64 bits",
+    RawFloat: "a number with a fraction or exponent",
+    BigInt: "a number past 64 bits",
     bool: "a boolean",
     dict: "an object",
     list: "an array",

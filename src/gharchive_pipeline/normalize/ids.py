@@ -12,10 +12,12 @@ from typing import Any
 
 import orjson
 
+from .numbers import dumps_as_orjson
+
 #: GitHub ids are decimal digits; this prefix can never be mistaken for one.
 DERIVED_PREFIX = "gha-"
 
 
 def derived_id(event: dict[str, Any]) -> str:
-    canonical = orjson.dumps(event, option=orjson.OPT_SORT_KEYS)
+    canonical = dumps_as_orjson(event, option=orjson.OPT_SORT_KEYS)  # ids stay as they were
     return DERIVED_PREFIX + hashlib.sha1(canonical).hexdigest()[:32]

@@ -17,6 +17,7 @@ from typing import Any
 from . import native
 from .chunks import ChunkResult, Constants, TextChunk, process
 from .eras import EventMapper
+from .numbers import loads
 from .reader import LineReader, ReadStats
 
 _POLL_SECONDS = 1.0
@@ -51,7 +52,7 @@ def document_events(data: bytes) -> list[Any]:
     import orjson
 
     try:
-        doc = orjson.loads(data)
+        doc = loads(data)
     except orjson.JSONDecodeError:
         return [data]  # recorded as a reject by the line loop
     return doc if isinstance(doc, list) else [doc]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from .fields import kind
 from .pii import scrub_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,7 +78,7 @@ def _iso(micros: int) -> str:
 
 def parse_timestamp(value: object) -> int:
     if not isinstance(value, str):
-        raise TimestampError(f"created_at is {type(value).__name__}, not a string")
+        raise TimestampError(f"created_at is {kind(value)}, not a string")
     try:
         return to_micros(datetime.fromisoformat(value))
     except ValueError:

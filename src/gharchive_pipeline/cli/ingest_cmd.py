@@ -7,7 +7,6 @@ are published as messages for the ingest Cloud Function instead of being downloa
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 
 import click
@@ -20,7 +19,7 @@ from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE, Settings
-from ..stages.ingest import ingest_hour
+from ..stages.ingest import ingest_hour, ingest_hours
 from ..stages.load import DEFERRED
 from ..stages.outcome import IngestOutcome
 from ..storage.base import StorageError
@@ -179,24 +178,19 @@ def backfill_command(
         _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
         return
     ctx = _context(home, raw_url, source, _policy(retries, retry_delay, deadline))
-    raw = ctx.raw
-    counts: Counter[str] = Counter()
     with _progress(console) as progress:
         task = progress.add_task(f"ingest {start.key}..{end.key}", total=total)
-        for hour in hour_range(start, end):
-            try:
-                result = ingest_hour(hour, ctx)
-            except StorageError as exc:
-                raise click.ClickException(f"{hour.key}: {exc}") from exc
-            counts[result.outcome.value] += 1
-            progress.advance(task)
-    click.echo(f"backfill {start.key}..{end.key} into {raw.url}: {total} hour(s)")
+        try:
+            counts = ingest_hours(start, end, ctx, after_hour=lambda _result: progress.advance(task))
+        except StorageError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"backfill {start.key}..{end.key} into {ctx.raw.url}: {total} hour(s)")
     table = Table("outcome", "hours")
     for outcome in IngestOutcome:
-        if counts[outcome.value]:
-            table.add_row(outcome.value, str(counts[outcome.value]))
+        if counts[outcome]:
+            table.add_row(outcome.value, str(counts[outcome]))
     output_console().print(table)
-    retry = counts[IngestOutcome.TRANSIENT.value] + counts[IngestOutcome.NOT_YET_PUBLISHED.value]
+    retry = counts[IngestOutcome.TRANSIENT] + counts[IngestOutcome.NOT_YET_PUBLISHED]
     if retry:
         click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)
         raise SystemExit(1)

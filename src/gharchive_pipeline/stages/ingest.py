@@ -11,6 +11,8 @@ redelivers those and acknowledges everything permanent.
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -185,6 +187,23 @@ def ingest_hour(
     result = replace(result, seconds=time.monotonic() - started)
     _record(raw, result, now=now)
     return result
+
+
+def ingest_hours(
+    first: Hour, last: Hour, ctx: Context, *, after_hour: Callable[[IngestResult], None] | None = None
+) -> Counter[IngestOutcome]:
+    """Ingest every hour of first..last, one after the other (`gharchive backfill` without a topic);
+    how many hours ended in each outcome. A StorageError (the bucket is unusable) names the hour."""
+    counts: Counter[IngestOutcome] = Counter()
+    for hour in hour_range(first, last):
+        try:
+            result = ingest_hour(hour, ctx)
+        except StorageError as exc:
+            raise StorageError(f"{hour.key}: {exc}") from exc
+        counts[result.outcome] += 1
+        if after_hour is not None:
+            after_hour(result)
+    return counts
 
 
 # ---- messages -------------------------------------------------------------------------------------

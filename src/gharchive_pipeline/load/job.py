@@ -181,29 +181,13 @@ def run_days(
         with day_lock(
             curated, day, batch_id, wait=lock_wait, lease=lock_lease, expires=deadline, sleep=sleep
         ):
-            found = contributors(curated, day)
-            if not found:
-                log.warning("day %s: no curated hour contributes to it; partition left as it is", day)
-                empty.append(day)
-                continue
-            load = rebuild_day(spark, curated.url, day, found, sink)
-            if raw is not None:
-                record_day(raw, load, batch_id, sink)
-        loads.append(load)
-        log.info(
-            "day %s: %d rows from %d hours (%d copies dropped) into %s in %.1fs [batch %s]",
-            day,
-            load.rows,
-            len(load.contributors),
-            load.duplicates,
-            sink.target,
-            load.seconds,
-            batch_id,
-        )
+            load = _load_day(spark, curated, day, sink, batch_id=batch_id, raw=raw)
+        if load is None:
+            empty.append(day)
+        else:
+            loads.append(load)
     if raw is not None:
-        for hour in missing_hours:
-            details = {BATCH_ID: batch_id, "error": "no curated file to load"}
-            append_entry(raw, hour, LedgerEntry(Stage.LOAD, LoadOutcome.MISSING, datetime.now(UTC), details))
+        _record_missing(raw, missing_hours, batch_id)
     return LoadRun(
         sink.name,
         sink.target,
@@ -213,3 +197,34 @@ def run_days(
         tuple(empty),
         time.perf_counter() - started,
     )
+
+
+def _load_day(
+    spark: SparkSession, curated: Storage, day: date, sink: DaySink, *, batch_id: str, raw: Storage | None
+) -> DayLoad | None:
+    """Rebuild one day (its lock held) and say so in its hours' ledgers; None: no hour contributes."""
+    found = contributors(curated, day)
+    if not found:
+        log.warning("day %s: no curated hour contributes to it; partition left as it is", day)
+        return None
+    load = rebuild_day(spark, curated.url, day, found, sink)
+    if raw is not None:
+        record_day(raw, load, batch_id, sink)
+    log.info(
+        "day %s: %d rows from %d hours (%d copies dropped) into %s in %.1fs [batch %s]",
+        day,
+        load.rows,
+        len(load.contributors),
+        load.duplicates,
+        sink.target,
+        load.seconds,
+        batch_id,
+    )
+    return load
+
+
+def _record_missing(raw: Storage, hours: Sequence[Hour], batch_id: str) -> None:
+    """Hours asked for by name that have no curated file: `missing` in their ledgers."""
+    for hour in hours:
+        details = {BATCH_ID: batch_id, "error": "no curated file to load"}
+        append_entry(raw, hour, LedgerEntry(Stage.LOAD, LoadOutcome.MISSING, datetime.now(UTC), details))

@@ -57,6 +57,9 @@ def test_stats_by_type_match_raw_files(home: Path, raw: dict[str, Any]) -> None:
     push = next(r for r in rows if r["type"] == "PushEvent")
     assert (push["pushes"], push["commits"]) == (raw["pushes"], raw["commits"])
     assert push["pushes_unknown_size"] == 0
+    prs = next(r for r in rows if r["type"] == "PullRequestEvent")  # from the typed pull request columns
+    assert (prs["merged_prs"], prs["merged_pr_additions"]) == (raw["merged_prs"], raw["merged_pr_additions"])
+    assert raw["merged_prs"] > 100 and push["merged_prs"] == 0
 
 
 @pytest.mark.slow

@@ -79,7 +79,7 @@ def raw_counts(names: list[str]) -> dict[str, Any]:
     by_type: Counter[str] = Counter()
     actors: set[str] = set()
     repos: set[str] = set()
-    commits = pushes = 0
+    commits = pushes = merged = merged_additions = 0
     for name in names:
         for e in raw_events(DATA / name):
             key = (str(e["id"]), _ts(e["created_at"]).isoformat())
@@ -92,6 +92,10 @@ def raw_counts(names: list[str]) -> dict[str, Any]:
             if e["type"] == "PushEvent":
                 pushes += 1
                 commits += e["payload"]["size"]
+            pr = e["payload"].get("pull_request")
+            if e["type"] == "PullRequestEvent" and e["payload"].get("action") == "closed" and pr["merged"]:
+                merged += 1
+                merged_additions += pr["additions"]
     return {
         "events": sum(by_type.values()),
         "by_type": dict(by_type),
@@ -99,4 +103,6 @@ def raw_counts(names: list[str]) -> dict[str, Any]:
         "repos": len(repos),
         "pushes": pushes,
         "commits": commits,
+        "merged_prs": merged,
+        "merged_pr_additions": merged_additions,
     }

@@ -33,6 +33,8 @@ BIGQUERY = Dialect(
 )
 
 _PUSH = "type = 'PushEvent'"
+#: a pull request merged: the PullRequestEvent closing it says so (pr_merged, every era but 2011's)
+_MERGED = "type = 'PullRequestEvent' AND action = 'closed' AND pr_merged"
 #: (column, aggregate): the figures every statistic reports, in this order.
 #: commits count pushes whose size is known (push_size); 2025+ slim PushEvents have no size and are
 #: counted in pushes_unknown_size instead of as zero commits.
@@ -50,6 +52,10 @@ METRICS: tuple[tuple[str, str], ...] = (
         "bot_actor_share",
         "COUNT(DISTINCT CASE WHEN is_bot THEN actor_login END) / NULLIF(COUNT(DISTINCT actor_login), 0)",
     ),
+    ("merged_prs", f"SUM(CASE WHEN {_MERGED} THEN 1 ELSE 0 END)"),
+    ("merged_pr_additions", f"COALESCE(SUM(CASE WHEN {_MERGED} THEN pr_additions END), 0)"),
+    ("merged_pr_deletions", f"COALESCE(SUM(CASE WHEN {_MERGED} THEN pr_deletions END), 0)"),
+    ("merged_pr_changed_files", f"COALESCE(SUM(CASE WHEN {_MERGED} THEN pr_changed_files END), 0)"),
 )
 METRIC_NAMES: tuple[str, ...] = tuple(name for name, _ in METRICS)
 
@@ -69,6 +75,10 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "bot_events": "events by actors flagged is_bot",
     "bot_actors": "distinct actors flagged is_bot",
     "bot_actor_share": "bot_actors / actors",
+    "merged_prs": "pull requests merged (PullRequestEvent closed with merged true)",
+    "merged_pr_additions": "lines added by the merged pull requests",
+    "merged_pr_deletions": "lines deleted by the merged pull requests",
+    "merged_pr_changed_files": "files changed by the merged pull requests",
 }
 
 

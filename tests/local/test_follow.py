@@ -25,6 +25,7 @@ from gharchive_pipeline.layout import Home
 from gharchive_pipeline.ledger import LedgerEntry, read_ledger
 from gharchive_pipeline.local import stopping
 from gharchive_pipeline.local.follow import (
+    ConsoleLines,
     Follower,
     FollowEvent,
     LocalChain,
@@ -217,3 +218,47 @@ def test_follow_memory_does_not_grow_over_many_hours(tmp_path: Path) -> None:
     grown = {name: n for name, n in more.items() if n > 3}
     assert not grown, f"pipeline objects accumulate over hours: {grown}"
     assert growth < 4 * 1024 * 1024
+
+
+def test_runs_of_missing_hours_are_one_console_line_each() -> None:
+    lines: list[str] = []
+    show = ConsoleLines(lines.append, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    for hour, what in [(H0, "done"), (H0 + 1, "missing"), (H0 + 2, "missing"), (H0 + 3, "missing")]:
+        show(FollowEvent(hour, what))
+    show(FollowEvent(H0 + 5, "missing"))  # not next to the run before: a run of its own
+    show(FollowEvent(H0 + 4, "done"))  # an earlier hour's verdict: the run goes on
+    show(FollowEvent(H0 + 6, "missing"))
+    show(FollowEvent(None, "waiting", "until later"))
+    show(FollowEvent(H0 + 9, "missing"))
+    show.flush()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "2015-01-01T00 done",
+        "2015-01-01T01..2015-01-01T03 missing: 3 hours",
+        "2015-01-01T04 done",
+        "2015-01-01T05..2015-01-01T06 missing: 2 hours",
+        "- waiting: until later",
+        "2015-01-01T09 missing",
+    ]
+
+
+@pytest.mark.slow
+def test_follow_over_a_sparse_folder_summarizes_the_missing_hours(tmp_path: Path) -> None:
+    """A folder holding one real hour of two days: one line for the 47 missing hours (not 47), and
+    every one of them recorded `missing` in its ledger."""
+    first = Hour.parse("2011-02-15T00")
+    last = first + 47
+    source, home = tmp_path / "source", tmp_path / "home"
+    source.mkdir()
+    (source / first.file_name).write_bytes((DATA / first.file_name).read_bytes())
+    result = CliRunner().invoke(
+        cli, ["run", first.key, last.key, "--follow", "--source", str(source), "--home", str(home)]
+    )
+    assert result.exit_code == 0, result.output
+    missing = [line for line in result.output.splitlines() if " missing" in line and "follow:" not in line]
+    assert [line.split(" ", 1)[1] for line in missing] == [
+        f"{(first + 1).key}..{last.key} missing: 47 hours"
+    ], result.output
+    assert f"{first.key} done" in result.output
+    assert "follow: 1 hours loaded, 47 missing" in result.output
+    raw, curated = Home(home).buckets()
+    assert [hour_status(raw, curated, first + i).raw for i in range(1, 48)] == ["missing"] * 47

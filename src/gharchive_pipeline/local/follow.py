@@ -382,16 +382,53 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         yield
 
 
+class ConsoleLines:
+    """The follower's events as console lines (`<time> <hour> <what>: <detail>`), with each run of
+    consecutive missing hours as one line (`<first>..<last> missing: N hours`): following from 2015
+    over a sparse folder would otherwise print thousands. A run ends at a line about a later hour
+    or about no hour (waiting, source down); a verdict on an earlier hour, which comes after the
+    chain ran on it, is printed without ending it. Every hour is still in its ledger and in the
+    JSON log; only the run's ends are held."""
+
+    def __init__(self, echo: Callable[[str], None], clock: Clock = lambda: datetime.now(UTC)) -> None:
+        self.echo = echo
+        self.clock = clock
+        self.missing: tuple[Hour, Hour] | None = None  # the run being gathered: first, last
+
+    def __call__(self, event: FollowEvent) -> None:
+        if event.what == Progress.MISSING.value and event.hour is not None:
+            if self.missing is not None and event.hour == self.missing[1] + 1:
+                self.missing = (self.missing[0], event.hour)
+                return
+            self.flush()
+            self.missing = (event.hour, event.hour)
+            return
+        if event.hour is None or self.missing is None or event.hour > self.missing[1]:
+            self.flush()  # an earlier hour's verdict (its chain ran after the run was gathered) does not
+        hour = event.hour.key if event.hour else "-"
+        self._line(f"{hour} {event.what}" + (f": {event.detail}" if event.detail else ""))
+
+    def flush(self) -> None:
+        """Print the run of missing hours gathered so far (before any other line, and at the end)."""
+        if self.missing is None:
+            return
+        first, last = self.missing
+        self.missing = None
+        if first == last:
+            self._line(f"{first.key} missing")
+        else:
+            self._line(f"{first.key}..{last.key} missing: {first.hours_until(last) + 1} hours")
+
+    def _line(self, text: str) -> None:
+        self.echo(f"{self.clock():%Y-%m-%dT%H:%M:%S} {text}")
+
+
 def follow_command(
     start: Hour, end: Hour | None, *, home: Path, source: str, echo: Callable[[str], None]
 ) -> int:
     """`gharchive run --follow`: follow with the wall clock until END (or a signal); the exit status."""
     stop = threading.Event()
-
-    def show(event: FollowEvent) -> None:
-        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        hour = event.hour.key if event.hour else "-"
-        echo(f"{at} {hour} {event.what}" + (f": {event.detail}" if event.detail else ""))
+    show = ConsoleLines(echo)
 
     from ..logs import log_file
 
@@ -400,7 +437,10 @@ def follow_command(
     logs.mkdir(parents=True, exist_ok=True)
     # the follower's own ingest lines; each pass of the chain also writes its run-*.jsonl
     with log_file(logs / f"follow-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"), stop_on_signals(stop):
-        summary = follower.run()
+        try:
+            summary = follower.run()
+        finally:
+            show.flush()
     echo(
         f"follow: {summary.done} hours loaded, {summary.missing} missing, {summary.bad} bad hours, "
         f"{summary.given_up} left for a rerun" + (" (stopped)" if summary.stopped else "")

@@ -184,15 +184,15 @@ def backfill_command(
             counts = ingest_hours(start, end, ctx, after_hour=lambda _result: progress.advance(task))
         except StorageError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(f"backfill {start.key}..{end.key} into {ctx.raw.url}: {total} hour(s)")
+    click.echo(f"backfill {start.key}..{end.key} into {ctx.raw.url}: {total:,} hour(s)")
     table = Table("outcome", "hours")
     for outcome in IngestOutcome:
         if counts[outcome]:
-            table.add_row(outcome.value, str(counts[outcome]))
+            table.add_row(outcome.value, f"{counts[outcome]:,}")
     output_console().print(table)
     retry = counts[IngestOutcome.TRANSIENT] + counts[IngestOutcome.NOT_YET_PUBLISHED]
     if retry:
-        click.echo(f"{retry} hour(s) can be retried later: run the same backfill again.", err=True)
+        click.echo(f"{retry:,} hour(s) can be retried later: run the same backfill again.", err=True)
         raise SystemExit(1)
 
 

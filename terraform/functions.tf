@@ -171,6 +171,7 @@ resource "google_cloudfunctions2_function" "spark_trigger" {
       GHARCHIVE_SPARK_PY_FILES           = "gs://${google_storage_bucket.code.name}/${google_storage_bucket_object.spark_py_files.name}"
       GHARCHIVE_BQ_TABLE                 = local.bq_table
       GHARCHIVE_SPARK_TEMP_BUCKET        = "gs://${google_storage_bucket.temp.name}"
+      GHARCHIVE_HOURLY_LOAD              = var.hourly_load
     }
   }
 

@@ -59,3 +59,41 @@ output "scheduler_job" {
   description = "Cloud Scheduler job publishing the hourly message."
   value       = google_cloud_scheduler_job.hourly.id
 }
+
+# The settings `gharchive load`, `backfill` and `smoke` read from the saved `terraform output -json`
+# (--deployment FILE): each is the value the spark_trigger function gets as a GHARCHIVE_* variable
+# (gharchive_pipeline.settings.DEPLOYMENT_OUTPUTS; tests/deploy check they agree).
+output "project" {
+  description = "Google Cloud project of the deployment (GHARCHIVE_PROJECT)."
+  value       = var.project_id
+}
+
+output "region" {
+  description = "Region of the functions and the Dataproc batches (GHARCHIVE_REGION)."
+  value       = var.region
+}
+
+output "spark_job_uri" {
+  description = "The Spark load job the batches run (GHARCHIVE_SPARK_JOB_URI)."
+  value       = "gs://${google_storage_bucket.code.name}/${google_storage_bucket_object.spark_job.name}"
+}
+
+output "spark_py_files" {
+  description = "The core package zip the batches import (GHARCHIVE_SPARK_PY_FILES)."
+  value       = "gs://${google_storage_bucket.code.name}/${google_storage_bucket_object.spark_py_files.name}"
+}
+
+output "dataproc_service_account" {
+  description = "Service account the Dataproc batches run as (GHARCHIVE_DATAPROC_SERVICE_ACCOUNT)."
+  value       = google_service_account.dataproc.email
+}
+
+output "dataproc_runtime_version" {
+  description = "Dataproc Serverless runtime of the batches (GHARCHIVE_DATAPROC_RUNTIME_VERSION)."
+  value       = var.dataproc_runtime_version
+}
+
+output "hourly_load" {
+  description = "How the scheduler's hours are loaded, \"hour\" or \"day\" (GHARCHIVE_HOURLY_LOAD)."
+  value       = var.hourly_load
+}

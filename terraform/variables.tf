@@ -224,3 +224,14 @@ variable "build_dir" {
     error_message = "build_dir must name the directory `make package` writes (default ../build)."
   }
 }
+
+variable "hourly_load" {
+  description = "How the scheduler's hours are loaded (GHARCHIVE_HOURLY_LOAD): \"hour\", one Dataproc batch per hour within minutes; \"day\", one batch per UTC day once the day is settled (about 1/18 of the Dataproc cost, docs/scale.md; the day's rows arrive after its last hour)."
+  type        = string
+  default     = "hour"
+
+  validation {
+    condition     = contains(["hour", "day"], var.hourly_load)
+    error_message = "hourly_load must be \"hour\" or \"day\"."
+  }
+}

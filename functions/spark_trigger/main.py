@@ -16,6 +16,7 @@ from gharchive_pipeline.settings import (
     ENV_CURATED_BUCKET,
     ENV_DATAPROC_RUNTIME_VERSION,
     ENV_DATAPROC_SERVICE_ACCOUNT,
+    ENV_HOURLY_LOAD,
     ENV_PROJECT,
     ENV_RAW_BUCKET,
     ENV_REGION,
@@ -38,6 +39,7 @@ ENV_VARS: tuple[str, ...] = (
     ENV_SPARK_PY_FILES,
     ENV_BQ_TABLE,
     ENV_SPARK_TEMP_BUCKET,
+    ENV_HOURLY_LOAD,  # "day": the scheduler's hours wait for one batch per settled day
 )
 
 

@@ -47,6 +47,7 @@ EXPECTED_ENV: dict[str, set[str]] = {
         "GHARCHIVE_SPARK_PY_FILES",
         "GHARCHIVE_BQ_TABLE",
         "GHARCHIVE_SPARK_TEMP_BUCKET",
+        "GHARCHIVE_HOURLY_LOAD",
         "GHARCHIVE_RAW_BUCKET",
         "GHARCHIVE_CURATED_BUCKET",
     },

@@ -20,7 +20,7 @@ from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE, Settings
 from ..stages.ingest import ingest_hour, ingest_hours
-from ..stages.load import DEFERRED
+from ..stages.load import DEFERRED, HOURLY
 from ..stages.outcome import IngestOutcome
 from ..storage.base import StorageError
 from .options import HOUR, home_option, hour_arguments, usable_source, window
@@ -140,6 +140,13 @@ def ingest_command(
 @hour_arguments(start_required=True, end_required=True)
 @click.option("--topic", default=None, help="Publish one message per hour to projects/P/topics/T instead.")
 @click.option(
+    "--deployment",
+    "deployment",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Saved `terraform output -json` of the deployment: publish to its hours topic (as --topic).",
+)
+@click.option(
     "--hourly-loads",
     is_flag=True,
     help="With --topic: load each hour on its own as it lands (one Dataproc batch per hour) instead of "
@@ -155,6 +162,7 @@ def backfill_command(
     start: Hour,
     end: Hour,
     topic: str | None,
+    deployment: Path | None,
     hourly_loads: bool,
     source: str,
     home: Path,
@@ -166,16 +174,20 @@ def backfill_command(
     """Ingest every hour from START to END (both included).
 
     \b
-    With --topic: publish {"hour": ..., "load": "deferred"} messages for the ingest Cloud Function
-                  (Pub/Sub); one Dataproc batch per settled UTC day loads them (--hourly-loads: per hour).
+    With --topic (or --deployment FILE, the saved `terraform output -json`, for its hours topic):
+                  publish {"hour": ..., "load": "deferred"} messages for the ingest Cloud Function
+                  (Pub/Sub); one Dataproc batch per settled UTC day loads them (--hourly-loads, or a
+                  single hour: each hour on its own, whatever the deployment's hourly_load).
     Without:      download here, hour by hour, into HOME/raw (or --raw) and print counts per outcome.
     Exit status 1 if any hour should be retried later (transient, not yet published).
     """
     start, end = window(start, end)
     total = start.hours_until(end) + 1
     console = output_console(stderr=True)
+    if deployment is not None and not topic:
+        topic = Settings.from_deployment(deployment).topic
     if topic:
-        _publish(start, end, total, topic, console, load="" if hourly_loads or total == 1 else DEFERRED)
+        _publish(start, end, total, topic, console, load=HOURLY if hourly_loads or total == 1 else DEFERRED)
         return
     ctx = _context(home, raw_url, source, _policy(retries, retry_delay, deadline))
     with _progress(console) as progress:
@@ -210,7 +222,7 @@ def _publish(start: Hour, end: Hour, total: int, topic: str, console: Console, *
             )
         except PublishError as exc:
             raise click.ClickException(str(exc)) from exc
-    loads = "loaded by day batches" if load else "each loaded on its own"
+    loads = "loaded by day batches" if load == DEFERRED else "each loaded on its own"
     click.echo(f"published {count} hour messages ({start.key}..{end.key}) to {topic}, {loads}")
 
 

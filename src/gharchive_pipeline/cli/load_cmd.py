@@ -53,6 +53,13 @@ def _open(ctx: Context, role: str, what: str) -> Storage:
 @click.argument("end", type=DAY, required=False)
 @home_option("Local home (DIR/raw, DIR/curated); ignored with --project.")
 @click.option(
+    "--deployment",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Saved `terraform output -json` of the deployment: every cloud setting from it "
+    "(--project, --region, --raw, --curated still override).",
+)
+@click.option(
     "--project", envvar=ENV_PROJECT, default="", help="Google Cloud project: submit Dataproc batches."
 )
 @click.option("--region", envvar=ENV_REGION, default="", help="Dataproc region (with --project).")
@@ -78,6 +85,7 @@ def load_command(
     start: date,
     end: date | None,
     home: Path,
+    deployment: Path | None,
     project: str,
     region: str,
     raw_url: str,
@@ -90,8 +98,9 @@ def load_command(
     at their current generation, with one load per day (or month).
 
     \b
-    Cloud (--project, or GHARCHIVE_PROJECT): Dataproc batches, the other settings from the
-    GHARCHIVE_* variables the spark_trigger function uses (GHARCHIVE_SPARK_JOB_URI, _BQ_TABLE...).
+    Cloud (--deployment FILE, the saved `terraform -chdir=terraform output -json`): Dataproc
+    batches with the deployment's settings. Without a file, --project and the GHARCHIVE_*
+    variables the spark_trigger function gets (docs/deploy.md lists them) give them instead.
     Hours whose batch is still pending or running are left alone; a FAILED batch is submitted again
     under a new attempt id. Prints one line per load; safe to run again at any time.
     """
@@ -100,7 +109,7 @@ def load_command(
     last = end or start
     if last < start:
         raise click.BadParameter(f"END {last} is before START {start}", param_hint="END")
-    raw, curated, loader, states = _assemble(home, project, region, raw_url, curated_url)
+    raw, curated, loader, states = _assemble(home, deployment, project, region, raw_url, curated_url)
     if dry_run:
         from ..stages.sweep import find_work, plan
 
@@ -116,9 +125,22 @@ def load_command(
 
 
 def _assemble(
-    home: Path, project: str, region: str, raw_url: str, curated_url: str
+    home: Path, deployment: Path | None, project: str, region: str, raw_url: str, curated_url: str
 ) -> tuple[Storage, Storage, Any, Any]:
-    """(raw, curated, loader, batch states) from cloud_context (--project) or local_context (HOME)."""
+    """(raw, curated, loader, batch states) from cloud_context (--deployment, --project) or
+    local_context (HOME)."""
+    if deployment is not None:
+        found = Settings.from_deployment(deployment)
+        settings = dataclasses.replace(
+            found,
+            project=project or found.project,
+            region=region or found.region,
+            raw_bucket=raw_url or found.raw_bucket,
+            curated_bucket=curated_url or found.curated_bucket,
+        )
+        ctx = cloud_context(settings)
+        loader, states = _cloud(ctx)
+        return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
     if project:
         env = Settings.from_env()
         settings = dataclasses.replace(

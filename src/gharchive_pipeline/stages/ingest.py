@@ -31,7 +31,7 @@ from ..publish import PublishError
 from ..settings import ENV_TOPIC
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url
 from . import StageOutcome, record
-from .load import DEFERRED, LOAD_MODE
+from .load import DEFERRED, HOURLY, LOAD_MODE
 from .outcome import IngestOutcome, Stage
 
 STAGE = Stage.INGEST
@@ -245,8 +245,10 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
     if not isinstance(doc, dict):
         raise MalformedMessage(f"message must be a JSON object, got {type(doc).__name__}")
     load = doc.pop(LOAD_MODE, "")
-    if load not in ("", DEFERRED) or (load and not doc):
-        raise MalformedMessage(f'"{LOAD_MODE}" must be "{DEFERRED}" next to "hour" or "start"/"end"')
+    if load not in ("", DEFERRED, HOURLY) or (load and not doc):
+        raise MalformedMessage(
+            f'"{LOAD_MODE}" must be "{DEFERRED}" or "{HOURLY}" next to "hour" or "start"/"end"'
+        )
     keys = set(doc)
     if not keys:
         latest = latest_complete_hour(now, lag)

@@ -14,6 +14,11 @@ Two flows:
   that see the same settled day ask for the same batch. Each trigger's curated object is written
   before it checks, so when the last two hours land at once at least one sees both; a day whose
   last hour is a 404 (no curated object, no trigger) is left to the sweep (`gharchive load`).
+
+The deployment's `hourly_load` (settings.HourlyLoad) picks the flow of hours that carry no mode (the
+scheduler's): "hour" loads them hourly, "day" defers them like a backfill, so one batch per settled
+day loads them. An hour sent with `load=hour` (a one-hour backfill, `gharchive smoke`) is always
+loaded on its own.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ..context import Context
 from ..errors import ConfigError, PermanentError
 from ..hours import Hour, day_range, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
+from ..settings import HourlyLoad
 from ..storage.base import ObjectInfo, Storage
 from . import StageOutcome, record, screen_object
 from .outcome import DAYS, LoadOutcome, Stage
@@ -39,6 +45,8 @@ STAGE = Stage.LOAD
 #: Object metadata key (raw and curated) and message field saying how the hour is loaded.
 LOAD_MODE = "load"
 DEFERRED = "deferred"
+#: The mode of an hour to be loaded on its own whatever the deployment's hourly_load says.
+HOURLY = "hour"
 #: Curated metadata key: the other UTC days (comma-separated) the hour's rows were created on.
 OTHER_DAYS = "days"
 
@@ -150,7 +158,8 @@ def handle_curated_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutc
         return record(StageOutcome(STAGE, LoadOutcome.ALREADY_DONE, hour, obj.uri, base))
 
     version = HourVersion(hour, obj.generation)
-    if current.metadata.get(LOAD_MODE) == DEFERRED:
+    mode = current.metadata.get(LOAD_MODE, "")
+    if mode == DEFERRED or (not mode and ctx.settings.hourly_load is HourlyLoad.DAY):
         if raw is None:
             raise ConfigError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
         return _defer(obj, version, curated, raw, loader, now=ctx.now())

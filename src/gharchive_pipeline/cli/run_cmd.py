@@ -210,20 +210,25 @@ def status_command(
     Without START/END: every hour the buckets know about. Reads a home (--home), or a deployment's
     buckets (--raw URL [--curated URL]; the ledgers are read in parallel).
     """
+    from ..context import cloud_context, local_context
     from ..hours import hour_range
-    from ..layout import Home
     from ..local.status import render_table, status_report
+    from ..settings import Settings
 
     if curated_url and not raw_url:
         raise click.UsageError("--curated needs --raw (the ledgers are in the raw bucket)")
     if raw_url:
-        raw = _existing_storage(raw_url, "--raw")
-        curated = _existing_storage(curated_url, "--curated") if curated_url else None
+        _check_existing(raw_url, "--raw")
+        if curated_url:
+            _check_existing(curated_url, "--curated")
+        ctx = cloud_context(Settings(raw_bucket=raw_url, curated_bucket=curated_url or ""))
+        raw, curated = ctx.raw, ctx.curated if curated_url else None
         where = raw_url + (f" + {curated_url}" if curated_url else "")
     else:
         if not home.is_dir():
             raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
-        raw, curated = Home(home).buckets()
+        ctx = local_context(home)
+        raw, curated = ctx.raw, ctx.curated
         where = str(home)
     first, last = window(start, end)
     hours = list(hour_range(first, last)) if first and last else None
@@ -238,15 +243,12 @@ def status_command(
     _console().print(render_table(report.rows, title=f"gharchive status ({where})"))
 
 
-def _existing_storage(url: str, option: str) -> Any:
-    """A bucket URL or an existing directory (open_storage would create a missing directory)."""
-    from ..storage.base import open_storage
-
+def _check_existing(url: str, option: str) -> None:
+    """A bucket URL or an existing directory (opening a missing directory would create it)."""
     if "://" not in url and not Path(url).is_dir():
         raise click.BadParameter(f"no directory {url!r}", param_hint=option)
     if "://" in url and not url.startswith("gs://"):
         raise click.BadParameter(f"{url!r}: expected gs://BUCKET or a directory", param_hint=option)
-    return open_storage(url)
 
 
 COMMANDS: list[click.Command] = [run_command, status_command]

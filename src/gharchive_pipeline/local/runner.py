@@ -99,7 +99,8 @@ def run_hours(
     """Run the chain for every hour from start to end (both included), then load the days they
     touch; logs go to HOME/logs. `handlers` (tests) replace the functions and run in-process."""
     where = Home(home)
-    raw, curated = where.buckets()
+    ctx = local_context(where, source=source)
+    raw, curated = ctx.raw, ctx.curated
     where.warehouse_dir.mkdir(parents=True, exist_ok=True)
     clean_leftovers(where.warehouse_dir)
     hours = list(hour_range(start, end))

@@ -30,6 +30,17 @@ class HourError(UserError, ValueError):
     """A string or time that is not a valid GH Archive hour."""
 
 
+#: How much of a bad hour string a message quotes (the string may come from a message body).
+_SHOWN_CHARS = 40
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for a message, cut to _SHOWN_CHARS: a 300 KB string is not a 300 KB line."""
+    if len(text) <= _SHOWN_CHARS:
+        return repr(text)
+    return repr(text[:_SHOWN_CHARS]) + f"… ({len(text):,} chars)"
+
+
 @dataclass(frozen=True, order=True)
 class Hour:
     """One GH Archive hour, identified by its UTC start."""
@@ -60,41 +71,45 @@ class Hour:
             if m:
                 y, mo, d, h = (int(g) for g in m.groups())
                 if h > 23:
-                    raise HourError(f"bad hour {text!r}: hour {h} is not in 0..23")
+                    raise HourError(f"bad hour {_shown(text)}: hour {h} is not in 0..23")
                 start = datetime(y, mo, d, h, tzinfo=UTC)
             else:
                 mi = _ISO.match(raw)
                 if not mi:
                     raise HourError(
-                        f"bad hour {text!r}: expected YYYY-MM-DDTHH (e.g. 2015-01-01T15), "
+                        f"bad hour {_shown(text)}: expected YYYY-MM-DDTHH (e.g. 2015-01-01T15), "
                         "YYYY-MM-DD-H or ISO 8601 such as 2015-01-01T15:00:00Z"
                     )
                 h = int(mi.group(4))
                 if h > 23:
-                    raise HourError(f"bad hour {text!r}: hour {h} is not in 0..23")
+                    raise HourError(f"bad hour {_shown(text)}: hour {h} is not in 0..23")
                 # The pattern admits the forms; fromisoformat reads them (and refuses bad offsets).
                 moment = datetime.fromisoformat(raw)
                 if moment.tzinfo is None:
                     moment = moment.replace(tzinfo=UTC)
                 start = moment.astimezone(UTC).replace(microsecond=0)  # a fraction was always dropped
                 if (start.minute, start.second) != (0, 0):
-                    raise HourError(f"bad hour {text!r}: not on the hour (minutes/seconds must be 0)")
+                    raise HourError(f"bad hour {_shown(text)}: not on the hour (minutes/seconds must be 0)")
         except ValueError as exc:
             if isinstance(exc, HourError):
                 raise
-            raise HourError(f"bad hour {text!r}: {exc}") from None
+            if "offset" in str(exc):  # datetime's words quote its own timedelta reprs
+                raise HourError(
+                    f"bad hour {_shown(text)}: its UTC offset is not one (from -23:59 to +23:59)"
+                ) from None
+            raise HourError(f"bad hour {_shown(text)}: {exc}") from None
         return cls.checked(start, now=now, text=text)
 
     @classmethod
     def checked(cls, start: datetime, *, now: datetime | None = None, text: str | None = None) -> Hour:
         """An hour that exists in GH Archive's range: not before 2011-02-12T00, not in the future."""
         hour = cls(start)
-        label = text if text is not None else hour.key
+        label = _shown(text if text is not None else hour.key)
         if hour.start < FIRST_HOUR_START:
-            raise HourError(f"bad hour {label!r}: GH Archive starts at 2011-02-12T00")
+            raise HourError(f"bad hour {label}: GH Archive starts at 2011-02-12T00")
         current = floor_hour(now or datetime.now(UTC))
         if hour.start > current.start:
-            raise HourError(f"bad hour {label!r}: it is in the future (now {current.key})")
+            raise HourError(f"bad hour {label}: it is in the future (now {current.key})")
         return hour
 
     @classmethod

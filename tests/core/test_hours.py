@@ -107,12 +107,24 @@ def test_unpadded_single_digit_hours() -> None:
         ("yesterday", "expected"),
         ("", "expected"),
         ("2015-1-1T1", "expected"),
+        ("2015-01-01T00:00:00+99:60", "UTC offset is not one"),
+        ("2015-01-01T00:00:00-24:00", "UTC offset is not one"),
     ],
 )
 def test_parse_rejects_bad_hours_clearly(text: str, says: str) -> None:
     with pytest.raises(HourError, match=r"bad hour") as err:
         h(text)
     assert says in str(err.value)
+
+
+def test_a_huge_hour_string_is_quoted_short() -> None:
+    """A 300 KB hour (from a message body or the command line) makes a short message, not a 300 KB
+    line on the console, in a log or in a ledger reason."""
+    text = "2015-01-01T00" + "9" * 300_000
+    with pytest.raises(HourError) as err:
+        h(text)
+    assert len(str(err.value)) < 300
+    assert "300,013 chars" in str(err.value)
 
 
 def test_first_and_current_hours_are_valid() -> None:

@@ -35,8 +35,11 @@ class Stopped(BaseException):
     """A stop signal arrived: unwind (cleanup runs) and exit with `exit_status`."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
+        super().__init__(signum)  # the args pickle (a stop may cross a process boundary)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
 
     @property
     def exit_status(self) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from .download import RetryPolicy
+from .errors import ConfigError
 from .hours import DEFAULT_BASE_URL
 from .layout import Home
 from .publish import Publisher
@@ -49,8 +50,9 @@ T = TypeVar("T")
 LOCAL_TOPIC = "projects/local/topics/gharchive-hours"
 
 
-class MissingSetting(RuntimeError):
-    """A dependency the event needs has no setting (names the environment variable)."""
+class MissingSetting(ConfigError, RuntimeError):
+    """A dependency the event needs has no setting (names the environment variable): a ConfigError,
+    so the event is redelivered until the deployment is fixed, and the CLI prints one line."""
 
 
 class Clock(Protocol):

@@ -121,6 +121,7 @@ def test_stats_with_a_limit_below_one(capsys: pytest.CaptureFixture[str], tmp_pa
 def _tree_errors() -> list[BaseException]:
     from gharchive_pipeline import errors
     from gharchive_pipeline.cloud_events import EventError
+    from gharchive_pipeline.context import MissingSetting
     from gharchive_pipeline.hours import HourError
     from gharchive_pipeline.load.day_lock import DayLocked
     from gharchive_pipeline.load.job import LoadError
@@ -140,6 +141,7 @@ def _tree_errors() -> list[BaseException]:
         DataprocRetryExhausted("every attempt failed"),
         EventError("not a finalize event"),
         HourError("bad hour"),
+        MissingSetting("GHARCHIVE_TOPIC: no publisher outside the local bus"),
         errors.TransientError(),
     ]
 

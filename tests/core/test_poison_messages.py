@@ -20,6 +20,7 @@ from cloudevents.http import from_http
 from functions_framework import create_app
 
 from gharchive_pipeline import entrypoints, errors, layout
+from gharchive_pipeline.context import MissingSetting
 from gharchive_pipeline.hours import Hour, HourError
 from gharchive_pipeline.load.day_lock import DayLocked
 from gharchive_pipeline.load.job import LoadError
@@ -158,6 +159,7 @@ TRANSIENT = [
     DataprocConfigError("GHARCHIVE_PROJECT not set"),
     TransientIngestError("hour 2015-01-01T00 is not_yet_published"),
     errors.ConfigError("no raw bucket configured for normalize"),
+    MissingSetting("GHARCHIVE_CURATED_BUCKET is not set: no bucket to open"),
 ]
 
 

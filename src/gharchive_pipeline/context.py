@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .download import RetryPolicy
 from .errors import ConfigError
@@ -39,6 +39,8 @@ __all__ = [
     "Clock",
     "Context",
     "MissingSetting",
+    "NoProgress",
+    "Progress",
     "SystemClock",
     "cloud_context",
     "local_context",
@@ -71,6 +73,22 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class Progress(Protocol):
+    """Told as work finishes (progress bars, the follower); keeps nothing it is told."""
+
+    def hour_done(self, status: Any) -> None: ...
+
+    def day_done(self, result: Any) -> None: ...
+
+
+class NoProgress:
+    def hour_done(self, status: Any) -> None:
+        pass
+
+    def day_done(self, result: Any) -> None:
+        pass
 
 
 class _Lazy(Generic[T]):
@@ -116,6 +134,7 @@ class Context:
     clock: Clock = dataclasses.field(default_factory=SystemClock)
     #: The download's retries (None: the downloader's default, or GHARCHIVE_DOWNLOAD_DEADLINE_SECONDS).
     download: RetryPolicy | None = None
+    progress: Progress = dataclasses.field(default_factory=NoProgress)
 
     raw = _Dependency[Storage]()  # GH Archive hours, quarantine, and every hour's ledger
     curated = _Dependency[Storage]()  # typed parquet per hour, rejects, day markers, day locks
@@ -210,6 +229,7 @@ def local_context(
     load_now: bool = False,
     clock: Clock | None = None,
     download: RetryPolicy | None = None,
+    progress: Progress | None = None,
 ) -> Context:
     """The embedded pipeline of `home`. Its loads: deferred to the local runner (which rebuilds
     settled days itself), or with `load_now` each asked-for day rebuilt here (`gharchive load`).
@@ -236,6 +256,7 @@ def local_context(
         _Lazy(loader),
         clock or SystemClock(),
         download,
+        progress or NoProgress(),
     )
 
 

@@ -113,7 +113,20 @@ class LocalChain:
     def process(self, first: Hour, last: Hour, after_hour: Callable[[], None]) -> None:
         from .runner import run_hours
 
-        run_hours(first, last, home=self.home, source=self.source, on_hour=lambda _row: after_hour())
+        run_hours(first, last, home=self.home, source=self.source, progress=_EachHour(after_hour))
+
+
+@dataclass(frozen=True)
+class _EachHour:
+    """The runner's progress as the follower wants it: a call after each hour (it checks for a stop)."""
+
+    after_hour: Callable[[], None]
+
+    def hour_done(self, status: object) -> None:
+        self.after_hour()
+
+    def day_done(self, result: object) -> None:
+        pass
 
 
 @dataclass(frozen=True)

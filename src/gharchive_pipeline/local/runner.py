@@ -21,7 +21,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from .. import layout
-from ..context import LOCAL_TOPIC, local_context
+from ..context import LOCAL_TOPIC, Progress, local_context
 from ..hours import Hour, hour_range
 from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
@@ -89,8 +89,7 @@ def run_hours(
     *,
     home: Path,
     source: str,
-    on_hour: Callable[[HourStatus], None] | None = None,
-    on_day: Callable[[DayResult | DayFailure], None] | None = None,
+    progress: Progress | None = None,
     handlers: Mapping[str, Handler] | None = None,
     engine: Engine = DEFAULT_ENGINE,
     workers: int | None = None,
@@ -99,7 +98,7 @@ def run_hours(
     """Run the chain for every hour from start to end (both included), then load the days they
     touch; logs go to HOME/logs. `handlers` (tests) replace the functions and run in-process."""
     where = Home(home)
-    ctx = local_context(where, source=source)
+    ctx = local_context(where, source=source, progress=progress)
     raw, curated = ctx.raw, ctx.curated
     where.warehouse_dir.mkdir(parents=True, exist_ok=True)
     clean_leftovers(where.warehouse_dir)
@@ -116,12 +115,11 @@ def run_hours(
                 report.failures += failures
                 touched, _ = days_for_hours(curated, [hour])
                 days.done(hour, touched)
-                if on_hour is not None:
-                    on_hour(hour_status(raw, curated, hour))
+                ctx.progress.hour_done(hour_status(raw, curated, hour))
                 for day in days.settled():
-                    _load_day(loader, day, report, on_day)
+                    _load_day(loader, day, report, ctx.progress)
         for day in days.settled(final=True):
-            _load_day(loader, day, report, on_day)
+            _load_day(loader, day, report, ctx.progress)
     report.rows = collect_status(raw, curated, hours)
     return report
 
@@ -154,7 +152,7 @@ def _load_day(
     loader: LocalDayLoader,
     day: date,
     report: RunReport,
-    on_day: Callable[[DayResult | DayFailure], None] | None,
+    progress: Progress,
 ) -> None:
     """Rebuild one day; a failure is recorded and reported, and the run goes on with the next day."""
     result: DayResult | DayFailure
@@ -188,8 +186,7 @@ def _load_day(
             rows=result.load.rows if result.load else None,
             duplicates=result.load.duplicates if result.load else None,
         )
-    if on_day is not None:
-        on_day(result)
+    progress.day_done(result)
 
 
 # ---- the chain of one hour, in a worker process (or in this one) ----------------------------------

@@ -8,7 +8,7 @@ SAMPLES  := data/gharchive
 DEMO_START ?= 2015-01-01T00
 DEMO_END   ?= 2015-01-01T05
 
-.PHONY: setup demo test test-fast lint typecheck bench bench-day package clean bqemulator
+.PHONY: setup demo test test-fast lint typecheck bench bench-day package lock clean bqemulator
 
 $(VENV)/.installed: pyproject.toml setup.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
@@ -81,6 +81,9 @@ bench-day: setup  ## `gharchive run` over a day of 24 x 50k-event hours vs a one
 package: setup  ## zip each Cloud Function with the core package (what Terraform uploads)
 	$(PY) tools/generate_terraform_inputs.py
 	$(PY) tools/package_functions.py
+
+lock: setup  ## pin what the function zips and the Spark bundle install to this venv's versions, with hashes (locks/)
+	$(PY) tools/lock_dependencies.py
 
 clean:
 	rm -rf $(HOME_DIR) .bench build dist

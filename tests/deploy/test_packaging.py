@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.metadata as md
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -21,6 +24,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.support import venvs
+from tools import lock_dependencies as lock
 from tools import package_functions as pkg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,26 +49,57 @@ def _unpack(zip_path: Path, dest: Path) -> Path:
     return dest
 
 
+ARCHIVE = f"{pkg.sdist_name(PROJECT)}.tar.gz"
+
+
+def _archive_files(data: bytes) -> dict[str, bytes]:
+    """The source archive's files, relative to its top directory."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {
+            m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def _unpack_function(zip_path: Path, dest: Path) -> Path:
+    """The function's root as the runtime sees it, and the package source under dest/pkg."""
+    root = _unpack(zip_path, dest)
+    for rel, data in _archive_files((root / ARCHIVE).read_bytes()).items():
+        (root / "pkg" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "pkg" / rel).write_bytes(data)
+    return root
+
+
+def _requirement_lines(text: str) -> list[str]:
+    """requirements.txt as logical lines (continuations joined), comments dropped."""
+    joined = text.replace("\\\n", " ")
+    return [
+        " ".join(line.split())
+        for line in joined.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
 @pytest.mark.parametrize("name", pkg.FUNCTIONS)
 def test_function_zip_has_main_generated_requirements_and_the_package_source(built: Path, name: str) -> None:
     names = _names(built / "functions" / f"{name}.zip")
-    assert {"main.py", "requirements.txt", "pkg/pyproject.toml", "pkg/setup.py"} <= set(names)
+    assert {"main.py", "requirements.txt", ARCHIVE} <= set(names)
     assert names == sorted(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     # not at the root too: it would shadow the installed copy (with its compiled module)
     assert not [n for n in names if n.startswith("gharchive_pipeline/")]
-    core = {n for n in names if n.startswith("pkg/src/gharchive_pipeline/")}
+    with zipfile.ZipFile(built / "functions" / f"{name}.zip") as zf:
+        files = _archive_files(zf.read(ARCHIVE))
     src = {
-        f"pkg/src/gharchive_pipeline/{p.relative_to(ROOT / 'src' / 'gharchive_pipeline').as_posix()}"
+        f"src/gharchive_pipeline/{p.relative_to(ROOT / 'src' / 'gharchive_pipeline').as_posix()}"
         for p in pkg.source_files(ROOT / "src" / "gharchive_pipeline")
     }
-    assert core == src and "pkg/src/gharchive_pipeline/normalize/_fastpath.c" in core
-    with zipfile.ZipFile(built / "functions" / f"{name}.zip") as zf:
-        assert [
-            line for line in zf.read("requirements.txt").decode().splitlines() if not line.startswith("#")
-        ] == ["./pkg"]
-        assert zf.read("pkg/setup.py") == (ROOT / "setup.py").read_bytes()
-        generated = tomllib.loads(zf.read("pkg/pyproject.toml").decode())
+    assert {
+        n for n in files if n.startswith("src/")
+    } == src and "src/gharchive_pipeline/normalize/_fastpath.c" in src
+    assert files["setup.py"] == (ROOT / "setup.py").read_bytes()
+    generated = tomllib.loads(files["pyproject.toml"].decode())
     assert generated["build-system"] == PROJECT["build-system"]
     assert generated["project"]["name"] == PROJECT["project"]["name"]
     assert generated["project"]["version"] == PROJECT["project"]["version"]
@@ -72,6 +107,73 @@ def test_function_zip_has_main_generated_requirements_and_the_package_source(bui
     assert deps == pkg.function_dependencies(PROJECT, name)
     assert set(deps) <= set(PROJECT["project"]["dependencies"])  # same specs: generated, never edited
     assert {"functions-framework", "cloudevents"} <= {canonicalize_name(Requirement(d).name) for d in deps}
+
+
+@pytest.mark.parametrize("name", pkg.FUNCTIONS)
+def test_function_requirements_pin_every_third_party_distribution_with_hashes(built: Path, name: str) -> None:
+    """Deploy day resolves nothing: requirements.txt is the package's source archive and every
+    distribution of the function's closure at the version the tests run with, each line with pip's
+    hashes (hash-checking mode: pip refuses any other file). The package is an archive because
+    pip cannot hash a directory such as ./pkg."""
+    with zipfile.ZipFile(built / "functions" / f"{name}.zip") as zf:
+        text, archive = zf.read("requirements.txt").decode(), zf.read(ARCHIVE)
+    first, *rest = _requirement_lines(text)
+    assert first == f"./{ARCHIVE} --hash=sha256:{hashlib.sha256(archive).hexdigest()}"
+    pinned: dict[str, str] = {}
+    for line in rest:
+        spec, *hashes = line.split(" --hash=")
+        assert hashes and all(h.startswith("sha256:") for h in hashes), line
+        req = Requirement(spec)
+        assert str(req.specifier).startswith("=="), line
+        pinned[canonicalize_name(req.name)] = str(req.specifier)[2:]
+    wanted = lock.closure(pkg.function_dependencies(PROJECT, name))
+    assert pinned == wanted  # every third-party distribution, at the version installed here
+    assert pinned["cloudevents"].startswith("1.")
+
+
+def test_requirements_change_with_the_package_source(tmp_path: Path) -> None:
+    """The Python buildpack reuses its installed dependencies while the requirements files' content
+    (and the Python version) are unchanged (GoogleCloudPlatform/buildpacks, pkg/python/python.go:
+    checkCache(ctx, l, cache.WithFiles(reqs...))): a requirements.txt of `./pkg` never changed, so a
+    redeploy kept the old package. The archive's hash is in it: any source change changes it."""
+    snap = _snapshot(tmp_path / "src-snapshot")
+    before = dict(pkg.function_members(snap, "normalize"))
+    hours = snap / "src" / "gharchive_pipeline" / "hours.py"
+    hours.write_text(hours.read_text() + "\n# changed\n")
+    after = dict(pkg.function_members(snap, "normalize"))
+    assert before["requirements.txt"] != after["requirements.txt"]
+    assert before["main.py"] == after["main.py"]
+    digest = hashlib.sha256(after[ARCHIVE]).hexdigest()
+    assert f"package source sha256 {digest}" in after["requirements.txt"].decode()
+
+
+def test_locks_are_this_environments_versions() -> None:
+    """locks/*.txt (tools/lock_dependencies.py) pin what the tests run with; a dependency upgraded
+    here without regenerating them fails."""
+    assert lock.main(["--check"]) == 0
+
+
+def test_library_dependencies_have_upper_bounds() -> None:
+    """Users of the library resolve ranges: each stops below the next untested major (cloudevents
+    2.x has no cloudevents.http, which the functions import)."""
+    for dep in PROJECT["project"]["dependencies"]:
+        req = Requirement(dep)
+        assert any(s.operator == "<" for s in req.specifier), dep
+    [cloudevents] = [
+        Requirement(d) for d in PROJECT["project"]["dependencies"] if d.startswith("cloudevents")
+    ]
+    assert not cloudevents.specifier.contains("2.0.0") and cloudevents.specifier.contains("1.12.0")
+
+
+def test_spark_bundle_is_the_locked_release(tmp_path: Path) -> None:
+    """The --py-files bundle copies this environment's files only if they are the locked versions,
+    each file as its installation recorded it (RECORD hash)."""
+    locked = pkg.spark_lock(ROOT)
+    bundle = pkg.spark_table(PROJECT)["bundle"]
+    assert {canonicalize_name(n) for n in bundle} <= set(locked)
+    assert pkg.bundled_members(bundle, locked)
+    with pytest.raises(ValueError, match=r"tenacity is .* locks/spark.txt pins 0\.0\.1"):
+        pkg.bundled_members(["tenacity"], {**locked, "tenacity": "0.0.1"})
 
 
 def test_functions_drop_what_only_the_cli_and_other_stages_need() -> None:
@@ -137,7 +239,7 @@ def test_unpacked_function_imports_with_only_its_dependencies(built: Path, tmp_p
     """As in the runtime: main.py at the root and the package from pkg/ (as pip installs it); every
     installed module outside the function's dependency closure is blocked, so a missing dependency
     in [tool.gharchive.functions] fails here rather than in the cloud."""
-    root = _unpack(built / "functions" / f"{name}.zip", tmp_path)
+    root = _unpack_function(built / "functions" / f"{name}.zip", tmp_path)
     allowed = _closure(pkg.function_dependencies(PROJECT, name)) | {"gharchive-pipeline"}
     prefixes = _installed_prefixes()
     mine = set().union(*(p for n, p in prefixes.items() if n in allowed))
@@ -168,13 +270,17 @@ def test_spark_artifacts(built: Path) -> None:
     assert script.read_bytes() == (ROOT / "spark" / pkg.SPARK_SCRIPT).read_bytes()
 
 
-def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
-    # from a snapshot of the sources: the shared working tree may change between two builds
-    snap = tmp_path / "src-snapshot"
-    for rel in ("src", "functions", "spark"):
+def _snapshot(snap: Path) -> Path:
+    """A copy of what the packager reads: the shared working tree may change between two builds."""
+    for rel in ("src", "functions", "spark", "locks"):
         shutil.copytree(ROOT / rel, snap / rel, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     for rel in ("pyproject.toml", "setup.py"):
         shutil.copy2(ROOT / rel, snap / rel)
+    return snap
+
+
+def test_rebuild_is_byte_identical(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path / "src-snapshot")
     pkg.build(snap, tmp_path / "a")
     pkg.build(snap, tmp_path / "b")
     for rel in [f"functions/{n}.zip" for n in pkg.FUNCTIONS] + ["spark/gharchive_pipeline.zip"]:
@@ -199,17 +305,23 @@ def test_requirements_are_generated_from_pyproject(tmp_path: Path) -> None:
         'dependencies = ["pyarrow>=15", "click", "Google_Cloud.Storage>=2"]\n'
         '[tool.gharchive.functions]\ncommon = ["pyarrow"]\ndemo = ["google-cloud-storage"]\n'
     )
+    with pytest.raises(FileNotFoundError, match="lock_dependencies"):
+        pkg.function_members(tmp_path, "demo")
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "demo.txt").write_text(
+        "# generated by x\npyarrow==26.0.1 \\\n    --hash=sha256:ab\n"
+    )
     members = dict(pkg.function_members(tmp_path, "demo"))
-    assert set(members) == {
-        "main.py",
-        "requirements.txt",
-        "pkg/pyproject.toml",
-        "pkg/setup.py",
-        "pkg/src/gharchive_pipeline/__init__.py",
-    }
-    generated = tomllib.loads(members["pkg/pyproject.toml"].decode())
+    assert set(members) == {"main.py", "requirements.txt", "x-1.tar.gz"}
+    files = _archive_files(members["x-1.tar.gz"])
+    assert set(files) == {"pyproject.toml", "setup.py", "src/gharchive_pipeline/__init__.py"}
+    generated = tomllib.loads(files["pyproject.toml"].decode())
     assert generated["project"]["dependencies"] == ["pyarrow>=15", "Google_Cloud.Storage>=2"]
-    assert members["requirements.txt"].decode() == pkg.REQUIREMENTS
+    digest = hashlib.sha256(members["x-1.tar.gz"]).hexdigest()
+    assert _requirement_lines(members["requirements.txt"].decode()) == [
+        f"./x-1.tar.gz --hash=sha256:{digest}",
+        "pyarrow==26.0.1 --hash=sha256:ab",
+    ]
 
 
 def test_a_hand_kept_requirements_file_is_refused(tmp_path: Path) -> None:
@@ -287,7 +399,7 @@ def test_normalize_function_build_compiles_the_native_normalizer(built: Path, tm
     """The Cloud Functions Python build, reproduced: unpack the zip, `pip install -r requirements.txt`
     in a clean venv from the function's root, then run the function's handler on a real hour there:
     the native mapper must take every Events-era line (the ledger's native_events)."""
-    root = _unpack(built / "functions" / "normalize.zip", tmp_path / "function")
+    root = _unpack(built / "functions" / "normalize.zip", tmp_path / "function")  # as uploaded
     python = venvs.create(tmp_path / "venv")
     venvs.pip(python, "-r", "requirements.txt", cwd=root)
     (tmp_path / "work").mkdir()

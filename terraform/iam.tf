@@ -90,24 +90,28 @@ locals {
   # and never overwritten or deleted by a function; ledger objects are rewritten on every append,
   # quarantine files when ingest quarantines a download again.
   bucket_grants = {
-    "ingest-raw-read"         = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "ingest-raw-create"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["hours/"] }
-    "ingest-raw-rewrite"      = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
-    "normalize-raw-read"      = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "normalize-raw-rewrite"   = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
-    "normalize-curated-write" = { who = "normalize", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["events/", "rejects/", "days/"] }
+    "ingest-raw-read"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
+    "ingest-raw-create"     = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["hours/"] }
+    "ingest-raw-rewrite"    = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
+    "normalize-raw-read"    = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
+    "normalize-raw-rewrite" = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    # every ledger appender keeps an unreadable ledger under quarantine/ledger/ (create once, never rewrite)
+    "normalize-raw-ledger-quarantine" = { who = "normalize", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["quarantine/ledger/"] }
+    "normalize-curated-write"         = { who = "normalize", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["events/", "rejects/", "days/"] }
     # spark_trigger reads curated metadata (generation, load mode) and lists a day's hours; in raw it
     # reads and appends to the ledgers (a day is settled when every hour's ledger says so), nothing else.
-    "spark_trigger-raw-ledger" = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
-    "spark_trigger-curated"    = { who = "spark_trigger", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
+    "spark_trigger-raw-ledger"            = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    "spark_trigger-raw-ledger-quarantine" = { who = "spark_trigger", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["quarantine/ledger/"] }
+    "spark_trigger-curated"               = { who = "spark_trigger", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
     # Dataproc batches read curated (listing a day: hours and day-index markers), hold the day's lock,
     # record "loaded by batch X" in the hours' ledgers, and stage files in temp (Spark staging, BigQuery load files).
-    "dataproc-curated-read"  = { who = "dataproc", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
-    "dataproc-curated-locks" = { who = "dataproc", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["locks/"] }
-    "dataproc-raw-ledger"    = { who = "dataproc", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
-    "dataproc-code-read"     = { who = "dataproc", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
-    "dataproc-temp-write"    = { who = "dataproc", bucket = "temp", role = "roles/storage.objectUser", prefixes = [] }
-    "builder-code-read"      = { who = "builder", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
+    "dataproc-curated-read"          = { who = "dataproc", bucket = "curated", role = "roles/storage.objectViewer", prefixes = [] }
+    "dataproc-curated-locks"         = { who = "dataproc", bucket = "curated", role = "roles/storage.objectUser", prefixes = ["locks/"] }
+    "dataproc-raw-ledger"            = { who = "dataproc", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
+    "dataproc-raw-ledger-quarantine" = { who = "dataproc", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["quarantine/ledger/"] }
+    "dataproc-code-read"             = { who = "dataproc", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
+    "dataproc-temp-write"            = { who = "dataproc", bucket = "temp", role = "roles/storage.objectUser", prefixes = [] }
+    "builder-code-read"              = { who = "builder", bucket = "code", role = "roles/storage.objectViewer", prefixes = [] }
   }
 
   # key => who and which project-level role (roles that have no narrower resource to bind to).

@@ -32,6 +32,8 @@ from .storage.base import Storage, open_storage
 RAW_PREFIX = "hours/"
 QUARANTINE_PREFIX = "quarantine/"
 LEDGER_PREFIX = "ledger/"
+#: Unreadable ledger objects kept aside by whoever appends next (ledger.quarantine_name).
+LEDGER_QUARANTINE_PREFIX = f"{QUARANTINE_PREFIX}{LEDGER_PREFIX}"
 CURATED_PREFIX = "events/"
 REJECTS_PREFIX = "rejects/"
 DAY_INDEX_PREFIX = "days/"

@@ -35,7 +35,7 @@ from tenacity import (
 )
 
 from .hours import Hour, HourError
-from .layout import LEDGER_PREFIX, QUARANTINE_PREFIX, ledger_object
+from .layout import LEDGER_PREFIX, LEDGER_QUARANTINE_PREFIX, QUARANTINE_PREFIX, ledger_object
 from .stages.outcome import (
     BATCH_ID,
     CURATED_GENERATION,
@@ -221,7 +221,9 @@ class _Conflict(Exception):
 
 def quarantine_name(hour: Hour, generation: int) -> str:
     """Where an unreadable ledger object is kept (its generation keeps repeated ones apart)."""
-    return f"{QUARANTINE_PREFIX}{ledger_object(hour).removesuffix('.json')}.{generation}.json"
+    kept = f"{QUARANTINE_PREFIX}{ledger_object(hour).removesuffix('.json')}.{generation}.json"
+    assert kept.startswith(LEDGER_QUARANTINE_PREFIX)  # the prefix terraform/iam.tf lets appenders create
+    return kept
 
 
 def _append_once(storage: Storage, hour: Hour, entry: LedgerEntry) -> None:

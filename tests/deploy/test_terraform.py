@@ -66,10 +66,12 @@ EXPECTED_GRANTS: set[Grant] = {
     # day-index markers, and nothing else in curated (not the loaders' locks/)
     ("bucket", "raw", "roles/storage.objectViewer", "normalize"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "normalize"),
+    ("bucket:quarantine/ledger/", "raw", "roles/storage.objectCreator", "normalize"),
     ("bucket:events/,rejects/,days/", "curated", "roles/storage.objectUser", "normalize"),
     # spark_trigger: ledgers (nothing else in raw), curated metadata and listing, create and get
     # batches, run them as the Dataproc account only
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "spark_trigger"),
+    ("bucket:quarantine/ledger/", "raw", "roles/storage.objectCreator", "spark_trigger"),
     ("bucket", "curated", "roles/storage.objectViewer", "spark_trigger"),
     ("project", "project", "custom:batch_submitter", "spark_trigger"),
     ("service_account", "dataproc", "custom:act_as", "spark_trigger"),
@@ -78,6 +80,7 @@ EXPECTED_GRANTS: set[Grant] = {
     ("bucket", "curated", "roles/storage.objectViewer", "dataproc"),
     ("bucket:locks/", "curated", "roles/storage.objectUser", "dataproc"),
     ("bucket:ledger/", "raw", "roles/storage.objectUser", "dataproc"),
+    ("bucket:quarantine/ledger/", "raw", "roles/storage.objectCreator", "dataproc"),
     ("bucket", "code", "roles/storage.objectViewer", "dataproc"),
     ("bucket", "temp", "roles/storage.objectUser", "dataproc"),
     ("project", "project", "roles/dataproc.worker", "dataproc"),
@@ -556,7 +559,13 @@ def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module
             continue
         assert g["prefixes"], f"{key}: {g['role']} on the whole {g['bucket']} bucket"
         if g["role"] == "roles/storage.objectCreator":
-            assert (g["who"], g["bucket"], g["prefixes"]) == ("ingest", "raw", [layout.RAW_PREFIX]), key
+            # create only: ingest's hour files, and the appenders' copies of an unreadable ledger
+            created = (
+                ("ingest", [layout.RAW_PREFIX])
+                if g["who"] == "ingest"
+                else (g["who"], [layout.LEDGER_QUARANTINE_PREFIX])
+            )
+            assert (g["who"], g["bucket"], g["prefixes"]) == (created[0], "raw", created[1]), key
             continue
         assert set(g["prefixes"]) <= known, f"{key}: {set(g['prefixes']) - known} is not a layout prefix"
         assert all(p.endswith("/") for p in g["prefixes"]), f"{key}: a prefix must end in / to be a folder"

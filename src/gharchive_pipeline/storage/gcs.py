@@ -72,6 +72,10 @@ class GCSStorage:
     def _bucket_exists(self) -> bool:
         try:
             return self._client.lookup_bucket(self.bucket_name) is not None
+        except gexc.Forbidden:
+            # the functions' accounts hold object roles only (no storage.buckets.get): a denied
+            # lookup comes from an existing bucket, so the object is what is missing
+            return True
         except gexc.GoogleAPICallError:
             return False
 

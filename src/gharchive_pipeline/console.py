@@ -21,6 +21,10 @@ for _sig in (signal.SIGINT, signal.SIGTERM):
 
 
 def main() -> None:
-    from .cli import main as cli_main  # installs the real handlers (stopping.install) first thing
+    from .cli import main as cli_main  # installs the real handlers (stopping.handled) first thing
 
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # the command is over: a late signal changes nothing
+            signal.signal(sig, signal.SIG_IGN)

@@ -181,9 +181,16 @@ def _closed_port() -> int:
 )
 @pytest.mark.parametrize("command", ["run", "ingest"])
 def test_a_source_that_cannot_be_reached_stops_at_once(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: str, says: str, command: str
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    source: str,
+    says: str,
+    command: str,
 ) -> None:
     """One line naming the source (without its password) and the way out; nothing was tried."""
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # through a proxy, the proxy judges (not checked)
     home = tmp_path / "home"
     url = source.format(port=_closed_port())
     code, _, err = run(capsys, command, "2015-01-01T00", "--source", url, "--home", str(home))
@@ -210,3 +217,13 @@ def test_run_help_says_how_to_run_offline_on_the_sample_hours() -> None:
 
     out = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
     assert "gharchive run 2015-01-01T00 2015-01-01T05 --source data/gharchive" in out
+
+
+def test_a_command_run_in_process_leaves_the_callers_signal_handlers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import signal
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    run(capsys, "schema")
+    assert {s: signal.getsignal(s) for s in before} == before

@@ -62,12 +62,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The `gharchive` program: a user's error (see cli/errors.py) is one line on stderr and exit
     status 1, never a traceback; a bug keeps its traceback. SIGINT or SIGTERM at any moment: one
     line and exit status 128 + the signal (local/stopping.py)."""
-    stopping.install()
-    try:
-        _main(argv)
-    except stopping.Stopped as stop:
-        click.echo(stopping.STOPPED_MESSAGE, err=True)
-        sys.exit(stop.exit_status)
+    with stopping.handled():
+        try:
+            _main(argv)
+        except stopping.Stopped as stop:
+            click.echo(stopping.STOPPED_MESSAGE, err=True)
+            sys.exit(stop.exit_status)
 
 
 def _main(argv: Sequence[str] | None) -> None:

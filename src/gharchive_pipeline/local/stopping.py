@@ -100,6 +100,22 @@ def reset() -> None:
 
 
 @contextmanager
+def handled() -> Iterator[None]:
+    """One command's stop handling: a fresh state and the handlers installed while inside; the
+    handlers before are put back after (a command run in-process, e.g. by a test, leaves its
+    caller's Ctrl-C as it was)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS} if main else {}
+    reset()
+    install()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
 def graceful(stop: threading.Event) -> Iterator[None]:
     """While inside: the first stop signal sets `stop`, the second raises `Stopped`. The handlers
     in place before are put back on the way out."""

@@ -41,7 +41,9 @@ from .stages.outcome import (
     CURATED_GENERATION,
     DAY,
     EVENTS,
+    LEGACY_VERSION,
     LOAD_DONE,
+    PIPELINE_VERSION_KEY,
     RAW_GENERATION,
     REASON_KEYS,
     REJECTS,
@@ -370,12 +372,19 @@ class CuratedVersion:
     events: int | None = None
     rejects: int | None = None
     raw_generation: int | None = None
+    #: The pipeline version that wrote it (LEGACY_VERSION when it does not say: written before
+    #: curated objects recorded their version).
+    pipeline_version: str = LEGACY_VERSION
 
     @classmethod
     def of_object(cls, info: ObjectInfo) -> CuratedVersion:
         meta = info.metadata
         return cls(
-            info.generation, _int(meta.get(EVENTS)), _int(meta.get(REJECTS)), _int(meta.get(RAW_GENERATION))
+            info.generation,
+            _int(meta.get(EVENTS)),
+            _int(meta.get(REJECTS)),
+            _int(meta.get(RAW_GENERATION)),
+            str(meta.get(PIPELINE_VERSION_KEY) or LEGACY_VERSION),
         )
 
     @classmethod
@@ -384,7 +393,8 @@ class CuratedVersion:
         if generation is None:
             return None
         d = entry.details
-        return cls(generation, _int(d.get(EVENTS)), _int(d.get(REJECTS)), entry.raw_generation)
+        version = str(d.get(PIPELINE_VERSION_KEY) or LEGACY_VERSION)
+        return cls(generation, _int(d.get(EVENTS)), _int(d.get(REJECTS)), entry.raw_generation, version)
 
 
 @dataclass(frozen=True)

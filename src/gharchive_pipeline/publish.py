@@ -30,9 +30,15 @@ def check_topic(topic: str) -> str:
     return topic
 
 
-def hour_message(hour: Hour, load: str = "") -> bytes:
-    """`{"hour": ...}`, plus `"load": "deferred"` for a backfill loaded by day batches."""
-    return json.dumps({"hour": hour.key, "load": load} if load else {"hour": hour.key}).encode()
+def hour_message(hour: Hour, load: str = "", *, renormalize: bool = False) -> bytes:
+    """`{"hour": ...}`, plus `"load": "deferred"` for a backfill loaded by day batches, plus
+    `"renormalize": true` to have the hour normalized again by the deployed version."""
+    doc: dict[str, Any] = {"hour": hour.key}
+    if load:
+        doc["load"] = load
+    if renormalize:
+        doc["renormalize"] = True
+    return json.dumps(doc).encode()
 
 
 class Publisher(Protocol):
@@ -43,6 +49,7 @@ class Publisher(Protocol):
         *,
         on_published: Callable[[Hour], None] | None = None,
         load: str = "",
+        renormalize: bool = False,
     ) -> int: ...
 
 
@@ -63,6 +70,7 @@ class PubSubPublisher:
         *,
         on_published: Callable[[Hour], None] | None = None,
         load: str = "",
+        renormalize: bool = False,
     ) -> int:
         """Publish one message per hour; returns how many; raises PublishError if any failed."""
         check_topic(topic)
@@ -82,7 +90,9 @@ class PubSubPublisher:
             batch.clear()
 
         for hour in hours:
-            future = self._client.publish(topic, hour_message(hour, load), hour=hour.key)
+            future = self._client.publish(
+                topic, hour_message(hour, load, renormalize=renormalize), hour=hour.key
+            )
             batch.append((hour, future))
             if len(batch) >= BATCH:
                 drain()

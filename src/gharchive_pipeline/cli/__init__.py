@@ -28,6 +28,7 @@ _COMMAND_MODULES = {
     "stats": "stats_cmd",
     "report": "stats_cmd",
     "load": "load_cmd",
+    "renormalize": "renormalize_cmd",
 }
 
 

@@ -106,12 +106,13 @@ class LocalBus:
         *,
         on_published: Callable[[Hour], None] | None = None,
         load: str = "",
+        renormalize: bool = False,
     ) -> int:
         from ..publish import hour_message
 
         count = 0
         for hour in hours:
-            self.publish(hour_message(hour, load), {"hour": hour.key})
+            self.publish(hour_message(hour, load, renormalize=renormalize), {"hour": hour.key})
             count += 1
             if on_published:
                 on_published(hour)

@@ -47,6 +47,7 @@ class HourStatus:
     load_seconds: float | None = None
     note: str = ""
     batch: str = ""  # the batch that loaded (or will load) the current curated version
+    version: str = ""  # the pipeline version that normalized the current curated version
 
     @property
     def complete(self) -> bool:
@@ -68,6 +69,7 @@ class HourStatus:
             load_seconds=load.seconds if load else None,
             note="; ".join(state.notes),
             batch=state.batch,
+            version=state.curated.pipeline_version if state.curated else "",
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -208,6 +210,7 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
         ("events", "right"),
         ("rejects", "right"),
         ("normalized", "left"),
+        ("version", "left"),
         ("loaded", "left"),
         ("ingest s", "right"),
         ("norm s", "right"),
@@ -223,6 +226,7 @@ def render_table(rows: list[HourStatus], *, title: str = "GH Archive hours") -> 
             _num(r.events),
             _num(r.rejects),
             _styled(r.normalized),
+            escape(r.version) or "-",
             _styled(r.loaded),
             _secs(r.ingest_seconds),
             _secs(r.normalize_seconds),

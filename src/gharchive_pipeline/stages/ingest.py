@@ -3,9 +3,11 @@
 `ingest_hour` is the core every entry point calls (the Cloud Function, `gharchive ingest`,
 `gharchive backfill --home`, the local event chain). `handle_message` holds the Pub/Sub message
 logic of the ingest function: empty -> the latest complete hour, `{"hour"}` -> that hour,
-`{"start", "end"}` -> fan out one message per hour. Every outcome is logged as one JSON line and
-appended to the hour's ledger. Only retryable outcomes raise (TransientIngestError), so Pub/Sub
-redelivers those and acknowledges everything permanent.
+`{"start", "end"}` -> fan out one message per hour; `{"hour", "renormalize": true}` -> store the
+hour's raw object again in place (same bytes, a new generation), so that its finalize event has the
+normalize stage make the hour anew with this pipeline version (`gharchive renormalize`). Every
+outcome is logged as one JSON line and appended to the hour's ledger. Only retryable outcomes raise
+(TransientIngestError), so Pub/Sub redelivers those and acknowledges everything permanent.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..settings import ENV_TOPIC
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url
 from . import StageOutcome, record
 from .load import DEFERRED, HOURLY, LOAD_MODE
-from .outcome import IngestOutcome, Stage
+from .outcome import RENORMALIZE, IngestOutcome, Stage, pipeline_version
 
 STAGE = Stage.INGEST
 #: A 404 for an hour that ended less than this long ago means "not published yet", not "missing".
@@ -154,10 +156,11 @@ def ingest_hour(
     not_yet_window: timedelta = DEFAULT_NOT_YET_WINDOW,
     session: requests.Session | None = None,
     load: str = "",
+    renormalize: bool = False,
 ) -> IngestResult:
     """Store `hour` from the context's source (base URL or directory) into its raw bucket, log it
     and ledger it. `load="deferred"` (backfills) is stored on the raw object: its load waits for a
-    day batch.
+    day batch. `renormalize`: an hour already stored is rewritten in place (see `_rewrite`).
 
     Idempotent: an hour already in the raw bucket is not downloaded again (`already_present`).
     Source problems never raise (they are outcomes); StorageError does (the bucket is unusable).
@@ -165,7 +168,9 @@ def ingest_hour(
     raw, source, now = ctx.raw, ctx.settings.source, ctx.now()
     started = time.monotonic()
     existing: ObjectInfo | None = raw.stat(raw_object(hour))
-    if existing is not None:
+    if existing is not None and renormalize:
+        result = _rewrite(hour, existing, raw, load)
+    elif existing is not None:
         result = _held(hour, IngestOutcome.ALREADY_PRESENT, existing, existing.metadata.get("sha256", ""))
     elif hour.end > now:
         result = IngestResult(
@@ -206,6 +211,29 @@ def ingest_hours(
     return counts
 
 
+def _rewrite(hour: Hour, existing: ObjectInfo, raw: Storage, load: str) -> IngestResult:
+    """Store the raw object again with the same bytes (server-side) and metadata naming this
+    pipeline version: its new generation's finalize event makes normalize replace the curated hour.
+    One rewrite per version: a redelivered request, or a second renormalize, finds the mark and
+    leaves the object alone. A concurrent change wins (its generation is normalized anyway)."""
+    version = pipeline_version()
+    sha256 = existing.metadata.get("sha256", "")
+    if existing.metadata.get(RENORMALIZE) == version:
+        detail = f"already stored again for pipeline version {version}"
+        return _held(hour, IngestOutcome.ALREADY_PRESENT, existing, sha256, detail=detail)
+    metadata = {**existing.metadata, RENORMALIZE: version}
+    if load:
+        metadata[LOAD_MODE] = load
+    try:
+        info = raw.rewrite(existing.name, metadata=metadata, if_generation_match=existing.generation)
+    except PreconditionFailed:
+        theirs = raw.stat(existing.name) or existing
+        detail = "changed concurrently: its new generation is normalized anyway"
+        return _held(hour, IngestOutcome.ALREADY_PRESENT, theirs, sha256, detail=detail)
+    detail = f"stored again to be normalized by pipeline version {version}"
+    return _held(hour, IngestOutcome.REWRITTEN, info, sha256, detail=detail)
+
+
 # ---- messages -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IngestRequest:
@@ -215,6 +243,7 @@ class IngestRequest:
     start: Hour
     end: Hour
     load: str = ""  # "deferred": a backfill, loaded by day batches (stages/load.py)
+    renormalize: bool = False  # store the hour's raw object again, to be normalized anew
 
     @property
     def hours(self) -> list[Hour]:
@@ -249,6 +278,9 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
         raise MalformedMessage(
             f'"{LOAD_MODE}" must be "{DEFERRED}" or "{HOURLY}" next to "hour" or "start"/"end"'
         )
+    renormalize = doc.pop(RENORMALIZE, False)
+    if renormalize is not False and (renormalize is not True or set(doc) != {"hour"}):
+        raise MalformedMessage(f'"{RENORMALIZE}" must be true next to "hour" (one message per hour)')
     keys = set(doc)
     if not keys:
         latest = latest_complete_hour(now, lag)
@@ -263,7 +295,7 @@ def parse_message(data: bytes, *, now: datetime, lag: timedelta, max_range_hours
     try:
         if keys == {"hour"}:
             hour = Hour.parse(doc["hour"], now=now)
-            return IngestRequest("hour", hour, hour, load)
+            return IngestRequest("hour", hour, hour, load, renormalize)
         start, end = Hour.parse(doc["start"], now=now), Hour.parse(doc["end"], now=now)
     except HourError as exc:
         raise MalformedMessage(str(exc)) from None
@@ -309,7 +341,7 @@ def handle_message(data: bytes, ctx: Context) -> MessageResult:
 
     raw = ctx.raw
     try:
-        result = ingest_hour(request.start, ctx, load=request.load)
+        result = ingest_hour(request.start, ctx, load=request.load, renormalize=request.renormalize)
     except StorageError as exc:
         message = f"ingest {request.start}: {exc}"
         record(StageOutcome(STAGE, IngestOutcome.TRANSIENT, request.start, raw.url, message=message))

@@ -14,6 +14,9 @@ Two flows:
   that see the same settled day ask for the same batch. Each trigger's curated object is written
   before it checks, so when the last two hours land at once at least one sees both; a day whose
   last hour is a 404 (no curated object, no trigger) is left to the sweep (`gharchive load`).
+  A re-processed hour (`gharchive renormalize`: its curated object carries `renormalize`) also waits
+  for every other hour of its day still curated by another version, so the day loads once, when the
+  last of them is normalized again, instead of once per hour.
 
 The deployment's `hourly_load` (settings.HourlyLoad) picks the flow of hours that carry no mode (the
 scheduler's): "hour" loads them hourly, "day" defers them like a backfill, so one batch per settled
@@ -38,7 +41,7 @@ from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry
 from ..settings import HourlyLoad
 from ..storage.base import ObjectInfo, Storage
 from . import StageOutcome, record, screen_object
-from .outcome import DAYS, LoadOutcome, Stage
+from .outcome import DAYS, RENORMALIZE, LoadOutcome, Stage, written_version
 
 STAGE = Stage.LOAD
 
@@ -162,7 +165,7 @@ def handle_curated_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutc
     if mode == DEFERRED or (not mode and ctx.settings.hourly_load is HourlyLoad.DAY):
         if raw is None:
             raise ConfigError(f"no raw bucket (ledgers) configured: cannot defer hour {hour.key}")
-        return _defer(obj, version, curated, raw, loader, now=ctx.now())
+        return _defer(obj, version, curated, raw, loader, now=ctx.now(), current_metadata=current.metadata)
 
     started = time.perf_counter()
     try:
@@ -188,6 +191,7 @@ def _defer(
     loader: Loader,
     *,
     now: datetime | None,
+    current_metadata: Mapping[str, str],
 ) -> StageOutcome:
     """Record the hour deferred (write), then check its day (read): see the module docstring."""
     hour = version.hour
@@ -196,7 +200,10 @@ def _defer(
     if not read_history(raw, hour).load_seen(version.generation):  # a redelivery adds nothing
         record(deferred, raw)
     day = hour.start.date()
-    settlement = settle_day(curated, raw, day, now=now)
+    marked = bool(current_metadata.get(RENORMALIZE))
+    settlement = settle_day(
+        curated, raw, day, now=now, version=written_version(current_metadata) if marked else None
+    )
     if not settlement.settled:
         return deferred  # its day's last hour (or the sweep) submits the day
     request = LoadRequest(curated.url, settlement.covers, days=(day, *settlement.other_days))
@@ -275,12 +282,23 @@ def other_days(infos: Iterable[ObjectInfo]) -> tuple[date, ...]:
     return tuple(sorted(days))
 
 
-def settle_day(curated: Storage, raw: Storage, day: date, *, now: datetime | None = None) -> Settlement:
-    """Is every hour of `day` curated or terminally refused (missing, corrupt, failed)?"""
+def settle_day(
+    curated: Storage, raw: Storage, day: date, *, now: datetime | None = None, version: str | None = None
+) -> Settlement:
+    """Is every hour of `day` curated or terminally refused (missing, corrupt, failed)? With
+    `version` (a re-processing toward it), an hour curated by another version whose raw object is
+    there waits too: its renormalize request is on its way."""
     found = curated_hours(curated, day)
     waiting: list[Hour] = []
     for hour in day_hours(day):
         if hour in found:
+            info = found[hour]
+            if (
+                version is not None
+                and written_version(info.metadata) != version
+                and raw.stat(layout.raw_object(hour)) is not None
+            ):
+                waiting.append(hour)
             continue
         if now is not None and hour.end > now:
             waiting.append(hour)

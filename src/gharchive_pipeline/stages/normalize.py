@@ -4,6 +4,10 @@ Idempotent under at-least-once delivery: the curated object records the raw gene
 from (metadata `raw_generation`). A delivery for a generation already done, or for one that is no
 longer the raw object's current generation, does nothing; a newer generation replaces the hour.
 Uploads carry `if_generation_match`, so two concurrent deliveries store one object.
+
+The curated object and the ledger entry name the pipeline version that wrote the hour
+(`pipeline_version`): `gharchive renormalize` re-processes the hours of older versions by storing
+their raw objects again (stages/ingest.py), so this stage needs no second way in.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
 from . import RAW_GENERATION, StageOutcome, record, screen_object
 from .load import LOAD_MODE, OTHER_DAYS
-from .outcome import CURATED_GENERATION, NormalizeOutcome, Stage
+from .outcome import (
+    CURATED_GENERATION,
+    PIPELINE_VERSION_KEY,
+    RENORMALIZE,
+    NormalizeOutcome,
+    Stage,
+    pipeline_version,
+)
 
 STAGE = Stage.NORMALIZE
 
@@ -92,6 +103,7 @@ def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
         "seconds": round(result.seconds, 3),
         "curated": object_url(curated.url, target),
         CURATED_GENERATION: written.generation,
+        PIPELINE_VERSION_KEY: written.metadata.get(PIPELINE_VERSION_KEY, ""),
     }
     if result.rejects:
         details["rejects_object"] = object_url(curated.url, layout.rejects_object(hour))
@@ -138,6 +150,7 @@ def _publish(
         "events": str(result.events),
         "rejects": str(result.rejects),
         "era": result.era,
+        PIPELINE_VERSION_KEY: pipeline_version(),
     }
     meta.update(_load_metadata(curated, hour, result, raw_metadata or {}))
     rejects_name = layout.rejects_object(hour)
@@ -158,15 +171,16 @@ def _load_metadata(
 ) -> dict[str, str]:
     """What the load stage needs to know, written before the parquet: a marker under every other UTC
     day the rows were created on (so that day's rebuild reads this hour), those days on the object,
-    and a backfill's `load=deferred` copied from the raw object."""
+    and a backfill's `load=deferred` (and a renormalize's mark) copied from the raw object."""
     meta: dict[str, str] = {}
     others = [d for d in created_days(result.output) if d != hour.start.date()]
     for day in others:
         curated.put_bytes(layout.day_index_object(day, hour), b"", metadata={"hour": hour.key})
     if others:
         meta[OTHER_DAYS] = ",".join(d.isoformat() for d in others)
-    if raw_metadata.get(LOAD_MODE):
-        meta[LOAD_MODE] = raw_metadata[LOAD_MODE]
+    for key in (LOAD_MODE, RENORMALIZE):  # the load waits for the day's other re-processed hours
+        if raw_metadata.get(key):
+            meta[key] = raw_metadata[key]
     return meta
 
 

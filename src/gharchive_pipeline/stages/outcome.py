@@ -8,6 +8,7 @@ normalized hour with some bad lines is `NormalizeOutcome.NORMALIZED_WITH_REJECTS
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -34,6 +35,7 @@ class IngestOutcome(StrEnum):
     TRANSIENT = "transient"  # retried
     MALFORMED = "malformed"  # a message that can never succeed: logged once, acknowledged
     FANNED_OUT = "fanned_out"  # a range message: one message per hour was published
+    REWRITTEN = "rewritten"  # renormalize: the raw object stored again in place, to be normalized anew
 
 
 class NormalizeOutcome(StrEnum):
@@ -114,5 +116,26 @@ DAYS = "days"
 SECONDS = "seconds"
 EVENTS = "events"
 REJECTS = "rejects"
+#: The pipeline version that wrote a curated object (its metadata, and the normalize entry's detail).
+PIPELINE_VERSION_KEY = "pipeline_version"
+#: Raw and curated metadata, and ingest message field: re-processing asked for, toward this version.
+RENORMALIZE = "renormalize"
+#: What a curated object without PIPELINE_VERSION_KEY was written by: the only version before the
+#: curated objects recorded theirs.
+LEGACY_VERSION = "0.1.0"
+
+
+def pipeline_version() -> str:
+    """The version this process's normalizer writes (read at call time: one place, the package)."""
+    from .. import PIPELINE_VERSION
+
+    return PIPELINE_VERSION
+
+
+def written_version(metadata: Mapping[str, str]) -> str:
+    """The pipeline version a curated object's metadata says wrote it."""
+    return metadata.get(PIPELINE_VERSION_KEY) or LEGACY_VERSION
+
+
 #: Why an entry went wrong, in the order a reader looks for one.
 REASON_KEYS = ("error", "detail", "reason")

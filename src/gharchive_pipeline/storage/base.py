@@ -59,6 +59,13 @@ class Storage(Protocol):
         if_generation_match: int | None = None,
     ) -> ObjectInfo: ...
 
+    def rewrite(self, name: str, *, metadata: dict[str, str], if_generation_match: int) -> ObjectInfo:
+        """Store the object again with the same bytes and `metadata` (replacing its own): a new
+        generation, and so a new finalize event, without moving the data through this process
+        (re-processing an hour whose bytes have not changed). PreconditionFailed if the object is
+        no longer at generation `if_generation_match`."""
+        ...
+
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
 
     def delete(self, name: str) -> None: ...

@@ -158,6 +158,20 @@ class LocalStorage:
     ) -> ObjectInfo:
         return self._staged(name, lambda tmp: tmp.write_bytes(data), metadata, if_generation_match)
 
+    def rewrite(self, name: str, *, metadata: dict[str, str], if_generation_match: int) -> ObjectInfo:
+        """A copy of the object's own bytes committed under its name (new generation, new metadata)."""
+        source = self._path(name)
+
+        def copy(tmp: Path) -> None:
+            try:
+                shutil.copyfile(source, tmp)
+            except FileNotFoundError:
+                raise PreconditionFailed(
+                    f"{self.url}/{name}: gone (expected {if_generation_match})"
+                ) from None
+
+        return self._staged(name, copy, metadata, if_generation_match)
+
     def _staged(
         self,
         name: str,

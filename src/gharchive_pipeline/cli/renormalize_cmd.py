@@ -1,0 +1,132 @@
+"""`gharchive renormalize`: re-process the hours an older pipeline version normalized.
+
+Both ways go through the ingest stage: a `{"hour", "load": "deferred", "renormalize": true}`
+message makes it store the hour's raw object again in place (same bytes, a new generation), whose
+finalize event has normalize make the hour anew, and the loads wait for whole days. Locally (`--home`)
+the local bus delivers the messages and the days are rebuilt here; deployed (`--topic`) the messages
+go to the ingest function, as a backfill's do.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..hours import Hour, day_range
+from . import output
+from .options import home_option, hour_arguments, window
+from .run_cmd import DEFAULT_ENGINE, DEFAULT_MEMORY_LIMIT, ENGINES
+
+
+@click.command("renormalize")
+@hour_arguments(start_required=True, end_required=True)
+@home_option()
+@click.option(
+    "--topic",
+    default=None,
+    help="Deployed: publish one renormalize message per hour to projects/P/topics/T (the ingest "
+    "function's topic) instead; the range is widened to whole UTC days (a day loads once, when all "
+    "its hours are at the new version).",
+)
+@click.option(
+    "--curated",
+    "curated_url",
+    metavar="URL",
+    default=None,
+    help="With --topic: the curated bucket (gs://BUCKET); hours it holds at this installation's "
+    "version are not sent (without it every hour is sent; the function skips an hour already "
+    "stored again for its version).",
+)
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True)
+@click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True)
+def renormalize_command(
+    start: Hour,
+    end: Hour,
+    home: Path,
+    topic: str | None,
+    curated_url: str | None,
+    engine: str,
+    memory_limit: str,
+) -> None:
+    """Normalize again every hour from START to END whose curated file an older pipeline version
+    wrote, then load each UTC day they touch once.
+
+    \b
+    Idempotent: hours already at this version are skipped, so a second run changes nothing.
+    `gharchive status` shows the version that normalized each hour.
+    """
+    first, last = window(start, end)
+    if curated_url and not topic:
+        raise click.UsageError("--curated goes with --topic (a home's curated bucket is read anyway)")
+    if topic:
+        _publish(first, last, topic, curated_url)
+        return
+    _local(first, last, home, engine, memory_limit)
+
+
+def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str) -> None:
+    from ..load.duckdb_days import DuckDBConfig
+    from ..load.local_load import Engine
+    from ..local.renormalize import rebuilt_days, renormalize_hours
+    from .run_cmd import _print_run
+
+    if not home.is_dir():
+        raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
+    todo, report = renormalize_hours(
+        first, last, home=home, engine=Engine(engine), duckdb=DuckDBConfig(memory_limit=memory_limit)
+    )
+    console = output.console()
+    if todo.stale:
+        _print_run(console, report, title=f"gharchive renormalize {first.key}..{last.key} ({home})")
+    days = rebuilt_days(report)
+    click.echo(
+        f"{len(todo.stale):,} hour(s) normalized again by version {todo.version}, "
+        f"{len(todo.current):,} already at it, {len(todo.absent):,} without raw or curated file; "
+        f"{len(days):,} day(s) rebuilt"
+    )
+    if not report.ok:
+        sys.exit(1)
+
+
+def _publish(first: Hour, last: Hour, topic: str, curated_url: str | None) -> None:
+    """One message per hour of the whole UTC days, less the hours already at this version."""
+    from .. import PIPELINE_VERSION
+    from ..publish import PublishError, PubSubPublisher, check_topic
+    from ..stages.load import DEFERRED, day_hours
+
+    try:
+        check_topic(topic)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--topic") from exc
+    days = list(day_range(first.start.date(), last.start.date()))
+    hours = [h for d in days for h in day_hours(d)]
+    if curated_url:
+        done = _current_hours(curated_url, days, PIPELINE_VERSION)
+        hours = [h for h in hours if h not in done]
+    try:
+        count = PubSubPublisher().publish_hours(topic, hours, load=DEFERRED, renormalize=True)
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from exc
+    span = f"{days[0].isoformat()}..{days[-1].isoformat()}"
+    click.echo(f"published {count:,} renormalize messages ({span}) to {topic}, loaded by day batches")
+
+
+def _current_hours(curated_url: str, days: list[date], version: str) -> set[Hour]:
+    """Hours whose curated object is at `version` (one listing per day)."""
+    from ..stages.load import curated_hours
+    from ..stages.outcome import written_version
+    from .run_cmd import _existing_storage
+
+    curated = _existing_storage(curated_url, "--curated")
+    return {
+        hour
+        for day in days
+        for hour, info in curated_hours(curated, day).items()
+        if written_version(info.metadata) == version
+    }
+
+
+COMMANDS: list[click.Command] = [renormalize_command]

@@ -1,0 +1,118 @@
+"""`gharchive renormalize --home`: normalize again the hours an older pipeline version curated, then
+rebuild each UTC day they touch once.
+
+The local chain takes the cloud's path: for every stale hour (raw object present, curated object
+written by another version) the bus delivers the ingest message `{"hour", "load": "deferred",
+"renormalize": true}`; ingest stores the raw object again in place (same bytes, a new generation,
+marked with this version), whose finalize event has normalize replace the curated hour, and the
+load stage only records it deferred. Then each day the range's hours touch is rebuilt (a day already
+built from exactly its current curated versions is left alone), as `gharchive run` does.
+
+Idempotent and resumable: an hour already at this version is not asked again, so a second run
+changes nothing; a run killed between an hour's rewrite and its normalize is finished by replaying
+the raw object's finalize event (normalize does the work only for a raw generation it has not
+curated); a run killed before its day loads finds the day stale next time and rebuilds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .. import layout
+from ..context import local_context
+from ..hours import Hour, hour_range
+from ..layout import Home
+from ..load.duckdb_days import DuckDBConfig
+from ..load.job import days_for_hours
+from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
+from ..load.local_warehouse import clean_leftovers
+from ..publish import hour_message
+from ..stages.load import DEFERRED
+from ..stages.outcome import pipeline_version, written_version
+from ..storage.base import Storage
+from .bus import Delivery, LocalBus
+from .runner import DayFailure, RunReport, _load_day, _log_file, _process_tempdir
+from .status import HourStatus, collect_status, hour_status, snapshot
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a renormalize of a range has to do: the hours to normalize again, and why not the rest."""
+
+    version: str
+    stale: list[Hour]
+    current: list[Hour]  # curated by this version already
+    absent: list[Hour]  # no raw object, or no curated one (nothing a re-processing can replace)
+
+
+def plan(raw: Storage, curated: Storage, hours: Iterable[Hour]) -> Plan:
+    """Sort the hours by the version that curated them (a listing per day, not a stat per hour)."""
+    wanted = sorted(set(hours))
+    snap = snapshot(raw, curated, sorted({h.start.date() for h in wanted}))
+    version = pipeline_version()
+    stale: list[Hour] = []
+    current: list[Hour] = []
+    absent: list[Hour] = []
+    for hour in wanted:
+        cur = (snap.curated or {}).get(hour)
+        if hour not in snap.raw or cur is None:
+            absent.append(hour)
+        elif written_version(cur.metadata) == version:
+            current.append(hour)
+        else:
+            stale.append(hour)
+    return Plan(version, stale, current, absent)
+
+
+def renormalize_hours(
+    start: Hour,
+    end: Hour,
+    *,
+    home: Path,
+    on_hour: Callable[[HourStatus], None] | None = None,
+    on_day: Callable[[DayResult | DayFailure], None] | None = None,
+    engine: Engine = DEFAULT_ENGINE,
+    duckdb: DuckDBConfig | None = None,
+) -> tuple[Plan, RunReport]:
+    """Normalize the stale hours of START..END again (in this process, hour by hour), then rebuild
+    the days of the range's hours; logs go to HOME/logs as a run's do."""
+    where = Home(home)
+    raw, curated = where.buckets()
+    where.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(where.warehouse_dir)
+    hours = list(hour_range(start, end))
+    todo = plan(raw, curated, hours)
+    report = RunReport(todo.stale)
+    with _log_file(where) as log_path, _process_tempdir(where):
+        report.log_file = log_path
+        bus = LocalBus(local_context(where))
+        for hour in todo.stale:
+            report.failures += _renormalize_hour(bus, raw, hour)
+            if on_hour is not None:
+                on_hour(hour_status(raw, curated, hour))
+        days, _ = days_for_hours(curated, [h for h in hours if h not in todo.absent])
+        loader = LocalDayLoader(home, engine=engine, duckdb=duckdb or DuckDBConfig(), raw=raw)
+        for day in days:
+            _load_day(loader, day, report, on_day)
+    report.rows = collect_status(raw, curated, hours)
+    return todo, report
+
+
+def _renormalize_hour(bus: LocalBus, raw: Storage, hour: Hour) -> list[Delivery]:
+    """The hour's renormalize message through the bus, then its raw object's finalize replayed
+    (a rerun after a kill between the rewrite and the normalize; a no-op otherwise)."""
+    bus.publish(hour_message(hour, DEFERRED, renormalize=True), {"hour": hour.key})
+    failures = [d for d in bus.drain() if not d.ok]
+    info = raw.stat(layout.raw_object(hour))
+    if info is not None:
+        bus.announce("raw", info)
+        failures += [d for d in bus.drain() if not d.ok]
+    return failures
+
+
+def rebuilt_days(report: RunReport) -> list[date]:
+    """The days this run rebuilt (not those already current)."""
+    return [d.day for d in report.days if d.load is not None]

@@ -2,4 +2,4 @@
 (`gharchive run`), the follower (`--follow`) and the status table, over a home's `local_context`."""
 
 #: What other packages may import.
-__all__ = ["bus", "follow", "runner", "status", "stopping"]
+__all__ = ["bus", "follow", "renormalize", "runner", "status", "stopping"]

@@ -116,11 +116,14 @@ def _publish(first: Hour, last: Hour, topic: str, curated_url: str | None) -> No
 
 def _current_hours(curated_url: str, days: list[date], version: str) -> set[Hour]:
     """Hours whose curated object is at `version` (one listing per day)."""
+    from ..context import cloud_context
+    from ..settings import Settings
     from ..stages.load import curated_hours
     from ..stages.outcome import written_version
-    from .run_cmd import _existing_storage
+    from .run_cmd import _check_existing
 
-    curated = _existing_storage(curated_url, "--curated")
+    _check_existing(curated_url, "--curated")
+    curated = cloud_context(Settings(curated_bucket=curated_url)).curated
     return {
         hour
         for day in days

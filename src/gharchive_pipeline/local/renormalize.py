@@ -16,26 +16,26 @@ curated); a run killed before its day loads finds the day stale next time and re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from .. import layout
-from ..context import local_context
+from ..context import Progress, local_context
 from ..hours import Hour, hour_range
 from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
-from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
+from ..load.local_load import DEFAULT_ENGINE, Engine, LocalDayLoader
 from ..load.local_warehouse import clean_leftovers
 from ..publish import hour_message
 from ..stages.load import DEFERRED
 from ..stages.outcome import pipeline_version, written_version
 from ..storage.base import Storage
 from .bus import Delivery, LocalBus
-from .runner import DayFailure, RunReport, _load_day, _log_file, _process_tempdir
-from .status import HourStatus, collect_status, hour_status, snapshot
+from .runner import RunReport, _load_day, _log_file, _process_tempdir
+from .status import collect_status, hour_status, snapshot
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,15 @@ def renormalize_hours(
     end: Hour,
     *,
     home: Path,
-    on_hour: Callable[[HourStatus], None] | None = None,
-    on_day: Callable[[DayResult | DayFailure], None] | None = None,
+    progress: Progress | None = None,
     engine: Engine = DEFAULT_ENGINE,
     duckdb: DuckDBConfig | None = None,
 ) -> tuple[Plan, RunReport]:
     """Normalize the stale hours of START..END again (in this process, hour by hour), then rebuild
     the days of the range's hours; logs go to HOME/logs as a run's do."""
     where = Home(home)
-    raw, curated = where.buckets()
+    ctx = local_context(where, progress=progress)
+    raw, curated = ctx.raw, ctx.curated
     where.warehouse_dir.mkdir(parents=True, exist_ok=True)
     clean_leftovers(where.warehouse_dir)
     hours = list(hour_range(start, end))
@@ -88,15 +88,14 @@ def renormalize_hours(
     report = RunReport(todo.stale)
     with _log_file(where) as log_path, _process_tempdir(where):
         report.log_file = log_path
-        bus = LocalBus(local_context(where))
+        bus = LocalBus(ctx)
         for hour in todo.stale:
             report.failures += _renormalize_hour(bus, raw, hour)
-            if on_hour is not None:
-                on_hour(hour_status(raw, curated, hour))
+            ctx.progress.hour_done(hour_status(raw, curated, hour))
         days, _ = days_for_hours(curated, [h for h in hours if h not in todo.absent])
         loader = LocalDayLoader(home, engine=engine, duckdb=duckdb or DuckDBConfig(), raw=raw)
         for day in days:
-            _load_day(loader, day, report, on_day)
+            _load_day(loader, day, report, ctx.progress)
     report.rows = collect_status(raw, curated, hours)
     return todo, report
 

@@ -5,6 +5,10 @@
 answers, whatever state the batch is in), or the status codes queued in `fail_next` (to test retries).
 `GET /v1/projects/{p}/locations/{r}/batches/{id}` returns a stored batch with its `state`: new batches
 are PENDING; `set_state` moves one on (SUCCEEDED, FAILED...), as Dataproc would once the job ran.
+
+With `run_job` set, the server runs each new batch itself, as Dataproc would: in a thread, the batch
+goes RUNNING, `run_job(batch)` runs its job (tests: spark/load_events.py with local PySpark), and the
+batch ends SUCCEEDED when it returns True, FAILED otherwise (or when it raises).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,6 +53,7 @@ class DataprocServer:
     calls: list[CreateCall] = field(default_factory=list)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail_next: list[int] = field(default_factory=list)
+    run_job: Callable[[dict[str, Any]], bool] | None = None
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -118,8 +124,25 @@ class DataprocServer:
             batch_uuid = str(uuid.uuid4())
             self.batches[name] = {**body, "name": name, "uuid": batch_uuid, "state": "PENDING"}
             call.status = 200
+        if self.run_job is not None:
+            threading.Thread(target=self._run, args=(name,), daemon=True).start()
         operation = {"name": f"projects/{project}/regions/{region}/operations/{batch_uuid}", "done": False}
         return 200, operation
+
+    def _run(self, name: str) -> None:
+        with self._lock:
+            self.batches[name]["state"] = "RUNNING"
+            batch = dict(self.batches[name])
+        assert self.run_job is not None
+        try:
+            ok = self.run_job(batch)
+        except Exception as exc:  # the job's failure is the batch's, as on Dataproc
+            ok = False
+            batch["stateMessage"] = repr(exc)
+        with self._lock:
+            self.batches[name]["state"] = "SUCCEEDED" if ok else "FAILED"
+            if not ok:
+                self.batches[name]["stateMessage"] = batch.get("stateMessage", "the job exited non-zero")
 
     def _get(self, project: str, region: str, batch_id: str) -> tuple[int, dict[str, Any]]:
         name = f"projects/{project}/locations/{region}/batches/{batch_id}"

@@ -29,6 +29,7 @@ _COMMAND_MODULES = {
     "report": "stats_cmd",
     "load": "load_cmd",
     "renormalize": "renormalize_cmd",
+    "smoke": "smoke_cmd",
 }
 
 

@@ -55,6 +55,18 @@ def test_bad_input_is_one_line_without_traceback(tmp_path: Path) -> None:
     assert code == 1 and "no such file" in output
 
 
+def test_salvage_refuses_a_corrupt_stream_in_one_line(tmp_path: Path) -> None:
+    """A flipped bit: --salvage cannot tell which lines it altered, so it keeps none."""
+    data = bytearray((DATA / "2015-01-01-3.json.gz").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    src = tmp_path / "2015-01-01-3.json.gz"
+    src.write_bytes(bytes(data))
+    code, output = run(str(src), str(tmp_path / "out.parquet"), "--salvage")
+    assert code == 1 and output.count("\n") == 1 and "Traceback" not in output, output
+    assert f"Error: {src}: corrupt gzip data" in output and "none is kept" in output
+    assert list(tmp_path.iterdir()) == [src]
+
+
 def test_rejects_are_reported(tmp_path: Path) -> None:
     src = tmp_path / "2015-01-01-5.json"
     src.write_bytes(gzip.decompress((DATA / "2015-01-01-5.json.gz").read_bytes()) + b"not json\n")

@@ -75,7 +75,9 @@ def test_corrupt_gzip_header_fails(source: tuple[bytes, list[bytes]], tmp_path: 
     assert_nothing_written(out)
 
 
-def test_corrupt_gzip_data_fails_or_is_salvaged(source: tuple[bytes, list[bytes]], tmp_path: Path) -> None:
+def test_corrupt_gzip_data_fails_even_with_salvage(source: tuple[bytes, list[bytes]], tmp_path: Path) -> None:
+    """Zeroed bytes in the middle inflate to garbage that only the CRC at the end reveals: no line
+    of such a stream can be shown intact, so --salvage refuses it too."""
     data = bytearray(source[0])
     middle = len(data) // 2
     data[middle : middle + 2000] = bytes(2000)
@@ -83,25 +85,39 @@ def test_corrupt_gzip_data_fails_or_is_salvaged(source: tuple[bytes, list[bytes]
     src.parent.mkdir()
     src.write_bytes(bytes(data))
     out = tmp_path / "out"
-    with pytest.raises(CorruptInputError, match=rf"{HOUR}: corrupt gzip data"):
-        normalize(src, out / "events.parquet")
-    assert_nothing_written(out)
-    result = normalize(src, out / "events.parquet", salvage=True)
-    assert result.salvaged and result.damage is not None and "corrupt" in result.damage
-    # kept: every line that decompressed before the damage (about half of the hour)
-    assert 2000 < result.events < 3500
-    assert ids_of(result.output) == raw_ids(source[1][: result.events])
+    for salvage in (False, True):
+        with pytest.raises(CorruptInputError, match=rf"{HOUR}: corrupt gzip data.*none is kept"):
+            normalize(src, out / "events.parquet", salvage=salvage)
+        assert_nothing_written(out)
 
 
-def test_corrupt_gzip_stream_salvage_rewinds_a_seekable_stream(
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_one_flipped_bit_is_refused_not_salvaged(
+    source: tuple[bytes, list[bytes]], tmp_path: Path, where: float
+) -> None:
+    """One flipped bit in the deflate data alters the lines after it and shows only at the CRC (or
+    as an inflate error later on): salvaging "the lines before the damage" kept altered rows."""
+    data = bytearray(source[0])
+    at = int(len(data) * where)
+    data[at] ^= 0x10
+    src = _write(tmp_path / HOUR, bytes(data))
+    stream = io.BytesIO(bytes(data))
+    for given in (src, stream):
+        with pytest.raises(CorruptInputError, match="corrupt gzip data"):
+            normalize(given, tmp_path / "out" / "events.parquet", salvage=True, source_name=HOUR)
+        assert not (tmp_path / "out" / "events.parquet").exists()
+
+
+def test_trailing_garbage_after_a_whole_stream_is_salvaged(
     source: tuple[bytes, list[bytes]], tmp_path: Path
 ) -> None:
-    data = bytearray(source[0])
-    data[len(data) // 2 : len(data) // 2 + 2000] = bytes(2000)
-    from_file = normalize(_write(tmp_path / HOUR, bytes(data)), tmp_path / "a.parquet", salvage=True)
-    from_stream = normalize(io.BytesIO(bytes(data)), tmp_path / "b.parquet", salvage=True, source_name=HOUR)
-    assert from_stream.events == from_file.events > 2000
-    assert ids_of(from_stream.output) == ids_of(from_file.output)
+    """Bytes after a stream whose CRC matched: every line is intact, so --salvage keeps them all."""
+    src = _write(tmp_path / HOUR, source[0] + b"garbage")
+    with pytest.raises(CorruptInputError, match=r"trailing bytes after the gzip stream.*--salvage"):
+        normalize(src, tmp_path / "a.parquet")
+    result = normalize(src, tmp_path / "b.parquet", salvage=True)
+    assert result.salvaged and result.events == len(source[1])
+    assert ids_of(result.output) == raw_ids(source[1])
 
 
 def _write(path: Path, data: bytes) -> Path:

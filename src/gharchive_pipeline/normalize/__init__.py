@@ -30,7 +30,7 @@ from typing import BinaryIO
 from .. import PIPELINE_VERSION
 from ..hours import Hour, HourError
 from . import native
-from .chunks import ChunkResult, Constants, gc_paused, process
+from .chunks import ChunkResult, Constants, gc_paused, offending_text, process
 from .eras import EventMapper
 from .errors import (
     CorruptInputError,
@@ -63,7 +63,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 8_192  # lines per unit of work and per parquet row group (bounds memory)
+CHUNK_LINES = 8_192  # lines per unit of work and per parquet row group (bounds memory) ...
+CHUNK_BYTES = 32 << 20  # ... or fewer: as many as hold this much text (lines may be long)
 MAX_REJECT_SHARE = 0.01
 
 
@@ -134,6 +135,9 @@ def normalize(
     try:
         with gc_paused():  # the reader thread allocates too: no collector passes over the hour
             totals, stats = _run(reader, sink, rejects, constants, workers, progress)
+        for long_line in stats.too_long:  # skipped by the reader, never held: a reject each
+            rejects.add(long_line.line_no, long_line.reason, offending_text(long_line.head))
+            totals.lines += 1
         lines, damaged_lines = _judge(name, hour, totals, stats, rejects)
         eras = totals.eras
         sink.commit()
@@ -277,10 +281,12 @@ def _run(
 
     if workers > 1 and isinstance(reader.src, Path):
         stats = run_parallel(
-            reader.src, reader.name, reader.salvage, constants, workers, CHUNK_LINES, collect
+            reader.src, reader.name, reader.salvage, constants, workers, CHUNK_LINES, CHUNK_BYTES, collect
         )
         return totals, stats
     mapper = EventMapper(constants.window)
-    for items, first_line_no in prefetched(chunked(reader, CHUNK_LINES), name="normalize-reader"):
+    for items, first_line_no in prefetched(
+        chunked(reader, CHUNK_LINES, CHUNK_BYTES), name="normalize-reader"
+    ):
         collect(process(items, first_line_no, mapper, constants))
     return totals, reader.stats

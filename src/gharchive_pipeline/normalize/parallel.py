@@ -23,22 +23,28 @@ from .reader import LineReader, ReadStats
 _POLL_SECONDS = 1.0
 
 
-def chunked(reader: LineReader, chunk_lines: int) -> Iterator[tuple[Any, int]]:
-    """(items, first line number) of about `chunk_lines` lines each: a list of lines, a TextChunk
-    (when the reader yields pieces), or the events of a document."""
+def chunked(reader: LineReader, chunk_lines: int, chunk_bytes: int) -> Iterator[tuple[Any, int]]:
+    """(items, first line number) of about `chunk_lines` lines or `chunk_bytes` bytes each, which
+    comes first (long lines make few lines a lot of memory): a list of lines, a TextChunk (when the
+    reader yields pieces), or the events of a document."""
     pending: list[Any] = []
-    pending_lines = 0
+    pending_lines = pending_bytes = 0
     first_line_no = 1
     for block in reader.chunks():
         if reader.stats.kind == "document":
             yield document_events(block[0]), 1
             return
         pending.extend(block)
-        pending_lines = pending_lines + sum(n for _, n in block) if reader.pieces else len(pending)
-        if pending_lines >= chunk_lines:
+        if reader.pieces:
+            pending_lines += sum(n for _, n in block)
+            pending_bytes += sum(len(text) for text, _ in block)
+        else:
+            pending_lines = len(pending)
+            pending_bytes += sum(map(len, block))
+        if pending_lines >= chunk_lines or pending_bytes >= chunk_bytes:
             yield _chunk(pending, pending_lines, reader.pieces), first_line_no
             first_line_no += pending_lines
-            pending, pending_lines = [], 0
+            pending, pending_lines, pending_bytes = [], 0, 0
     if pending:
         yield _chunk(pending, pending_lines, reader.pieces), first_line_no
 
@@ -60,13 +66,13 @@ def document_events(data: bytes) -> list[Any]:
 
 def _worker(
     index: int, workers: int, path: Path, name: str, salvage: bool, constants: Constants,
-    chunk_lines: int, out: Any,
+    chunk_lines: int, chunk_bytes: int, out: Any,
 ) -> None:  # fmt: skip
     number = 0
     try:
         reader = LineReader(path, name, salvage=salvage, pieces=native.AVAILABLE)
         mapper = EventMapper(constants.window)
-        for items, first_line_no in chunked(reader, chunk_lines):
+        for items, first_line_no in chunked(reader, chunk_lines, chunk_bytes):
             if number % workers == index:
                 result = process(items, first_line_no, mapper, constants)
                 result.bytes_read = reader.stats.bytes_read
@@ -79,7 +85,7 @@ def _worker(
 
 def run_parallel(
     path: Path, name: str, salvage: bool, constants: Constants, workers: int, chunk_lines: int,
-    collect: Callable[[ChunkResult], None],
+    chunk_bytes: int, collect: Callable[[ChunkResult], None],
 ) -> ReadStats:  # fmt: skip
     """Normalize `path` with `workers` processes, calling `collect` on every chunk in order."""
     context = multiprocessing.get_context("fork")
@@ -87,7 +93,7 @@ def run_parallel(
     processes = [
         context.Process(
             target=_worker,
-            args=(i, workers, path, name, salvage, constants, chunk_lines, queues[i]),
+            args=(i, workers, path, name, salvage, constants, chunk_lines, chunk_bytes, queues[i]),
             name=f"normalize-{i}",
             daemon=True,
         )

@@ -1,20 +1,25 @@
 """Bytes of a GH Archive hour -> complete lines, streamed in chunks (memory stays bounded).
 
 Gzip or plain NDJSON is told by the first bytes (1f 8b). A file that is one pretty-printed JSON
-document (first line `{` or `[`) is read whole as a single "line" (`document=True`).
+document (first line `{` or `[`) is read whole as a single "line" (`document=True`), up to
+MAX_DOCUMENT.
 
-Damage: a gzip stream that stops before its end marker (truncated) or fails to inflate (corrupt)
-raises CorruptInputError, unless `salvage`, in which case every complete line before the damage is
-yielded and `damage` says what happened. Corrupt data is found a chunk late by the fast inflater,
-so on salvage the stream is re-inflated from the start in small pieces to recover up to the damage.
+Memory: the inflater hands out at most CHUNK bytes at a time, however well the input compresses,
+and a line longer than MAX_LINE is never held: its bytes are skipped up to the next newline, an
+empty line takes its place (line numbers stay right) and `stats.too_long` records it, a reject.
+
+Damage: a gzip stream that stops before its end (truncated) raises CorruptInputError unless
+`salvage`: its bytes up to the cut are as written, so every complete line before it is yielded and
+`damage` says what happened. A stream whose data is corrupt (an inflate error, or a CRC or length
+that does not match) is always refused: the damage may lie anywhere before the point where it was
+seen (one flipped bit only shows at the CRC), so no line of it can be shown intact.
 """
 
 from __future__ import annotations
 
-import contextlib
-import zlib
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -24,9 +29,29 @@ from .errors import CorruptInputError, EmptyInputError
 from .native import count_newlines
 
 GZIP_MAGIC = b"\x1f\x8b"
-CHUNK = 1 << 20  # compressed bytes per read
-SALVAGE_PIECE = 1024  # compressed bytes per step when recovering up to corrupt data
-MAX_DOCUMENT = 256 << 20  # a single pretty-printed JSON document is read whole
+CHUNK = 1 << 20  # compressed bytes per read, and most inflated bytes handed out at once
+#: the longest line kept (longer: a reject). GitHub caps what an event carries (bodies and comments
+#: at 65,536 characters, release notes at 125,000, 20 commits per push): the largest line of the
+#: bundled real hours is 240 KiB, so 16 MiB is far past any real event, and small next to the 4 GiB
+#: of the cloud function even as parsed objects (about 25x the text at worst).
+MAX_LINE = 16 << 20
+MAX_DOCUMENT = MAX_LINE  # a single pretty-printed JSON document is read (and parsed) whole
+TOO_LONG_HEAD = 2_000  # bytes of a refused long line kept for its reject
+#: trailing local-part characters of a cut head: maybe half an address, never kept (pii.py)
+_LOCAL_TAIL = re.compile(rb"[A-Za-z0-9._%+\-\x80-\xff!#$&'*/=?^`{|}~\\\"]+$")
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line over MAX_LINE: skipped, not held (a reject)."""
+
+    line_no: int
+    size: int  # bytes, without the newline
+    head: bytes  # its first bytes, up to TOO_LONG_HEAD, no half address at the cut
+
+    @property
+    def reason(self) -> str:
+        return f"line of {self.size:,} bytes is longer than the {MAX_LINE >> 20} MiB a line may have"
 
 
 @dataclass
@@ -35,6 +60,7 @@ class ReadStats:
     bytes_read: int = 0  # input bytes consumed (for progress)
     damage: str | None = None  # what was wrong with the stream, when salvaged
     dropped_partial_bytes: int = 0  # bytes of the incomplete line cut by the damage
+    too_long: list[LongLine] = field(default_factory=list)  # lines over MAX_LINE, skipped
 
 
 #: `(text, lines)`: one or more complete lines joined by newlines (no final newline), and how many
@@ -96,21 +122,25 @@ class LineReader:
 
     def _inflate(self, first: bytes, raw: Iterator[bytes]) -> Iterator[bytes]:
         inflater = isal_zlib.decompressobj(wbits=31)
-        produced = 0
         for data in _chain(first, raw):
             while data:
-                try:
-                    out = inflater.decompress(data)
+                try:  # at most CHUNK out at once: a bomb never inflates a whole read in one go
+                    out = inflater.decompress(data, CHUNK)
                 except Exception as exc:  # isal_zlib.error (IsalError) or OSError
-                    yield from self._corrupt(str(exc), produced)
-                    return
+                    raise CorruptInputError(
+                        f"{self.name}: corrupt gzip data ({exc}); the damage may lie anywhere before "
+                        "it was seen, so no line of the stream is known intact and none is kept "
+                        "(--salvage keeps lines only of a stream cut short); nothing was written"
+                    ) from None
                 if out:
-                    produced += len(out)
                     yield out
-                if inflater.eof:  # member ended: a next member may follow (multi-member gzip)
+                if inflater.unconsumed_tail:
+                    data = inflater.unconsumed_tail
+                elif inflater.eof:  # member ended: a next member may follow (multi-member gzip)
                     data = inflater.unused_data
                     if data.strip(b"\x00") and data[:2] != GZIP_MAGIC:
-                        yield from self._corrupt("trailing bytes after the gzip stream", produced)
+                        # every member before passed its CRC: what was yielded is intact
+                        self._damaged("trailing bytes after the gzip stream")
                         return
                     if data[:2] == GZIP_MAGIC:
                         inflater = isal_zlib.decompressobj(wbits=31)
@@ -120,45 +150,6 @@ class LineReader:
                     data = b""
         if not inflater.eof:
             self._damaged("truncated gzip stream (it ends before the gzip end-of-stream marker)")
-
-    def _corrupt(self, reason: str, produced: int) -> Iterator[bytes]:
-        """Corrupt data: fail, or re-inflate slowly from the start to recover what precedes it."""
-        reason = f"corrupt gzip data ({reason})"
-        self._damaged(reason)
-        stream = self._reread()
-        if stream is None:
-            return  # a one-shot stream cannot be re-read; lines up to the last good chunk are kept
-        with stream if isinstance(self.src, Path) else contextlib.nullcontext(stream):
-            inflater = zlib.decompressobj(wbits=31)
-            skipped = 0
-            while True:
-                piece = stream.read(SALVAGE_PIECE)
-                if not piece:
-                    return
-                try:
-                    out = inflater.decompress(piece)
-                except zlib.error:
-                    return
-                if skipped < produced:  # already passed on by the fast inflater
-                    take = min(len(out), produced - skipped)
-                    skipped += take
-                    out = out[take:]
-                if out:
-                    yield out
-                if inflater.eof:
-                    return
-
-    def _reread(self) -> BinaryIO | None:
-        """The input from its first byte again: reopened, or rewound when seekable."""
-        if isinstance(self.src, Path):
-            return self.src.open("rb")
-        try:
-            if self.src.seekable():
-                self.src.seek(0)
-                return self.src
-        except (OSError, ValueError):
-            pass
-        return None
 
     def _damaged(self, reason: str) -> None:
         if not self.salvage:
@@ -172,6 +163,9 @@ class LineReader:
         carry = b""
         first = True
         split = self._split_pieces if self.pieces else _split_lines
+        blank: list[Any] = [(b"", 1)] if self.pieces else [b""]  # stands for a skipped long line
+        lines_out = 0  # lines yielded so far (blank ones too): the next line's number - 1
+        skipping: tuple[int, bytes] | None = None  # (bytes so far, head) of a line over MAX_LINE
         for block in data:
             if first:
                 first = False
@@ -180,10 +174,31 @@ class LineReader:
                 if head[: line_end if line_end >= 0 else len(head)].strip() in (b"{", b"["):
                     yield [self._document(head, data)]
                     return
+            if skipping is None and carry:  # does the line `carry` starts grow past the limit?
+                nl = block.find(b"\n")
+                if len(carry) + (nl if nl >= 0 else len(block)) > MAX_LINE:
+                    skipping, carry = (len(carry), carry[:TOO_LONG_HEAD]), b""
+            if skipping is not None:
+                nl = block.find(b"\n")
+                size, head = skipping
+                if nl < 0:
+                    skipping = (size + len(block), (head + block[: TOO_LONG_HEAD - len(head)]))
+                    continue
+                lines_out += 1
+                self.stats.too_long.append(LongLine(lines_out, size + nl, _cut(head + block[:nl])))
+                yield blank
+                skipping, block = None, block[nl + 1 :]
             items, carry = split(carry, block)
             if items:
+                lines_out += sum(n for _, n in items) if self.pieces else len(items)
                 yield items
-        if carry.strip():
+            if len(carry) > MAX_LINE:  # blocks are at most CHUNK: caught within CHUNK of the limit
+                skipping, carry = (len(carry), carry[:TOO_LONG_HEAD]), b""
+        if skipping is not None:  # the file ends inside a long line
+            size, head = skipping
+            self.stats.too_long.append(LongLine(lines_out + 1, size, _cut(head)))
+            yield blank
+        elif carry.strip():
             if self.stats.damage is not None:
                 self.stats.dropped_partial_bytes = len(carry)
             else:  # a last line without newline: complete or truncated, the parser decides
@@ -211,8 +226,8 @@ class LineReader:
             size += len(block)
             if size > MAX_DOCUMENT:
                 raise CorruptInputError(
-                    f"{self.name}: a single JSON document over {MAX_DOCUMENT >> 20} MiB; "
-                    "GH Archive hours are NDJSON (one event per line)"
+                    f"{self.name}: a single JSON document over {MAX_DOCUMENT >> 20} MiB (it is read "
+                    "whole); GH Archive hours are NDJSON (one event per line)"
                 )
             parts.append(block)
         return b"".join(parts)
@@ -225,6 +240,13 @@ def _split_lines(carry: bytes, block: bytes) -> tuple[list[bytes], bytes]:
         lines[0] = carry + lines[0]
     rest = lines.pop()
     return lines, rest
+
+
+def _cut(head: bytes) -> bytes:
+    """The first TOO_LONG_HEAD bytes of a long line, less a trailing run that could be the start
+    of an address whose '@' lies past the cut (hashing needs the whole address)."""
+    head = head[:TOO_LONG_HEAD]
+    return _LOCAL_TAIL.sub(b"", head)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

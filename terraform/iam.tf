@@ -86,13 +86,14 @@ locals {
   function_sources_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
 
   # key => who, which bucket, which role, and (optionally) the object prefixes it is limited to
-  # (an IAM condition on the object name). Raw hour files are created once (if_generation_match=0)
-  # and never overwritten or deleted by a function; ledger objects are rewritten on every append,
-  # quarantine files when ingest quarantines a download again.
+  # (an IAM condition on the object name). Raw hour files are created once (if_generation_match=0);
+  # ingest overwrites one only for `gharchive renormalize` (the same bytes stored again in place, so
+  # its finalize re-runs normalize), which needs storage.objects.delete besides create
+  # (https://cloud.google.com/storage/docs/access-control/iam-permissions); ledger objects are
+  # rewritten on every append, quarantine files when ingest quarantines a download again.
   bucket_grants = {
     "ingest-raw-read"       = { who = "ingest", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
-    "ingest-raw-create"     = { who = "ingest", bucket = "raw", role = "roles/storage.objectCreator", prefixes = ["hours/"] }
-    "ingest-raw-rewrite"    = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/", "quarantine/"] }
+    "ingest-raw-rewrite"    = { who = "ingest", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["hours/", "ledger/", "quarantine/"] }
     "normalize-raw-read"    = { who = "normalize", bucket = "raw", role = "roles/storage.objectViewer", prefixes = [] }
     "normalize-raw-rewrite" = { who = "normalize", bucket = "raw", role = "roles/storage.objectUser", prefixes = ["ledger/"] }
     # every ledger appender keeps an unreadable ledger under quarantine/ledger/ (create once, never rewrite)

@@ -57,10 +57,10 @@ EXPECTED_ENV: dict[str, set[str]] = {
 # that is not here, or any listed grant it lost, fails test_iam_grants_are_exactly_the_listed_ones.
 Grant = tuple[str, str, str, str]
 EXPECTED_GRANTS: set[Grant] = {
-    # ingest: read raw, create raw hour files, rewrite only ledger/ and quarantine/, publish fan-out
+    # ingest: read raw, write raw hour files (renormalize stores one again in place), ledger/ and
+    # quarantine/, publish fan-out
     ("bucket", "raw", "roles/storage.objectViewer", "ingest"),
-    ("bucket:hours/", "raw", "roles/storage.objectCreator", "ingest"),
-    ("bucket:ledger/,quarantine/", "raw", "roles/storage.objectUser", "ingest"),
+    ("bucket:hours/,ledger/,quarantine/", "raw", "roles/storage.objectUser", "ingest"),
     ("topic", "hours", "roles/pubsub.publisher", "ingest"),
     # normalize: read raw, rewrite the ledger, write curated parquet, rejects (which it may delete) and
     # day-index markers, and nothing else in curated (not the loaders' locks/)
@@ -548,7 +548,8 @@ def test_spark_trigger_has_no_project_wide_dataproc_or_act_as(tf: Module) -> Non
 
 def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module) -> None:
     """Writing raw or curated objects is limited, by an IAM condition, to prefixes that
-    gharchive_pipeline.layout names; only ingest may create (never overwrite) raw hour files."""
+    gharchive_pipeline.layout names; only ingest may write raw hour files (create, and store one
+    again in place for renormalize)."""
     from gharchive_pipeline import layout
 
     known = {v for k, v in vars(layout).items() if k.endswith("_PREFIX") and isinstance(v, str)}
@@ -559,12 +560,8 @@ def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module
             continue
         assert g["prefixes"], f"{key}: {g['role']} on the whole {g['bucket']} bucket"
         if g["role"] == "roles/storage.objectCreator":
-            # create only: ingest's hour files, and the appenders' copies of an unreadable ledger
-            created = (
-                ("ingest", [layout.RAW_PREFIX])
-                if g["who"] == "ingest"
-                else (g["who"], [layout.LEDGER_QUARANTINE_PREFIX])
-            )
+            # create only: the appenders' copies of an unreadable ledger
+            created = (g["who"], [layout.LEDGER_QUARANTINE_PREFIX])
             assert (g["who"], g["bucket"], g["prefixes"]) == (created[0], "raw", created[1]), key
             continue
         assert set(g["prefixes"]) <= known, f"{key}: {set(g['prefixes']) - known} is not a layout prefix"
@@ -578,7 +575,7 @@ def test_write_grants_on_data_buckets_are_confined_to_layout_prefixes(tf: Module
     assert by_grant[("dataproc", "curated")] == {layout.LOCKS_PREFIX}
     for who in ("normalize", "spark_trigger", "dataproc"):
         assert by_grant[(who, "raw")] == {layout.LEDGER_PREFIX}, who
-    assert by_grant[("ingest", "raw")] == {layout.LEDGER_PREFIX, layout.QUARANTINE_PREFIX}
+    assert by_grant[("ingest", "raw")] == {layout.RAW_PREFIX, layout.LEDGER_PREFIX, layout.QUARANTINE_PREFIX}
 
 
 def test_service_accounts_one_per_role(tf: Module) -> None:

@@ -94,7 +94,8 @@ CALLS: list[Call] = [
         layout.raw_object(HOUR),
         "get",
         "create",
-        code="ingest: stat, put if_generation_match=0",
+        "delete",  # renormalize: stored again in place (Storage.rewrite replaces the object)
+        code="ingest: stat, put if_generation_match=0, rewrite",
     ),
     *_storage(
         "ingest", "raw", layout.quarantine_object(HOUR), "create", "delete", code="ingest: quarantine again"

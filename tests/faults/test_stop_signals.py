@@ -118,7 +118,8 @@ def test_a_stop_signal_at_any_moment_is_one_line_and_leaves_no_process(
 
 def test_ctrl_c_to_the_whole_process_group_while_workers_start(clean_run: CleanRun, tmp_path: Path) -> None:
     """A terminal sends Ctrl-C to every process of the foreground group, workers included, some of
-    them still starting their interpreter: the workers never see it, the parent stops them."""
+    them still starting their interpreter: the workers never see it, the parent stops them. An
+    impatient user presses it three times: the later ones do not cut the cleanup short."""
     home, out, err = tmp_path / "home", tmp_path / "stdout", tmp_path / "stderr"
     cmd = [*run_cmd(home, DATA, FIRST, LAST), "--workers", "2"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -128,7 +129,9 @@ def test_ctrl_c_to_the_whole_process_group_while_workers_start(clean_run: CleanR
         while len(group_alive(proc.pid)) < 3 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)  # the parent, the resource tracker and a first worker
         assert proc.poll() is None, err.read_text()[-2000:]
-        os.killpg(proc.pid, signal.SIGINT)
+        for _ in range(3):
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.03)
         rc = proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
@@ -138,3 +141,4 @@ def test_ctrl_c_to_the_whole_process_group_while_workers_start(clean_run: CleanR
         time.sleep(0.05)
     assert group_alive(proc.pid) == []
     assert (rc, err.read_text().strip()) == (130, STOPPED_MESSAGE), out.read_text()[-2000:]
+    assert "Traceback" not in out.read_text()

@@ -234,8 +234,9 @@ def test_partition_replace_leaves_other_days_and_stats_equal_a_recomputation(
 @pytest.mark.slow
 def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path: Path) -> None:
     """The whole cloud path but Dataproc: Spark rebuilds the days and stages parquet, the sink
-    replaces the partitions and statistics; the same hours through the local sink give the same
-    events and the same statistics (the stats SQL in both dialects)."""
+    replaces the partitions and statistics with BigQuery's own jobs (checked and run by the strict
+    layer); the same hours through the local sink give the same events and the same statistics (the
+    stats SQL in both dialects)."""
     standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     import duckdb
 
@@ -257,9 +258,13 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
     put_curated(home / "curated", HOUR1, h1 + [{**r, "source_hour": HOUR1.start} for r in h0[:7]] + h1[:4])
     curated = open_storage(str(home / "curated"))
     curated.put_bytes(layout.day_index_object(D0, HOUR0), b"")
-    sink = bq.BigQuerySink(TABLE, str(tmp_path / "staging"), client=client, mode=MODE)
+    # the production path (load jobs into events$YYYYMMDD), run by the strict layer
+    sink = bq.BigQuerySink(TABLE, str(tmp_path / "staging"), client=client)
     result = run_days(local_spark(), curated, [D0, D1], sink, batch_id="b1")
     assert [d.rows for d in result.days] == [5, 3000]
+    assert refusals(client.jobs) == []
+    loads = {j.destination.rsplit(".", 1)[-1] for j in client.jobs if j.kind == "load"}
+    assert {"events$20141231", "events$20150101"} <= loads
     assert _rows(
         client, f"SELECT COUNT(*), COUNT(DISTINCT CONCAT(id, '@', CAST(created_at AS STRING))) FROM `{TABLE}`"
     ) == [(3005, 3005)]

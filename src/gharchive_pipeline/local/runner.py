@@ -229,16 +229,30 @@ def _chain_hours(
                 yield hour, failures
     except BaseException:
         if pool is not None:
-            _stop_now(pool)
+            _stop(pool, now=stopping.stopping_now())
         raise
     if pool is not None:
         pool.shutdown(wait=True)
 
 
+def _stop(pool: ProcessPoolExecutor, *, now: bool) -> None:
+    """The run ends early. On SIGINT/SIGTERM (`now`): end the workers at once. Otherwise (an error
+    in the caller, or `--follow`'s first signal, which finishes the current hours): let the hours
+    in flight finish, drop the ones not started; a stop signal meanwhile ends them at once."""
+    if now:
+        _stop_now(pool)
+        return
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except BaseException:
+        _stop_now(pool)
+        raise
+
+
 def _stop_now(pool: ProcessPoolExecutor) -> None:
-    """A stop (SIGINT/SIGTERM, the caller gone, an error): drop the hours not started and end the
-    workers at once (every stage is safe to kill; a rerun finishes their hours from the ledgers),
-    then wait for the pool's own threads, so that no process outlives the command."""
+    """Drop the hours not started and end the workers at once (every stage is safe to kill; a
+    rerun finishes their hours from the ledgers), then wait for the pool's own threads, so that no
+    process outlives the command."""
     # no public way to end the workers before Python 3.14 (terminate_workers)
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for process in processes:

@@ -62,6 +62,11 @@ def requested() -> int | None:
     return _state.signum
 
 
+def stopping_now() -> bool:
+    """A stop signal asked to stop at once (not only `graceful`'s first, which finishes the hour)."""
+    return _state.raised
+
+
 def check() -> None:
     """Raise `Stopped` if a stop was requested (after a library swallowed the raise)."""
     if _state.signum is not None and _state.graceful is None:

@@ -1211,12 +1211,10 @@ typedef struct {
     int kind; /* 's' string, 'i' int64, 't' timestamp (int64 microseconds), 'b' bool */
 } Column;
 
-static int col_bit(Buf *b, int64_t row, int on) {
-    size_t byte = (size_t)(row >> 3);
-    while (b->len <= byte) {
-        if (buf_putc(b, 0)) return FAIL;
-    }
-    if (on) b->data[byte] |= (unsigned char)(1u << (row & 7));
+/* Bitmaps are allocated zeroed for every line of the chunk up front (map_lines): a row only sets
+ * its bit when it is on. */
+static inline int col_bit(Buf *b, int64_t row, int on) {
+    if (on) b->data[row >> 3] |= (unsigned char)(1u << (row & 7));
     return OK;
 }
 
@@ -1251,6 +1249,7 @@ typedef struct {
     int64_t first, last; /* the created_at window (microseconds) */
     int64_t rows;
     Buf row_offsets; /* int64 line offsets of the rows taken */
+    size_t string_bytes; /* string data of all columns (a bound on each column's) */
     Buf scrubbed;
 } Out;
 
@@ -1387,8 +1386,10 @@ static int write_row(Ctx *c, Out *o, int64_t offset) {
     for (int i = 0; i < NCOLS; i++)
         if (KINDS[i] == 's') grow += v[i].s.n;
     Column *k = o->cols;
-    for (int i = 0; i < NCOLS; i++)
-        if (KINDS[i] == 's' && k[i].data.len + grow > INT32_MAX) return BAIL;
+    if (o->string_bytes + grow > INT32_MAX) /* only then can one column pass: look at each */
+        for (int i = 0; i < NCOLS; i++)
+            if (KINDS[i] == 's' && k[i].data.len + grow > INT32_MAX) return BAIL;
+    o->string_bytes += grow;
     int64_t r = o->rows;
     for (int i = 0; i < NCOLS; i++) {
         int rc = KINDS[i] == 's' ? put_str(o, i, c, &v[i].s)
@@ -1533,8 +1534,12 @@ static PyObject *map_lines(PyObject *self, PyObject *args) {
             Column *col = &out.cols[i];
             col->kind = KINDS[i];
             size_t width = col->kind == 's' ? 4 : col->kind == 'b' ? 1 : 8;
-            failed |= buf_grow(&col->valid, (size_t)count / 8 + 1) || buf_grow(&col->values, (size_t)(count + 1) * width);
+            size_t bits = (size_t)count / 8 + 1;
+            failed |= buf_grow(&col->valid, bits) || buf_grow(&col->values, (size_t)(count + 1) * width);
             if (col->kind == 's') failed |= buf_grow(&col->data, i == C_PAYLOAD ? total : (size_t)count * 16);
+            if (failed) break;
+            memset(col->valid.data, 0, bits), col->valid.len = bits; /* bitmaps: zeroed, see col_bit */
+            if (col->kind == 'b') memset(col->values.data, 0, bits), col->values.len = bits;
         }
         failed |= !failed && buf_grow(&out.row_offsets, (size_t)count * 8 + 8);
         for (Py_ssize_t i = 0; i < count && !failed; i++) {

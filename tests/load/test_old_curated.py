@@ -115,3 +115,36 @@ def test_spark_reader_fills_missing_columns_with_nulls(home: Path) -> None:
     assert (
         sum(1 for r in both if r["number"] is not None) == sum(1 for r in rows if r["number"] is not None) * 2
     )
+
+
+@pytest.mark.slow
+def test_bigquery_gets_an_old_hour_with_every_column(tmp_path: Path) -> None:
+    """BigQuery never loads curated files itself: the day rebuild (Spark in the cloud, DuckDB here,
+    both read curated files by name) writes every column, the new ones null for an old hour, and
+    that day file loads into today's table (on bqemulator behind BigQuery's rules). bqemulator
+    refuses a parquet file with fewer columns than the table ("has 56 columns but 24 values were
+    supplied"), so the day file is what must carry them all."""
+    from gharchive_pipeline.load import bigquery_sink as bq
+
+    from ..support import strict_bigquery
+    from ..support.strict_bigquery import StrictBigQuery
+
+    home = tmp_path / "home"
+    dst = home / "curated" / layout.curated_object(OLD_HOUR)
+    dst.parent.mkdir(parents=True)
+    shutil.copyfile(OLD / "2018-01-01-00.parquet", dst)
+    LocalDayLoader(home).rebuild(DAY)
+    day_file = day_dir(home / "warehouse", EVENTS, DAY) / "part-0.parquet"
+    table = "p.gharchive.events"
+    with strict_bigquery.emulator("p", tmp_path / "bqemulator.log") as emulator:
+        emulator.create_dataset("p.gharchive", exists_ok=True)
+        client = StrictBigQuery(emulator)
+        bq.ensure_tables(client, table)
+        bq.replace_day(client, table, [day_file], DAY, bq.PartitionWrite.TRANSACTION)
+        added = [c for c in schema.COLUMN_NAMES if c not in old_columns()]
+        nulls = " AND ".join(f"{c} IS NULL" for c in added)
+        [(total, all_null)] = [
+            tuple(r.values())
+            for r in client.query(f"SELECT COUNT(*), COUNTIF({nulls}) FROM `{table}`").result()
+        ]
+        assert (total, all_null) == (10, 10)

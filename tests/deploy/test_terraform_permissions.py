@@ -26,8 +26,12 @@ credentials, not a service account of the deployment, and are not in this table.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,3 +295,150 @@ def test_the_table_refuses_what_google_refuses(tf: Module) -> None:
     assert not allows(("bucket", "raw", "roles/storage.objectViewer", "normalize"), write, viewer)
     assert not allows(("bucket", "curated", "roles/storage.objectUser", "normalize"), write, user)
     assert not allows(("bucket:ledger/", "raw", "roles/storage.objectUser", "ingest"), write, user)
+
+
+# ---- the table against the code: the functions' own calls, recorded ----------------------------
+class Recorder:
+    """A Storage that records each call as the IAM permission Google checks for it, then delegates."""
+
+    def __init__(self, who: str, bucket: str, inner: Any, seen: list[Call]) -> None:
+        self.who, self.bucket, self.inner, self.seen = who, bucket, inner, seen
+        self.url = inner.url
+
+    def _note(self, name: str, *verbs: str) -> None:
+        for verb in verbs:
+            self.seen.append(
+                Call(self.who, f"storage.objects.{verb}", f"bucket:{self.bucket}", name, "recorded")
+            )
+
+    def _put(self, name: str) -> None:  # an overwrite needs delete besides create
+        self._note(name, "create", *(["delete"] if self.inner.stat(name) is not None else []))
+
+    def stat(self, name: str) -> Any:
+        self._note(name, "get")
+        return self.inner.stat(name)
+
+    def open_read(self, name: str) -> Any:
+        self._note(name, "get")
+        return self.inner.open_read(name)
+
+    def read_bytes(self, name: str) -> bytes:
+        self._note(name, "get")
+        data: bytes = self.inner.read_bytes(name)
+        return data
+
+    def put_file(self, name: str, path: Any, **kw: Any) -> Any:
+        self._put(name)
+        return self.inner.put_file(name, path, **kw)
+
+    def put_bytes(self, name: str, data: bytes, **kw: Any) -> Any:
+        self._put(name)
+        return self.inner.put_bytes(name, data, **kw)
+
+    def rewrite(self, name: str, **kw: Any) -> Any:
+        self._note(name, "get", "create", "delete")
+        return self.inner.rewrite(name, **kw)
+
+    def list(self, prefix: str = "") -> Any:
+        self._note("", "list")
+        return self.inner.list(prefix)
+
+    def delete(self, name: str) -> None:
+        self._note(name, "delete")
+        self.inner.delete(name)
+
+
+class Topic:
+    def __init__(self, who: str, seen: list[Call]) -> None:
+        self.who, self.seen = who, seen
+
+    def publish_hours(self, topic: str, hours: Any, *, on_published: Any = None, load: str = "") -> int:
+        self.seen.append(Call(self.who, "pubsub.topics.publish", "topic:hours", "", "recorded"))
+        return len(list(hours))
+
+
+#: Longest first: an object name's kind is the layout prefix it starts with.
+_KINDS = sorted(
+    (v for k, v in vars(layout).items() if k.endswith("_PREFIX") and isinstance(v, str)),
+    key=len,
+    reverse=True,
+)
+
+
+def _kind(name: str) -> str:
+    return next((p for p in _KINDS if name.startswith(p)), name)
+
+
+def in_table(call: Call) -> bool:
+    return any(
+        c.who == call.who
+        and c.permission == call.permission
+        and c.target == call.target
+        and (call.permission == "storage.objects.list" or _kind(c.name) == _kind(call.name))
+        for c in CALLS
+    )
+
+
+def test_the_functions_calls_are_all_in_the_table(tmp_path: Path) -> None:
+    """ingest, normalize and spark_trigger run on a real hour (an hourly load, a deferred day, a range
+    fanned out, an unreadable ledger replaced), each on its own recording storage: every call they
+    make must be a row of CALLS for that account (so the table cannot miss a call the code makes)."""
+    from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
+    from gharchive_pipeline.context import cloud_context
+    from gharchive_pipeline.publish import hour_message
+    from gharchive_pipeline.settings import settings_from_outputs
+    from gharchive_pipeline.stages.dataproc import DataprocSubmitter
+    from gharchive_pipeline.stages.ingest import handle_message
+    from gharchive_pipeline.stages.load import DEFERRED, handle_curated_finalized
+    from gharchive_pipeline.stages.normalize import handle_raw_finalized
+    from gharchive_pipeline.storage import open_storage
+    from tests.conftest import DATA
+    from tests.deploy.test_terraform_deployment import outputs_for
+    from tests.support.dataproc_server import DataprocServer
+
+    hour = Hour.parse("2011-02-15T00")
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(DATA / hour.file_name, source / hour.file_name)
+    raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))
+    seen: list[Call] = []
+    with DataprocServer() as server:
+        found = settings_from_outputs(outputs_for(raw.url, curated.url))
+        settings = dataclasses.replace(found, source=str(source), dataproc_endpoint=server.endpoint)
+
+        def ctx(who: str) -> Any:
+            return cloud_context(
+                settings,
+                raw=Recorder(who, "raw", raw, seen),  # type: ignore[arg-type]
+                curated=Recorder(who, "curated", curated, seen),  # type: ignore[arg-type]
+                publisher=Topic(who, seen),
+                loader=DataprocSubmitter(settings),
+            )
+
+        def event(storage: Any, name: str) -> StorageObjectEvent:
+            info = storage.stat(name)
+            assert info is not None, name
+            return StorageObjectEvent(bucket_name(storage.url), name, info.generation, info.size)
+
+        handle_message(b'{"start": "2011-02-15T00", "end": "2011-02-15T01"}', ctx("ingest"))  # fan-out
+
+        def unreadable_ledger() -> None:  # the next appender replaces it, kept under quarantine/ledger/
+            raw.put_bytes(layout.ledger_object(hour), b"{not a ledger")
+
+        for load in ("", DEFERRED):
+            unreadable_ledger()
+            handle_message(hour_message(hour, load), ctx("ingest"))
+            unreadable_ledger()
+            handle_raw_finalized(event(raw, layout.raw_object(hour)), ctx("normalize"))
+            unreadable_ledger()
+            handle_curated_finalized(event(curated, layout.curated_object(hour)), ctx("spark_trigger"))
+            if not load:  # the deferred pass needs a new raw generation to normalize again
+                raw.delete(layout.raw_object(hour))
+        assert server.batch_ids(), "spark_trigger submitted nothing"
+    assert raw.stat(ledger.quarantine_name(hour, 1)) or list(raw.list(layout.LEDGER_QUARANTINE_PREFIX))
+    missing = sorted(
+        {f"{c.who}: {c.permission} on {c.target} {_kind(c.name)}" for c in seen if not in_table(c)}
+    )
+    assert not missing, "calls the code makes that the table lacks:\n" + "\n".join(missing)
+    for who in ("ingest", "normalize", "spark_trigger"):
+        assert any(c.who == who for c in seen), who

@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from gharchive_pipeline import layout
-from gharchive_pipeline.cli import smoke_cmd
+from gharchive_pipeline.cli import cli, smoke_cmd
 from gharchive_pipeline.cli.smoke_cmd import Deployment, State, run_smoke
 from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
 from gharchive_pipeline.context import cloud_context
@@ -201,3 +201,23 @@ def test_smoke_needs_a_deployment_file(tmp_path: Path) -> None:
 def test_deployment_settings_are_complete_for_smoke() -> None:
     got = settings_from_outputs(outputs_for("gs://r", "gs://c"))
     assert got.topic and got.bq_table and got.project and got.region
+
+
+def test_smoke_command_prints_the_stages_and_exits_1_when_stuck(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command as an operator runs it; its cloud clients replaced by this stand-in cloud."""
+    cloud.server.run_job = lambda batch: False
+    monkeypatch.setattr(smoke_cmd, "_cloud", lambda settings: (cloud.deployment_view(), cloud))
+    monkeypatch.setattr(smoke_cmd.time, "sleep", lambda _s: None)
+    args = ["smoke", "--deployment", str(cloud.deployment), "--hour", HOUR.key, "--timeout", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert f"smoke: {HOUR.key} -> projects/test-project/topics/gharchive-hours" in result.output
+    for line in (
+        "ingest     done",
+        "normalize  done",
+        "batch      failed",
+        "bigquery   -        not reached",
+    ):
+        assert line in result.output, result.output

@@ -212,11 +212,14 @@ def _cloud(settings: Settings) -> tuple[Deployment, Publisher]:
 
     from ..context import cloud_context
     from ..publish import PubSubPublisher
-    from ..stages.dataproc import DataprocSubmitter
+    from ..stages.dataproc import DataprocConfigError
 
-    ctx = cloud_context(settings)
-    submitter = DataprocSubmitter(settings)
-    dep = Deployment(settings, ctx.raw, submitter.state, bigquery.Client(project=settings.project))
+    ctx = cloud_context(settings)  # the functions' own assembly: buckets, the Dataproc submitter
+    try:
+        state = ctx.loader.state  # type: ignore[attr-defined]
+    except DataprocConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    dep = Deployment(settings, ctx.raw, state, bigquery.Client(project=settings.project))
     return dep, PubSubPublisher()
 
 

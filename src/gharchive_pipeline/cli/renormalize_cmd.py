@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from ..hours import Hour, day_range
 from . import output
 from .options import home_option, hour_arguments, window
 from .run_cmd import DEFAULT_ENGINE, DEFAULT_MEMORY_LIMIT, ENGINES
+
+if TYPE_CHECKING:
+    from ..storage.base import Storage
 
 
 @click.command("renormalize")
@@ -36,9 +40,9 @@ from .run_cmd import DEFAULT_ENGINE, DEFAULT_MEMORY_LIMIT, ENGINES
     "curated_url",
     metavar="URL",
     default=None,
-    help="With --topic: the curated bucket (gs://BUCKET); hours it holds at this installation's "
-    "version are not sent (without it every hour is sent; the function skips an hour already "
-    "stored again for its version).",
+    help="With --topic: the curated bucket (gs://BUCKET); only the hours it holds written by another "
+    "version than this installation's are sent (without it every hour of the days is sent; the "
+    "function skips an hour already stored again for its version).",
 )
 @click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True)
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True)
@@ -92,20 +96,16 @@ def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str) 
 
 
 def _publish(first: Hour, last: Hour, topic: str, curated_url: str | None) -> None:
-    """One message per hour of the whole UTC days, less the hours already at this version."""
-    from .. import PIPELINE_VERSION
+    """One message per hour to re-process in the whole UTC days of the range."""
     from ..publish import PublishError, PubSubPublisher, check_topic
-    from ..stages.load import DEFERRED, day_hours
+    from ..stages.load import DEFERRED
 
     try:
         check_topic(topic)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--topic") from exc
     days = list(day_range(first.start.date(), last.start.date()))
-    hours = [h for d in days for h in day_hours(d)]
-    if curated_url:
-        done = _current_hours(curated_url, days, PIPELINE_VERSION)
-        hours = [h for h in hours if h not in done]
+    hours = hours_to_send(days, _curated(curated_url) if curated_url else None)
     try:
         count = PubSubPublisher().publish_hours(topic, hours, load=DEFERRED, renormalize=True)
     except PublishError as exc:
@@ -114,22 +114,31 @@ def _publish(first: Hour, last: Hour, topic: str, curated_url: str | None) -> No
     click.echo(f"published {count:,} renormalize messages ({span}) to {topic}, loaded by day batches")
 
 
-def _current_hours(curated_url: str, days: list[date], version: str) -> set[Hour]:
-    """Hours whose curated object is at `version` (one listing per day)."""
-    from ..context import cloud_context
-    from ..settings import Settings
-    from ..stages.load import curated_hours
+def hours_to_send(days: list[date], curated: Storage | None) -> list[Hour]:
+    """The hours of `days` to re-process: with the curated bucket, those it holds written by another
+    version than this installation's (one listing per day); without, every hour (the function
+    leaves alone an hour it already stored again for its version, and ingests one it lacks)."""
+    from .. import PIPELINE_VERSION
+    from ..stages.load import curated_hours, day_hours
     from ..stages.outcome import written_version
-    from .run_cmd import _check_existing
 
-    _check_existing(curated_url, "--curated")
-    curated = cloud_context(Settings(curated_bucket=curated_url)).curated
-    return {
+    if curated is None:
+        return [h for d in days for h in day_hours(d)]
+    return [
         hour
         for day in days
-        for hour, info in curated_hours(curated, day).items()
-        if written_version(info.metadata) == version
-    }
+        for hour, info in sorted(curated_hours(curated, day).items())
+        if written_version(info.metadata) != PIPELINE_VERSION
+    ]
+
+
+def _curated(url: str) -> Storage:
+    from ..context import cloud_context
+    from ..settings import Settings
+    from .run_cmd import _check_existing
+
+    _check_existing(url, "--curated")
+    return cloud_context(Settings(curated_bucket=url)).curated
 
 
 COMMANDS: list[click.Command] = [renormalize_command]

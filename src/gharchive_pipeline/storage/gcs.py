@@ -153,9 +153,11 @@ class GCSStorage:
     def rewrite(self, name: str, *, metadata: dict[str, str], if_generation_match: int) -> ObjectInfo:
         """objects.rewrite onto itself with new metadata: a server-side copy (no download), a new
         generation and so a finalize event. GCS refuses a rewrite onto the same object that changes
-        nothing; new metadata is a change. Overwriting needs storage.objects.delete as well as
-        create (https://cloud.google.com/storage/docs/access-control/iam-permissions)."""
-        source = self._bucket.blob(name, generation=if_generation_match)
+        nothing; new metadata is a change. The source is the live object: `if_generation_match`
+        on the destination (the same object) refuses the copy if it moved on. Overwriting needs
+        storage.objects.delete as well as create
+        (https://cloud.google.com/storage/docs/access-control/iam-permissions)."""
+        source = self._bucket.blob(name)
         target = self._bucket.blob(name)
         target.metadata = metadata
         with self._errors(name, "rewrite"):

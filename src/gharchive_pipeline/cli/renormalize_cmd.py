@@ -36,6 +36,13 @@ if TYPE_CHECKING:
     "its hours are at the new version).",
 )
 @click.option(
+    "--deployment",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Saved `terraform output -json` of the deployment: its hours topic and curated bucket (as "
+    "--topic and --curated).",
+)
+@click.option(
     "--curated",
     "curated_url",
     metavar="URL",
@@ -51,6 +58,7 @@ def renormalize_command(
     end: Hour,
     home: Path,
     topic: str | None,
+    deployment: Path | None,
     curated_url: str | None,
     engine: str,
     memory_limit: str,
@@ -63,6 +71,11 @@ def renormalize_command(
     `gharchive status` shows the version that normalized each hour.
     """
     first, last = window(start, end)
+    if deployment is not None:
+        from ..settings import Settings
+
+        deployed = Settings.from_deployment(deployment)
+        topic, curated_url = topic or deployed.topic, curated_url or deployed.curated_bucket or None
     if curated_url and not topic:
         raise click.UsageError("--curated goes with --topic (a home's curated bucket is read anyway)")
     if topic:

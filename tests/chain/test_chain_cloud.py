@@ -303,3 +303,43 @@ def test_raw_upload_flows_to_a_dataproc_batch_and_an_overwrite_to_a_second(chain
     assert len(chain.dataproc.batches) == 2  # one per curated generation, however often events came
     # ledger writes in the raw bucket were announced too, and ignored by normalize (no extra batches)
     assert any(name.startswith("ledger/") for _, name, _ in chain.shim.forwarded)
+
+
+def test_renormalize_request_stores_the_raw_object_again_and_normalize_follows(chain: Chain) -> None:
+    """The ingest stage (in this process, on the emulated buckets) answers a renormalize message with
+    a server-side rewrite of the raw object; fake-gcs-server announces the new generation like any
+    write, and the normalize function makes the hour anew, marked with this version and deferred."""
+    from gharchive_pipeline import PIPELINE_VERSION
+    from gharchive_pipeline.context import cloud_context
+    from gharchive_pipeline.publish import hour_message
+    from gharchive_pipeline.stages.ingest import handle_message
+    from gharchive_pipeline.stages.outcome import IngestOutcome
+
+    data = (DATA / HOUR.file_name).read_bytes()
+    before = chain.raw.stat(layout.raw_object(HOUR)) or chain.raw.put_bytes(layout.raw_object(HOUR), data)
+    wait_for(
+        "the hour curated from its raw object",
+        lambda: (
+            (i := chain.curated.stat(layout.curated_object(HOUR)))
+            and i.metadata.get("raw_generation") == str(before.generation)
+        ),
+    )
+    ctx = cloud_context(settings.Settings(raw_bucket=f"gs://{RAW}", curated_bucket=f"gs://{CURATED}"))
+    body = hour_message(HOUR, "deferred", renormalize=True)
+    [ingested] = handle_message(body, ctx).outcomes
+    assert ingested.outcome is IngestOutcome.REWRITTEN
+    after = chain.raw.stat(layout.raw_object(HOUR))
+    assert after is not None and after.generation > before.generation
+    assert after.metadata["renormalize"] == PIPELINE_VERSION and chain.raw.read_bytes(after.name) == data
+
+    def redone() -> Any:
+        info = chain.curated.stat(layout.curated_object(HOUR))
+        return info if info and info.metadata.get("raw_generation") == str(after.generation) else None
+
+    curated = wait_for("the hour normalized again", redone)
+    assert curated.metadata["pipeline_version"] == PIPELINE_VERSION
+    assert curated.metadata["load"] == "deferred" and curated.metadata["renormalize"] == PIPELINE_VERSION
+    # a redelivery finds the mark: nothing stored again
+    [again] = handle_message(body, ctx).outcomes
+    assert again.outcome is IngestOutcome.ALREADY_PRESENT
+    assert chain.raw.stat(layout.raw_object(HOUR)) == after

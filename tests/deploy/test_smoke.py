@@ -37,6 +37,7 @@ from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA, ROOT
 from tests.deploy.test_terraform_deployment import _output_json, outputs_for
+from tests.deploy.test_terraform_permissions import Call, Recorder, in_table
 from tests.support import standins, strict_bigquery
 from tests.support.dataproc_server import DataprocServer
 from tests.support.strict_bigquery import StrictBigQuery
@@ -71,6 +72,7 @@ class Cloud:
         self.server, self.bq, self.staging = server, bq, tmp / "staging"
         self.loader = DataprocSubmitter(self.settings)
         self.published: list[bytes] = []
+        self.job_calls: list[Call] = []
         self.job = _load_events()
         server.run_job = self.run_job
 
@@ -104,6 +106,11 @@ class Cloud:
         args = list(batch["pysparkBatch"]["args"])
         assert args[args.index("--table") + 1] == self.settings.bq_table
         self.job.make_sink = lambda a: BigQuerySink(a.table, str(self.staging), client=self.bq)
+        # the job's bucket calls, as the permission each needs (tests/deploy/test_terraform_permissions.py)
+        roles = {self.raw.url: "raw", self.curated.url: "curated"}
+        self.job.open_storage = lambda url: Recorder(
+            "dataproc", roles[url], open_storage(url), self.job_calls
+        )
         return bool(self.job.main([*args, "--master", "local[1]"]) == 0)
 
     def deployment_view(self) -> Deployment:
@@ -153,6 +160,9 @@ def test_smoke_follows_one_hour_into_the_warehouse(cloud: Cloud) -> None:
         j.destination for j in cloud.bq.jobs
     ]
     assert strict_bigquery.refusals(cloud.bq.jobs) == []
+    # every bucket call of the Dataproc job is a row of the permissions table for its account
+    assert {c.target for c in cloud.job_calls} == {"bucket:raw", "bucket:curated"}
+    assert [c for c in cloud.job_calls if not in_table(c)] == []
     rows = int(steps[1].detail.split()[0])
     assert steps[3].detail.startswith(f"{rows} rows;") and rows > 0
 

@@ -31,7 +31,8 @@ def check_topic(topic: str) -> str:
 
 
 def hour_message(hour: Hour, load: str = "", *, renormalize: bool = False) -> bytes:
-    """`{"hour": ...}`, plus `"load": "deferred"` for a backfill loaded by day batches, plus
+    """`{"hour": ...}`, plus `"load": "deferred"` for a backfill loaded by day batches (or `"hour"`:
+    loaded on its own, whatever the deployment's hourly_load), plus
     `"renormalize": true` to have the hour normalized again by the deployed version."""
     doc: dict[str, Any] = {"hour": hour.key}
     if load:

@@ -116,7 +116,7 @@ def _from_fetch(
             "source": fetched.url,
             "uncompressed_bytes": str(check.uncompressed),
         }
-        if load:  # a backfill's `load=deferred`, carried on to the curated object by normalize
+        if load:  # a message's `load` (deferred, hour), carried on to the curated object by normalize
             metadata[LOAD_MODE] = load
         try:
             info = raw.put_file(name, fetched.path, metadata=metadata, if_generation_match=0)
@@ -242,7 +242,7 @@ class IngestRequest:
     kind: str
     start: Hour
     end: Hour
-    load: str = ""  # "deferred": a backfill, loaded by day batches (stages/load.py)
+    load: str = ""  # "deferred": a backfill, loaded by day batches; "hour": on its own (stages/load.py)
     renormalize: bool = False  # store the hour's raw object again, to be normalized anew
 
     @property

@@ -53,6 +53,12 @@ if TYPE_CHECKING:
 )
 @click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True)
 @click.option("--memory-limit", default=DEFAULT_MEMORY_LIMIT, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hours normalized at once, one process each (default: as for `gharchive run`).",
+)
 def renormalize_command(
     start: Hour,
     end: Hour,
@@ -62,6 +68,7 @@ def renormalize_command(
     curated_url: str | None,
     engine: str,
     memory_limit: str,
+    workers: int | None,
 ) -> None:
     """Normalize again every hour from START to END whose curated file an older pipeline version
     wrote, then load each UTC day they touch once.
@@ -81,10 +88,10 @@ def renormalize_command(
     if topic:
         _publish(first, last, topic, curated_url)
         return
-    _local(first, last, home, engine, memory_limit)
+    _local(first, last, home, engine, memory_limit, workers)
 
 
-def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str) -> None:
+def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str, workers: int | None) -> None:
     from ..load.duckdb_days import DuckDBConfig
     from ..load.local_load import Engine
     from ..local.renormalize import rebuilt_days, renormalize_hours
@@ -93,7 +100,12 @@ def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str) 
     if not home.is_dir():
         raise click.ClickException(f"no home at {home} (run `gharchive run` first)")
     todo, report = renormalize_hours(
-        first, last, home=home, engine=Engine(engine), duckdb=DuckDBConfig(memory_limit=memory_limit)
+        first,
+        last,
+        home=home,
+        engine=Engine(engine),
+        duckdb=DuckDBConfig(memory_limit=memory_limit),
+        workers=workers,
     )
     console = output.console()
     if todo.stale:

@@ -1,12 +1,13 @@
 """`gharchive renormalize --home`: normalize again the hours an older pipeline version curated, then
 rebuild each UTC day they touch once.
 
-The local chain takes the cloud's path: for every stale hour (raw object present, curated object
-written by another version) the bus delivers the ingest message `{"hour", "load": "deferred",
-"renormalize": true}`; ingest stores the raw object again in place (same bytes, a new generation,
-marked with this version), whose finalize event has normalize replace the curated hour, and the
-load stage only records it deferred. Then each day the range's hours touch is rebuilt (a day already
-built from exactly its current curated versions is left alone), as `gharchive run` does.
+The local chain takes the cloud's path, on the runner's worker processes and bus (local/runner.py):
+for every stale hour (raw object present, curated object written by another version) the bus
+delivers the ingest message `{"hour", "load": "deferred", "renormalize": true}`; ingest stores the
+raw object again in place (same bytes, a new generation, marked with this version), whose finalize
+event has normalize replace the curated hour, and the load stage only records it deferred. Then each
+day the range's hours touch is rebuilt (a day already built from exactly its current curated
+versions is left alone), as `gharchive run` does.
 
 Idempotent and resumable: an hour already at this version is not asked again, so a second run
 changes nothing; a run killed between an hour's rewrite and its normalize is finished by replaying
@@ -17,24 +18,21 @@ curated); a run killed before its day loads finds the day stale next time and re
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .. import layout
 from ..context import Progress, local_context
-from ..hours import Hour, hour_range
+from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, Engine, LocalDayLoader
 from ..load.local_warehouse import clean_leftovers
-from ..publish import hour_message
-from ..stages.load import DEFERRED
 from ..stages.outcome import pipeline_version, written_version
 from ..storage.base import Storage
-from .bus import Delivery, LocalBus
-from .runner import RunReport, _load_day, _log_file, _process_tempdir
+from .runner import RunReport, _chain_hours, _load_day, _log_file, _process_tempdir, default_workers
 from .status import collect_status, hour_status, snapshot
 
 
@@ -75,9 +73,11 @@ def renormalize_hours(
     progress: Progress | None = None,
     engine: Engine = DEFAULT_ENGINE,
     duckdb: DuckDBConfig | None = None,
+    workers: int | None = None,
 ) -> tuple[Plan, RunReport]:
-    """Normalize the stale hours of START..END again (in this process, hour by hour), then rebuild
-    the days of the range's hours; logs go to HOME/logs as a run's do."""
+    """Normalize the stale hours of START..END again (in parallel worker processes, as `gharchive
+    run` does; one worker: in this process), then rebuild the days of the range's hours; logs go
+    to HOME/logs as a run's do."""
     where = Home(home)
     ctx = local_context(where, progress=progress)
     raw, curated = ctx.raw, ctx.curated
@@ -88,28 +88,20 @@ def renormalize_hours(
     report = RunReport(todo.stale)
     with _log_file(where) as log_path, _process_tempdir(where):
         report.log_file = log_path
-        bus = LocalBus(ctx)
-        for hour in todo.stale:
-            report.failures += _renormalize_hour(bus, raw, hour)
-            ctx.progress.hour_done(hour_status(raw, curated, hour))
+        count = min(workers or default_workers(), max(1, len(todo.stale)))
+        chained = closing(
+            _chain_hours(where, DEFAULT_BASE_URL, todo.stale, count, None, log_path, renormalize=True)
+        )
+        with chained as finished:
+            for hour, failures in finished:
+                report.failures += failures
+                ctx.progress.hour_done(hour_status(raw, curated, hour))
         days, _ = days_for_hours(curated, [h for h in hours if h not in todo.absent])
         loader = LocalDayLoader(home, engine=engine, duckdb=duckdb or DuckDBConfig(), raw=raw)
         for day in days:
             _load_day(loader, day, report, ctx.progress)
     report.rows = collect_status(raw, curated, hours)
     return todo, report
-
-
-def _renormalize_hour(bus: LocalBus, raw: Storage, hour: Hour) -> list[Delivery]:
-    """The hour's renormalize message through the bus, then its raw object's finalize replayed
-    (a rerun after a kill between the rewrite and the normalize; a no-op otherwise)."""
-    bus.publish(hour_message(hour, DEFERRED, renormalize=True), {"hour": hour.key})
-    failures = [d for d in bus.drain() if not d.ok]
-    info = raw.stat(layout.raw_object(hour))
-    if info is not None:
-        bus.announce("raw", info)
-        failures += [d for d in bus.drain() if not d.ok]
-    return failures
 
 
 def rebuilt_days(report: RunReport) -> list[date]:

@@ -37,6 +37,7 @@ from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
 from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
+from ..stages.load import DEFERRED
 from ..stages.outcome import LoadOutcome, Severity, Stage
 from ..storage.base import Storage
 from . import stopping
@@ -197,12 +198,15 @@ def _chain_hours(
     workers: int,
     handlers: Mapping[str, Handler] | None,
     log_path: Path,
+    *,
+    renormalize: bool = False,
 ) -> Generator[tuple[Hour, list[Delivery]]]:
-    """(hour, failed deliveries) for every hour, in the order they finish."""
+    """(hour, failed deliveries) for every hour, in the order they finish; `renormalize`: each
+    hour's message asks for it to be normalized again (local/renormalize.py)."""
     if handlers is not None or workers <= 1:
         bus = _bus(where, source, handlers)
         for hour in hours:
-            yield hour, _chain_hour(bus, bus.ctx.raw, hour)
+            yield hour, _chain_hour(bus, bus.ctx.raw, hour, renormalize=renormalize)
         return
     # spawn: the parent may run threads (rich's progress bar), which fork would copy mid-flight
     context = multiprocessing.get_context("spawn")
@@ -212,7 +216,8 @@ def _chain_hours(
             init = stopping.worker_init
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init)
             futures: dict[Future[list[Delivery]], Hour] = {
-                pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path): hour for hour in hours
+                pool.submit(_chain_hour_in_worker, where.root, source, hour, log_path, renormalize): hour
+                for hour in hours
             }
         pending = list(futures)
         while pending:
@@ -266,11 +271,13 @@ def _bus(where: Home, source: str, handlers: Mapping[str, Handler] | None) -> Lo
     return LocalBus(local_context(where, source=source), handlers=handlers)
 
 
-def _chain_hour_in_worker(home: Path, source: str, hour: Hour, log_path: Path) -> list[Delivery]:
+def _chain_hour_in_worker(
+    home: Path, source: str, hour: Hour, log_path: Path, renormalize: bool = False
+) -> list[Delivery]:
     where = Home(home)
     with log_file(log_path), _process_tempdir(where):
         bus = _bus(where, source, None)
-        return _chain_hour(bus, bus.ctx.raw, hour)
+        return _chain_hour(bus, bus.ctx.raw, hour, renormalize=renormalize)
 
 
 @contextmanager
@@ -289,11 +296,14 @@ def _process_tempdir(where: Home) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _chain_hour(bus: LocalBus, raw: Storage, hour: Hour) -> list[Delivery]:
+def _chain_hour(bus: LocalBus, raw: Storage, hour: Hour, *, renormalize: bool = False) -> list[Delivery]:
     """Publish the hour, deliver until quiet, then replay its raw object's finalize event (which
     resumes a normalize an interrupted run left undone; the curated object's own finalize is not
     replayed: the runner loads days itself)."""
-    bus.publish_hours(LOCAL_TOPIC, [hour])
+    if renormalize:  # stored again in place, loaded by day (stages/ingest.py)
+        bus.publish_hours(LOCAL_TOPIC, [hour], load=DEFERRED, renormalize=True)
+    else:
+        bus.publish_hours(LOCAL_TOPIC, [hour])
     failures = [d for d in bus.drain() if not d.ok]
     info = raw.stat(layout.raw_object(hour))
     if info is not None:

@@ -146,3 +146,30 @@ def test_renormalize_arguments(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--topic" in result.output
     result = runner.invoke(cli, ["renormalize", START.key, END.key, "--topic", "nope"])
     assert result.exit_code == 2 and "topic" in result.output
+
+
+def test_renormalize_retries_an_hour_an_older_normalizer_refused(tmp_path: Path) -> None:
+    """An hour the normalizer of an older version failed (no curated object; the ledger says which
+    version) is normalized again; one this version refused is left alone."""
+    from gharchive_pipeline.stages import StageOutcome, record
+    from gharchive_pipeline.stages.outcome import NormalizeOutcome, Stage
+
+    home = tmp_path / "home"
+    run(home)
+    raw, curated = open_storage(str(home / "raw")), open_storage(str(home / "curated"))
+    curated.delete(layout.curated_object(START))
+    details = {"error": "an older mapping refused it", "pipeline_version": OLDER}
+    record(StageOutcome(Stage.NORMALIZE, NormalizeOutcome.FAILED, START, "raw", details), raw)
+    assert plan(raw, curated, [START, END]).stale == [START]
+
+    todo, report = renormalize_hours(START, END, home=home, workers=1)
+    assert report.ok and todo.stale == [START]
+    row = statuses(home)[START.key]
+    assert (row["version"], row["normalized"], row["loaded"]) == (PIPELINE_VERSION, "normalized", "loaded")
+    assert plan(raw, curated, [START, END]).stale == []
+
+    # refused by this version: current (a second run does not try it again)
+    curated.delete(layout.curated_object(START))
+    details["pipeline_version"] = PIPELINE_VERSION
+    record(StageOutcome(Stage.NORMALIZE, NormalizeOutcome.FAILED, START, "raw", details), raw)
+    assert plan(raw, curated, [START, END]).current == [START, END]

@@ -26,11 +26,19 @@ from pathlib import Path
 from ..context import Progress, local_context
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..layout import Home
+from ..ledger import read_history
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, Engine, LocalDayLoader
 from ..load.local_warehouse import clean_leftovers
-from ..stages.outcome import pipeline_version, written_version
+from ..stages.outcome import (
+    LEGACY_VERSION,
+    PIPELINE_VERSION_KEY,
+    NormalizeOutcome,
+    Stage,
+    pipeline_version,
+    written_version,
+)
 from ..storage.base import Storage
 from .runner import RunReport, _chain_hours, _load_day, _log_file, _process_tempdir, default_workers
 from .status import collect_status, hour_status, snapshot
@@ -41,13 +49,14 @@ class Plan:
     """What a renormalize of a range has to do: the hours to normalize again, and why not the rest."""
 
     version: str
-    stale: list[Hour]
-    current: list[Hour]  # curated by this version already
-    absent: list[Hour]  # no raw object, or no curated one (nothing a re-processing can replace)
+    stale: list[Hour]  # curated by another version, or refused by another version's normalizer
+    current: list[Hour]  # curated (or refused) by this version already
+    absent: list[Hour]  # no raw object, or never normalized (nothing a re-processing can replace)
 
 
 def plan(raw: Storage, curated: Storage, hours: Iterable[Hour]) -> Plan:
-    """Sort the hours by the version that curated them (a listing per day, not a stat per hour)."""
+    """Sort the hours by the version that curated them (a listing per day, not a stat per hour); an
+    hour whose raw object the normalizer refused (its ledger says which version) counts too."""
     wanted = sorted(set(hours))
     snap = snapshot(raw, curated, sorted({h.start.date() for h in wanted}))
     version = pipeline_version()
@@ -56,13 +65,24 @@ def plan(raw: Storage, curated: Storage, hours: Iterable[Hour]) -> Plan:
     absent: list[Hour] = []
     for hour in wanted:
         cur = (snap.curated or {}).get(hour)
-        if hour not in snap.raw or cur is None:
+        if hour not in snap.raw:
             absent.append(hour)
+        elif cur is None:
+            refused = _refused_by(raw, hour)
+            (absent if refused is None else current if refused == version else stale).append(hour)
         elif written_version(cur.metadata) == version:
             current.append(hour)
         else:
             stale.append(hour)
     return Plan(version, stale, current, absent)
+
+
+def _refused_by(raw: Storage, hour: Hour) -> str | None:
+    """The version whose normalizer last refused the hour (failed), None if it did not."""
+    entry = read_history(raw, hour).latest(Stage.NORMALIZE)
+    if entry is None or entry.outcome is not NormalizeOutcome.FAILED:
+        return None
+    return str(entry.details.get(PIPELINE_VERSION_KEY) or LEGACY_VERSION)
 
 
 def renormalize_hours(

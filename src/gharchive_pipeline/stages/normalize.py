@@ -83,6 +83,7 @@ def handle_raw_finalized(obj: StorageObjectEvent, ctx: Context) -> StageOutcome:
             )
         except NormalizeError as exc:
             error = {**base, "error": str(exc), "error_type": type(exc).__name__}
+            error[PIPELINE_VERSION_KEY] = pipeline_version()  # a newer version may succeed
             return record(StageOutcome(STAGE, NormalizeOutcome.FAILED, hour, obj.uri, error), raw)
         try:
             written = _publish(curated, hour, result, obj.generation, existing, current.metadata)

@@ -86,3 +86,15 @@ def test_a_long_last_line_without_newline_is_a_reject(tmp_path: Path) -> None:
     assert (result.events, result.rejects) == (100, 1)
     assert result.rejects_path is not None
     assert orjson.loads(result.rejects_path.read_bytes())["line"] == 101
+
+
+def test_a_document_is_mapped_in_chunks(tmp_path: Path) -> None:
+    """A pretty-printed document is parsed whole (up to MAX_LINE) but mapped chunk_lines events at
+    a time, so its rejects and rows never pile up for the whole document at once."""
+    events = [orjson.loads(line) for line in _lines()[:2500]]
+    src = tmp_path / "2015-01-01-5.json"
+    src.write_bytes(orjson.dumps(events, option=orjson.OPT_INDENT_2))
+    chunks = list(chunked(LineReader(src, src.name), 1000, CHUNK_BYTES))
+    assert [(len(items), first) for items, first in chunks] == [(1000, 1), (1000, 1001), (500, 2001)]
+    result = normalize(src, tmp_path / "out.parquet")
+    assert (result.events, result.rejects, result.input_kind) == (2500, 0, "document")

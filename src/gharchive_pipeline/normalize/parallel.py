@@ -31,8 +31,10 @@ def chunked(reader: LineReader, chunk_lines: int, chunk_bytes: int) -> Iterator[
     pending_lines = pending_bytes = 0
     first_line_no = 1
     for block in reader.chunks():
-        if reader.stats.kind == "document":
-            yield document_events(block[0]), 1
+        if reader.stats.kind == "document":  # its events, chunk_lines at a time (bounded rejects)
+            events = document_events(block[0])
+            for start in range(0, len(events), chunk_lines):
+                yield events[start : start + chunk_lines], start + 1
             return
         pending.extend(block)
         if reader.pieces:

@@ -11,10 +11,11 @@ from .. import schema
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["arrow", "bigquery", "json"]),
+    type=click.Choice(["arrow", "bigquery", "json", "markdown"]),
     default="arrow",
     show_default=True,
-    help="arrow: the parquet schema; bigquery: JSON for `bq mk`/Terraform; json: the neutral definition.",
+    help="arrow: the parquet schema; bigquery: JSON for `bq mk`/Terraform; json: the neutral definition; "
+    "markdown: the column table of docs/schema.md.",
 )
 def schema_command(fmt: str) -> None:
     """Print the one schema the parquet files, BigQuery and Spark all derive from."""

@@ -21,12 +21,12 @@ from cloudevents.http import CloudEvent
 
 from .context import Context, cloud_context
 from .errors import PermanentError
+from .outcome import IngestOutcome, LoadOutcome, NormalizeOutcome, Outcome, Stage
 from .settings import Settings
 from .stages import StageOutcome, record, storage_event
 from .stages.ingest import MessageResult, handle_cloud_event
 from .stages.load import handle_curated_finalized
 from .stages.normalize import handle_raw_finalized
-from .stages.outcome import IngestOutcome, LoadOutcome, NormalizeOutcome, Outcome, Stage
 
 __all__ = ["FUNCTIONS", "acknowledge_permanent", "ingest", "normalize", "spark_trigger"]
 

@@ -36,7 +36,7 @@ from tenacity import (
 
 from .hours import Hour, HourError
 from .layout import LEDGER_PREFIX, LEDGER_QUARANTINE_PREFIX, QUARANTINE_PREFIX, ledger_object
-from .stages.outcome import (
+from .outcome import (
     BATCH_ID,
     CURATED_GENERATION,
     DAY,
@@ -86,7 +86,7 @@ class LedgerEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .stages.outcome import parse_outcome
+        from .outcome import parse_outcome
 
         try:
             stage = Stage(self.stage)

@@ -5,7 +5,7 @@ and `message` and keeps the other keys as `jsonPayload`, so every stage outcome 
 `JsonFormatter` writes that shape for any `logging` record (structured fields ride in `extra=`); the
 outcome lines go through the `gharchive_pipeline.outcomes` logger, which writes to stderr unless a
 run sends them elsewhere (`log_stream`, or `log_file` for the local run's JSON-lines log). The
-severity of an outcome is the caller's (the stage recorder takes it from stages/outcome.py).
+severity of an outcome is the caller's (the stage recorder takes it from outcome.py).
 """
 
 from __future__ import annotations

@@ -311,9 +311,9 @@ def test_renormalize_request_stores_the_raw_object_again_and_normalize_follows(c
     write, and the normalize function makes the hour anew, marked with this version and deferred."""
     from gharchive_pipeline import PIPELINE_VERSION
     from gharchive_pipeline.context import cloud_context
+    from gharchive_pipeline.outcome import IngestOutcome
     from gharchive_pipeline.publish import hour_message
     from gharchive_pipeline.stages.ingest import handle_message
-    from gharchive_pipeline.stages.outcome import IngestOutcome
 
     data = (DATA / HOUR.file_name).read_bytes()
     before = chain.raw.stat(layout.raw_object(HOUR)) or chain.raw.put_bytes(layout.raw_object(HOUR), data)

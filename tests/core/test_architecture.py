@@ -45,8 +45,6 @@ LAYERS: list[set[str]] = [
 #: Known upward imports, each to be removed by a move (empty when the map is as documented).
 PENDING: set[tuple[str, str]] = {
     ("context", "stages"),  # the loaders (DeferToRunner, LoadDaysNow, Dataproc) move to load/
-    ("ledger", "stages"),  # stages/outcome.py moves to outcome.py
-    ("load", "stages"),  # stages/outcome.py moves to outcome.py
 }
 
 #: Code outside the package that imports it as any other package would.

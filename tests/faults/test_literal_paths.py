@@ -19,7 +19,7 @@ import pytest
 from gharchive_pipeline import layout
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
-from gharchive_pipeline.stages.outcome import LoadOutcome, Stage
+from gharchive_pipeline.outcome import LoadOutcome, Stage
 from gharchive_pipeline.storage import open_storage
 from tests.conftest import DATA
 

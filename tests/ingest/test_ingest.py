@@ -21,6 +21,7 @@ from gharchive_pipeline.download import RetryPolicy
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.layout import quarantine_object, raw_object
 from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.outcome import IngestOutcome
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.stages.ingest import (
     IngestResult,
@@ -31,7 +32,6 @@ from gharchive_pipeline.stages.ingest import (
     parse_message,
     pubsub_payload,
 )
-from gharchive_pipeline.stages.outcome import IngestOutcome
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA
 from tests.support.fake_gcs import fake_gcs_server, new_gcs_bucket

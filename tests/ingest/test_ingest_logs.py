@@ -13,8 +13,8 @@ import pytest
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import LedgerEntry, read_ledger
 from gharchive_pipeline.logs import FIELDS, JsonFormatter, log_event, log_file, log_stream
+from gharchive_pipeline.outcome import NormalizeOutcome, Stage
 from gharchive_pipeline.stages import StageOutcome, record
-from gharchive_pipeline.stages.outcome import NormalizeOutcome, Stage
 from gharchive_pipeline.storage import open_storage
 
 

@@ -37,6 +37,7 @@ from gharchive_pipeline.context import Context, cloud_context
 from gharchive_pipeline.hours import Hour, hour_range
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.local.status import collect_status
+from gharchive_pipeline.outcome import IngestOutcome, LoadOutcome, Stage
 from gharchive_pipeline.publish import Publisher, hour_message
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.stages import StageOutcome, dataproc, record
@@ -51,7 +52,6 @@ from gharchive_pipeline.stages.load import (
     loaded_generation,
 )
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
-from gharchive_pipeline.stages.outcome import IngestOutcome, LoadOutcome, Stage
 from gharchive_pipeline.stages.sweep import Per, sweep
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA, ROOT

@@ -151,8 +151,8 @@ def test_renormalize_arguments(tmp_path: Path) -> None:
 def test_renormalize_retries_an_hour_an_older_normalizer_refused(tmp_path: Path) -> None:
     """An hour the normalizer of an older version failed (no curated object; the ledger says which
     version) is normalized again; one this version refused is left alone."""
+    from gharchive_pipeline.outcome import NormalizeOutcome, Stage
     from gharchive_pipeline.stages import StageOutcome, record
-    from gharchive_pipeline.stages.outcome import NormalizeOutcome, Stage
 
     home = tmp_path / "home"
     run(home)

@@ -144,8 +144,8 @@ def hours_to_send(days: list[date], curated: Storage | None) -> list[Hour]:
     version than this installation's (one listing per day); without, every hour (the function
     leaves alone an hour it already stored again for its version, and ingests one it lacks)."""
     from .. import PIPELINE_VERSION
+    from ..outcome import written_version
     from ..stages.load import curated_hours, day_hours
-    from ..stages.outcome import written_version
 
     if curated is None:
         return [h for d in days for h in day_hours(d)]

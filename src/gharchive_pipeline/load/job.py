@@ -20,7 +20,7 @@ from .. import layout
 from ..errors import PermanentError
 from ..hours import Hour
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, SECONDS, LedgerEntry, append_entry
-from ..stages.outcome import LoadOutcome, Stage
+from ..outcome import LoadOutcome, Stage
 from ..storage.base import Storage
 from . import spark_job
 from .day_lock import DEFAULT_LEASE, DEFAULT_WAIT, day_lock

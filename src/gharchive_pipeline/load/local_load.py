@@ -32,7 +32,7 @@ from ..hours import Hour
 from ..layout import Home
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, LedgerEntry, append_entry, read_history
 from ..logs import log_event
-from ..stages.outcome import LoadOutcome, Stage, severity
+from ..outcome import LoadOutcome, Stage, severity
 from ..storage import Storage
 from ..storage.base import open_storage
 from .day_lock import day_lock

@@ -31,7 +31,7 @@ from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, Engine, LocalDayLoader
 from ..load.local_warehouse import clean_leftovers
-from ..stages.outcome import (
+from ..outcome import (
     LEGACY_VERSION,
     PIPELINE_VERSION_KEY,
     NormalizeOutcome,

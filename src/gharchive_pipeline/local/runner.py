@@ -37,8 +37,8 @@ from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
 from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
+from ..outcome import LoadOutcome, Severity, Stage
 from ..stages.load import DEFERRED
-from ..stages.outcome import LoadOutcome, Severity, Stage
 from ..storage.base import Storage
 from . import stopping
 from .bus import Delivery, Handler, LocalBus

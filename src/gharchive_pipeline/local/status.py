@@ -24,7 +24,7 @@ from ..ledger import (
     list_ledgers,
     read_history,
 )
-from ..stages.outcome import LOAD_DONE, IngestOutcome
+from ..outcome import LOAD_DONE, IngestOutcome
 from ..storage.base import ObjectInfo, Storage, object_url
 
 #: Ledgers read at once (one request each): a month (744 ledgers) from a bucket in seconds. Below the

@@ -14,14 +14,14 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from .. import ledger as _ledger  # a module: ledger.py reads the outcome vocabulary of this package
+from .. import ledger as _ledger  # the module: `ledger` is also a parameter name here
 from ..cloud_events import StorageObjectEvent, bucket_name, parse_storage_event
 from ..errors import INPUT_ERRORS, ConfigError
 from ..hours import Hour, HourError
 from ..logs import log_event
+from ..outcome import RAW_GENERATION as RAW_GENERATION  # curated metadata: made from which raw
+from ..outcome import Outcome, Stage, parse_outcome, severity
 from ..storage.base import Storage
-from .outcome import RAW_GENERATION as RAW_GENERATION  # curated metadata: made from which raw
-from .outcome import Outcome, Stage, parse_outcome, severity
 
 #: What other packages may import: these names and these modules.
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "ingest",
     "load",
     "normalize",
-    "outcome",
     "record",
     "screen_object",
     "storage_event",

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError, PermanentError
 from ..load.day_lock import batch_ttl
+from ..outcome import LoadOutcome
 from ..settings import (
     ENV_BQ_TABLE,
     ENV_DATAPROC_RUNTIME_VERSION,
@@ -30,7 +31,6 @@ from ..settings import (
     Settings,
 )
 from .load import LoadRequest, LoadResult
-from .outcome import LoadOutcome
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ from ..context import Context
 from ..errors import ConfigError, PermanentError
 from ..hours import Hour, day_range, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
+from ..outcome import DAYS, RENORMALIZE, LoadOutcome, Stage, written_version
 from ..settings import HourlyLoad
 from ..storage.base import ObjectInfo, Storage
 from . import StageOutcome, record, screen_object
-from .outcome import DAYS, RENORMALIZE, LoadOutcome, Stage, written_version
 
 STAGE = Stage.LOAD
 

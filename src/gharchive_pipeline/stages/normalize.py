@@ -21,10 +21,7 @@ from ..cloud_events import StorageObjectEvent
 from ..context import Context
 from ..hours import Hour
 from ..normalize import NormalizeError, NormalizeResult, normalize
-from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
-from . import RAW_GENERATION, StageOutcome, record, screen_object
-from .load import LOAD_MODE, OTHER_DAYS
-from .outcome import (
+from ..outcome import (
     CURATED_GENERATION,
     PIPELINE_VERSION_KEY,
     RENORMALIZE,
@@ -32,6 +29,9 @@ from .outcome import (
     Stage,
     pipeline_version,
 )
+from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
+from . import RAW_GENERATION, StageOutcome, record, screen_object
+from .load import LOAD_MODE, OTHER_DAYS
 
 STAGE = Stage.NORMALIZE
 

@@ -127,7 +127,7 @@ LEGACY_VERSION = "0.1.0"
 
 def pipeline_version() -> str:
     """The version this process's normalizer writes (read at call time: one place, the package)."""
-    from .. import PIPELINE_VERSION
+    from . import PIPELINE_VERSION
 
     return PIPELINE_VERSION
 

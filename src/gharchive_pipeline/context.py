@@ -21,18 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .download import RetryPolicy
 from .errors import ConfigError
 from .hours import DEFAULT_BASE_URL
 from .layout import Home
+from .load.loader import Loader
 from .publish import Publisher
 from .settings import ENV_CURATED_BUCKET, ENV_RAW_BUCKET, ENV_TOPIC, Settings
 from .storage.base import Storage, open_storage
-
-if TYPE_CHECKING:
-    from .stages.load import Loader
 
 __all__ = [
     "LOCAL_TOPIC",
@@ -139,7 +137,7 @@ class Context:
     raw = _Dependency[Storage]()  # GH Archive hours, quarantine, and every hour's ledger
     curated = _Dependency[Storage]()  # typed parquet per hour, rejects, day markers, day locks
     publisher = _Dependency[Publisher]()  # fans out one message per hour of a range
-    loader = _Dependency["Loader"]()  # gets curated hour versions loaded (or queued)
+    loader = _Dependency[Loader]()  # gets curated hour versions loaded (or queued)
 
     @property
     def ledgers(self) -> Storage | None:
@@ -240,7 +238,7 @@ def local_context(
     raw = _Lazy(lambda: open_storage(raw_dir))  # a directory is made on first use only
 
     def loader() -> Loader:
-        from .stages.load import DeferToRunner, LoadDaysNow
+        from .load.loader import DeferToRunner, LoadDaysNow
 
         if not load_now:
             return DeferToRunner()

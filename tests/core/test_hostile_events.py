@@ -19,10 +19,10 @@ from gharchive_pipeline import entrypoints, layout
 from gharchive_pipeline.cloud_events import GCS_FINALIZED, bucket_name, finalized_event
 from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.load.loader import DeferToRunner, LoadRequest, LoadResult
 from gharchive_pipeline.logs import log_stream
 from gharchive_pipeline.outcome import LoadOutcome
 from gharchive_pipeline.settings import Settings
-from gharchive_pipeline.stages.load import DeferToRunner, LoadRequest, LoadResult
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA
 

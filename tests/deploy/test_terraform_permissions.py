@@ -385,11 +385,12 @@ def test_the_functions_calls_are_all_in_the_table(tmp_path: Path) -> None:
     make must be a row of CALLS for that account (so the table cannot miss a call the code makes)."""
     from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
     from gharchive_pipeline.context import cloud_context
+    from gharchive_pipeline.load.loader import DEFERRED
     from gharchive_pipeline.publish import hour_message
     from gharchive_pipeline.settings import settings_from_outputs
     from gharchive_pipeline.stages.dataproc import DataprocSubmitter
     from gharchive_pipeline.stages.ingest import handle_message
-    from gharchive_pipeline.stages.load import DEFERRED, handle_curated_finalized
+    from gharchive_pipeline.stages.load import handle_curated_finalized
     from gharchive_pipeline.stages.normalize import handle_raw_finalized
     from gharchive_pipeline.storage import open_storage
     from tests.conftest import DATA

@@ -25,11 +25,11 @@ from gharchive_pipeline import PIPELINE_VERSION, layout
 from gharchive_pipeline.cli.renormalize_cmd import hours_to_send
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.load.loader import DEFERRED, LOAD_MODE
 from gharchive_pipeline.local.status import collect_status
 from gharchive_pipeline.outcome import IngestOutcome, LoadOutcome, Stage
 from gharchive_pipeline.publish import hour_message
 from gharchive_pipeline.stages.ingest import IngestRequest, MalformedMessage, handle_message, parse_message
-from gharchive_pipeline.stages.load import DEFERRED, LOAD_MODE
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.stages.sweep import sweep
 from tests.load.test_coalesced_loads import (  # noqa: F401 - fixtures

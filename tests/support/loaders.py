@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from gharchive_pipeline.hours import Hour
+from gharchive_pipeline.load.loader import LoadRequest, LoadResult
 from gharchive_pipeline.outcome import LoadOutcome
-from gharchive_pipeline.stages.load import LoadRequest, LoadResult
 
 #: fn(home, hour): loads one hour of the home whose curated bucket is HOME/curated.
 LocalLoader = Callable[[Path, Hour], Any]

@@ -17,11 +17,11 @@ from rich.table import Table
 from ..context import Context, cloud_context, local_context
 from ..download import RetryPolicy
 from ..hours import DEFAULT_BASE_URL, Hour, hour_range
+from ..load.loader import DEFERRED, HOURLY
 from ..outcome import IngestOutcome
 from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE, Settings
 from ..stages.ingest import ingest_hour, ingest_hours
-from ..stages.load import DEFERRED, HOURLY
 from ..storage.base import StorageError
 from .options import HOUR, home_option, hour_arguments, usable_source, window
 from .output import console as output_console

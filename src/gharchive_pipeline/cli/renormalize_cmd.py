@@ -122,8 +122,8 @@ def _local(first: Hour, last: Hour, home: Path, engine: str, memory_limit: str, 
 
 def _publish(first: Hour, last: Hour, topic: str, curated_url: str | None) -> None:
     """One message per hour to re-process in the whole UTC days of the range."""
+    from ..load.loader import DEFERRED
     from ..publish import PublishError, PubSubPublisher, check_topic
-    from ..stages.load import DEFERRED
 
     try:
         check_topic(topic)

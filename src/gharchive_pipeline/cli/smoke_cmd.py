@@ -24,9 +24,9 @@ import click
 
 from ..hours import Hour
 from ..ledger import HourHistory, read_history
+from ..load.loader import HOURLY
 from ..outcome import IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 from ..settings import Settings
-from ..stages.load import HOURLY
 from ..storage.base import Storage
 from .options import HOUR
 

@@ -14,6 +14,7 @@ __all__ = [
     "LoadRun",
     "bigquery_sink",
     "day_lock",
+    "loader",
     "days",
     "duckdb_days",
     "job",

@@ -34,11 +34,11 @@ from ..hours import Hour, hour_range
 from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
 from ..load.job import days_for_hours
+from ..load.loader import DEFERRED
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
 from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
 from ..logs import log_event, log_file
 from ..outcome import LoadOutcome, Severity, Stage
-from ..stages.load import DEFERRED
 from ..storage.base import Storage
 from . import stopping
 from .bus import Delivery, Handler, LocalBus

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import ConfigError, PermanentError
 from ..load.day_lock import batch_ttl
+from ..load.loader import LoadRequest, LoadResult
 from ..outcome import LoadOutcome
 from ..settings import (
     ENV_BQ_TABLE,
@@ -30,7 +31,6 @@ from ..settings import (
     ENV_SPARK_JOB_URI,
     Settings,
 )
-from .load import LoadRequest, LoadResult
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ from ..download import Fetched, FetchKind, fetch_hour
 from ..errors import MalformedInput, TransientError
 from ..hours import Hour, HourError, hour_range, latest_complete_hour
 from ..layout import quarantine_object, raw_object
+from ..load.loader import DEFERRED, HOURLY, LOAD_MODE
 from ..outcome import RENORMALIZE, IngestOutcome, Stage, pipeline_version
 from ..publish import PublishError
 from ..settings import ENV_TOPIC
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, StorageError, object_url
 from . import StageOutcome, record
-from .load import DEFERRED, HOURLY, LOAD_MODE
 
 STAGE = Stage.INGEST
 #: A 404 for an hour that ended less than this long ago means "not published yet", not "missing".

@@ -1,7 +1,7 @@
 """Curated object finalized -> get that hour loaded (the core of the spark_trigger function).
 
-The stage decides WHAT to load; a `Loader` passed in by whoever assembles the pipeline decides HOW:
-in the cloud a Dataproc submitter (stages/dataproc.py) submits a batch with a deterministic id and
+The stage decides WHAT to load; a `Loader` (load/loader.py) from the context decides HOW:
+in the cloud a Dataproc submitter (load/dataproc.py) submits a batch with a deterministic id and
 does not wait; locally `DeferToRunner` only records the hour, and the runner loads by day.
 
 Two flows:
@@ -28,103 +28,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..context import Context
 from ..errors import ConfigError, PermanentError
-from ..hours import Hour, day_range, hour_range
+from ..hours import Hour, hour_range
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
+from ..load.loader import (
+    DEFERRED,
+    LOAD_MODE,
+    OTHER_DAYS,
+    HourVersion,
+    Loader,
+    LoadRequest,
+    LoadResult,
+)
 from ..outcome import DAYS, RENORMALIZE, LoadOutcome, Stage, written_version
 from ..settings import HourlyLoad
 from ..storage.base import ObjectInfo, Storage
 from . import StageOutcome, record, screen_object
 
 STAGE = Stage.LOAD
-
-#: Object metadata key (raw and curated) and message field saying how the hour is loaded.
-LOAD_MODE = "load"
-DEFERRED = "deferred"
-#: The mode of an hour to be loaded on its own whatever the deployment's hourly_load says.
-HOURLY = "hour"
-#: Curated metadata key: the other UTC days (comma-separated) the hour's rows were created on.
-OTHER_DAYS = "days"
-
-
-# ---- the contract with whoever assembles the pipeline ---------------------------------------------
-@dataclass(frozen=True, order=True)
-class HourVersion:
-    """One curated hour as it is now: a load covers hour versions, not hours."""
-
-    hour: Hour
-    generation: int
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """Load these curated hour versions: by hour (`days` empty: the job rebuilds the days each hour
-    touches) or by whole UTC days (`days`, or the inclusive range `day_range`)."""
-
-    curated_url: str
-    covers: tuple[HourVersion, ...]
-    days: tuple[date, ...] = ()
-    day_range: tuple[date, date] | None = None
-    #: The sweep asks again for work whose batch failed (a new id with an attempt suffix).
-    retry_failed: bool = False
-
-    @property
-    def by_day(self) -> bool:
-        return bool(self.days) or self.day_range is not None
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """What the loader did: SUBMITTED / ALREADY_EXISTS (cloud), DEFERRED (local), LOADED (in process)."""
-
-    outcome: LoadOutcome
-    batch_id: str = ""
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-class Loader(Protocol):
-    """Gets a `LoadRequest` loaded (or queued). Raise for a transient fault: the event is redelivered."""
-
-    def load(self, request: LoadRequest) -> LoadResult: ...
-
-
-class DeferToRunner:
-    """The local loader: records the hour as deferred; the local runner loads settled days itself."""
-
-    def load(self, request: LoadRequest) -> LoadResult:
-        return LoadResult(LoadOutcome.DEFERRED, details={"reason": "the local runner loads by day"})
-
-
-class DayRebuilder(Protocol):
-    """Anything that rebuilds one UTC day partition now (load/local_load.py's LocalDayLoader)."""
-
-    def rebuild(self, day: date) -> Any: ...
-
-
-class LoadDaysNow:
-    """A `Loader` over a `DayRebuilder`: rebuilds each day of a request in this process (the local
-    sweep). The rebuilder records `loaded` in the ledgers itself, as the cloud job does."""
-
-    def __init__(self, days: DayRebuilder) -> None:
-        self.rebuilder = days
-
-    def load(self, request: LoadRequest) -> LoadResult:
-        wanted = list(request.days)
-        if request.day_range is not None:
-            wanted += day_range(*request.day_range)
-        if not request.by_day:
-            wanted += [v.hour.start.date() for v in request.covers]
-        rebuilt = sorted(set(wanted))
-        for day in rebuilt:
-            self.rebuilder.rebuild(day)
-        return LoadResult(LoadOutcome.LOADED, details={"days": ",".join(d.isoformat() for d in rebuilt)})
 
 
 # ---- the stage ------------------------------------------------------------------------------------

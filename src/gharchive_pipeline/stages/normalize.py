@@ -20,6 +20,7 @@ from .. import layout, locked_temp
 from ..cloud_events import StorageObjectEvent
 from ..context import Context
 from ..hours import Hour
+from ..load.loader import LOAD_MODE, OTHER_DAYS
 from ..normalize import NormalizeError, NormalizeResult, normalize
 from ..outcome import (
     CURATED_GENERATION,
@@ -31,7 +32,6 @@ from ..outcome import (
 )
 from ..storage.base import ObjectInfo, PreconditionFailed, Storage, object_url
 from . import RAW_GENERATION, StageOutcome, record, screen_object
-from .load import LOAD_MODE, OTHER_DAYS
 
 STAGE = Stage.NORMALIZE
 

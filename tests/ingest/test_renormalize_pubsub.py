@@ -13,6 +13,7 @@ from gharchive_pipeline import PIPELINE_VERSION, layout
 from gharchive_pipeline.cli import cli
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.storage import open_storage
+from tests.deploy.test_terraform_deployment import outputs_for
 from tests.ingest.test_ingest_pubsub import pubsub_emulator, pull_all, topic_and_subscription  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -46,3 +47,21 @@ def test_renormalize_topic_sends_the_older_hours_of_whole_days(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert len(pull_all(subscription, 48)) == 48
+
+
+def test_renormalize_deployment_file_names_the_topic_and_the_curated_bucket(
+    topic_and_subscription: tuple[str, str],  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    topic, subscription = topic_and_subscription
+    curated = open_storage(str(tmp_path / "curated"))
+    older = Hour.parse("2015-03-10T05")
+    curated.put_bytes(layout.curated_object(older), b"PAR1", metadata={"pipeline_version": "0.0.1"})
+    deployment = tmp_path / "deployment.json"
+    outputs = {**outputs_for("gs://raw", curated.url), "hours_topic": topic}
+    deployment.write_text(json.dumps({k: {"value": v} for k, v in outputs.items()}))
+    args = ["renormalize", older.key, older.key, "--deployment", str(deployment)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "published 1 renormalize messages" in result.output
+    assert [json.loads(m.data)["hour"] for m in pull_all(subscription, 1)] == [older.key]

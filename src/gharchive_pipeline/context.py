@@ -183,7 +183,7 @@ def _pubsub() -> Publisher:
 def _submitter(settings: Settings) -> Loader:
     """One submitter (and Dataproc client) per settings per instance. Missing Dataproc settings
     raise DataprocConfigError naming them (the event is retried until they are fixed)."""
-    from .stages.dataproc import DataprocSubmitter
+    from .load.dataproc import DataprocSubmitter
 
     return DataprocSubmitter(settings)
 

@@ -43,9 +43,7 @@ LAYERS: list[set[str]] = [
 ]
 
 #: Known upward imports, each to be removed by a move (empty when the map is as documented).
-PENDING: set[tuple[str, str]] = {
-    ("context", "stages"),  # the loaders (DeferToRunner, LoadDaysNow, Dataproc) move to load/
-}
+PENDING: set[tuple[str, str]] = set()
 
 #: Code outside the package that imports it as any other package would.
 OUTSIDE = [ROOT / "functions", ROOT / "spark", ROOT / "tools"]

@@ -123,12 +123,12 @@ def _tree_errors() -> list[BaseException]:
     from gharchive_pipeline.cloud_events import EventError
     from gharchive_pipeline.context import MissingSetting
     from gharchive_pipeline.hours import HourError
+    from gharchive_pipeline.load.dataproc import DataprocConfigError, DataprocRetryExhausted
     from gharchive_pipeline.load.day_lock import DayLocked
     from gharchive_pipeline.load.job import LoadError
     from gharchive_pipeline.load.spark_job import SchemaMismatch
     from gharchive_pipeline.normalize.errors import CorruptInputError, SamePathError
     from gharchive_pipeline.publish import PublishError
-    from gharchive_pipeline.stages.dataproc import DataprocConfigError, DataprocRetryExhausted
 
     return [
         DayLocked("day 2015-01-01 is held by batch b until 10:00"),

@@ -22,6 +22,7 @@ from functions_framework import create_app
 from gharchive_pipeline import entrypoints, errors, layout
 from gharchive_pipeline.context import MissingSetting
 from gharchive_pipeline.hours import Hour, HourError
+from gharchive_pipeline.load.dataproc import DataprocConfigError, DataprocRetryExhausted
 from gharchive_pipeline.load.day_lock import DayLocked
 from gharchive_pipeline.load.job import LoadError
 from gharchive_pipeline.load.spark_job import SchemaMismatch
@@ -29,7 +30,6 @@ from gharchive_pipeline.logs import log_stream
 from gharchive_pipeline.normalize.errors import CorruptInputError
 from gharchive_pipeline.publish import PublishError
 from gharchive_pipeline.settings import ENV_CURATED_BUCKET, ENV_RAW_BUCKET, ENV_SOURCE, ENV_TOPIC
-from gharchive_pipeline.stages.dataproc import DataprocConfigError, DataprocRetryExhausted
 from gharchive_pipeline.stages.ingest import MalformedMessage, TransientIngestError
 from gharchive_pipeline.storage import ObjectInfo, Storage, StorageError, open_storage
 from tests.conftest import DATA, ROOT

@@ -28,9 +28,9 @@ from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
 from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.load.bigquery_sink import BigQuerySink, ensure_tables
+from gharchive_pipeline.load.dataproc import DataprocSubmitter
 from gharchive_pipeline.publish import hour_message
 from gharchive_pipeline.settings import Settings, settings_from_outputs
-from gharchive_pipeline.stages.dataproc import DataprocSubmitter
 from gharchive_pipeline.stages.ingest import handle_message
 from gharchive_pipeline.stages.load import handle_curated_finalized
 from gharchive_pipeline.stages.normalize import handle_raw_finalized

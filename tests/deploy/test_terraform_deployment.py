@@ -29,10 +29,10 @@ from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.errors import UserError
 from gharchive_pipeline.hours import Hour, hour_range
 from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.load.dataproc import DataprocSubmitter
 from gharchive_pipeline.load.loader import DEFERRED, HOURLY, LOAD_MODE
 from gharchive_pipeline.outcome import LoadOutcome
 from gharchive_pipeline.settings import HourlyLoad, Settings
-from gharchive_pipeline.stages.dataproc import DataprocSubmitter
 from gharchive_pipeline.stages.ingest import parse_message
 from gharchive_pipeline.stages.load import handle_curated_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage

@@ -137,7 +137,7 @@ CALLS: list[Call] = [
         "delete",
         code="normalize: day index",
     ),
-    # spark_trigger (stages/load.py, stages/dataproc.py): the hour's object, its day, ledgers, batches
+    # spark_trigger (stages/load.py, load/dataproc.py): the hour's object, its day, ledgers, batches
     *_storage("spark_trigger", "curated", layout.curated_object(HOUR), "get", code="load: stat the hour"),
     *_storage("spark_trigger", "curated", "", "list", code="load.settle_day: the day's hours and markers"),
     *_storage("spark_trigger", "raw", LEDGER, *LEDGER_APPEND, code="ledger.append_entry, read_history"),
@@ -385,10 +385,10 @@ def test_the_functions_calls_are_all_in_the_table(tmp_path: Path) -> None:
     make must be a row of CALLS for that account (so the table cannot miss a call the code makes)."""
     from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
     from gharchive_pipeline.context import cloud_context
+    from gharchive_pipeline.load.dataproc import DataprocSubmitter
     from gharchive_pipeline.load.loader import DEFERRED
     from gharchive_pipeline.publish import hour_message
     from gharchive_pipeline.settings import settings_from_outputs
-    from gharchive_pipeline.stages.dataproc import DataprocSubmitter
     from gharchive_pipeline.stages.ingest import handle_message
     from gharchive_pipeline.stages.load import handle_curated_finalized
     from gharchive_pipeline.stages.normalize import handle_raw_finalized

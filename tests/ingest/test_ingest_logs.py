@@ -107,7 +107,7 @@ def test_in_a_function_every_logger_writes_cloud_logging_json() -> None:
         "import logging\n"
         "from gharchive_pipeline.logs import configure_json_logging, log_event\n"
         "configure_json_logging(); configure_json_logging()\n"
-        "logging.getLogger('gharchive_pipeline.stages.dataproc').warning('batch %s exists', 'gha-1')\n"
+        "logging.getLogger('gharchive_pipeline.load.dataproc').warning('batch %s exists', 'gha-1')\n"
         "log_event('load', '2015-01-01T15', 'submitted', severity='INFO')\n"
     )
     done = subprocess.run(
@@ -118,4 +118,4 @@ def test_in_a_function_every_logger_writes_cloud_logging_json() -> None:
         ("WARNING", "batch gha-1 exists"),
         ("INFO", "load 2015-01-01T15: submitted"),
     ]
-    assert lines[0]["logger"] == "gharchive_pipeline.stages.dataproc"
+    assert lines[0]["logger"] == "gharchive_pipeline.load.dataproc"

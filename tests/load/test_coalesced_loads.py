@@ -36,13 +36,14 @@ from gharchive_pipeline.cloud_events import StorageObjectEvent, bucket_name
 from gharchive_pipeline.context import Context, cloud_context
 from gharchive_pipeline.hours import Hour, hour_range
 from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.load import dataproc
+from gharchive_pipeline.load.dataproc import DataprocSubmitter
 from gharchive_pipeline.load.loader import DEFERRED, LOAD_MODE, HourVersion, LoadRequest
 from gharchive_pipeline.local.status import collect_status
 from gharchive_pipeline.outcome import IngestOutcome, LoadOutcome, Stage
 from gharchive_pipeline.publish import Publisher, hour_message
 from gharchive_pipeline.settings import Settings
-from gharchive_pipeline.stages import StageOutcome, dataproc, record
-from gharchive_pipeline.stages.dataproc import DataprocSubmitter
+from gharchive_pipeline.stages import StageOutcome, record
 from gharchive_pipeline.stages.ingest import MalformedMessage, handle_message, parse_message
 from gharchive_pipeline.stages.load import handle_curated_finalized, loaded_generation
 from gharchive_pipeline.stages.normalize import handle_raw_finalized

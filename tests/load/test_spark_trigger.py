@@ -17,6 +17,7 @@ from gharchive_pipeline.cloud_events import StorageObjectEvent, finalized_event
 from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
+from gharchive_pipeline.load import dataproc
 from gharchive_pipeline.load.loader import DEFERRED, LOAD_MODE, HourVersion, LoadRequest
 from gharchive_pipeline.settings import (
     ENV_BQ_TABLE,
@@ -32,7 +33,6 @@ from gharchive_pipeline.settings import (
     ENV_SPARK_TEMP_BUCKET,
     Settings,
 )
-from gharchive_pipeline.stages import dataproc
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage
 from tests.conftest import DATA, ROOT

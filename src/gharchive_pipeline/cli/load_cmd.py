@@ -195,7 +195,7 @@ def _span(request: Any) -> str:
 
 
 def _cloud(ctx: Context) -> tuple[Any, Any]:
-    from ..stages.dataproc import DataprocConfigError
+    from ..load.dataproc import DataprocConfigError
 
     try:
         submitter = ctx.loader

@@ -211,8 +211,8 @@ def _cloud(settings: Settings) -> tuple[Deployment, Publisher]:
     from google.cloud import bigquery
 
     from ..context import cloud_context
+    from ..load.dataproc import DataprocConfigError
     from ..publish import PubSubPublisher
-    from ..stages.dataproc import DataprocConfigError
 
     ctx = cloud_context(settings)  # the functions' own assembly: buckets, the Dataproc submitter
     try:

@@ -13,6 +13,7 @@ __all__ = [
     "DayLoad",
     "LoadRun",
     "bigquery_sink",
+    "dataproc",
     "day_lock",
     "days",
     "duckdb_days",

@@ -26,7 +26,6 @@ from ..storage.base import Storage
 #: What other packages may import: these names and these modules.
 __all__ = [
     "StageOutcome",
-    "dataproc",
     "ingest",
     "load",
     "normalize",

@@ -20,8 +20,6 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import ConfigError, PermanentError
-from ..load.day_lock import batch_ttl
-from ..load.loader import LoadRequest, LoadResult
 from ..outcome import LoadOutcome
 from ..settings import (
     ENV_BQ_TABLE,
@@ -31,6 +29,8 @@ from ..settings import (
     ENV_SPARK_JOB_URI,
     Settings,
 )
+from .day_lock import batch_ttl
+from .loader import LoadRequest, LoadResult
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.stats.query import connect
 
 from ..conftest import DATA, ROOT
+from ..support import standins
 
 OLD = ROOT / "tests" / "data" / "curated_v0"
 OLD_HOUR = Hour.parse("2018-01-01T00")
@@ -99,7 +100,7 @@ def test_only_old_files_still_load_with_every_column(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_spark_reader_fills_missing_columns_with_nulls(home: Path) -> None:
-    pytest.importorskip("pyspark")
+    standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     from gharchive_pipeline.load.local_load import local_spark
     from gharchive_pipeline.load.spark_job import read_curated
 

@@ -224,7 +224,7 @@ def test_a_corrupt_ledger_does_not_block_its_day(tmp_path: Path) -> None:
     ledger used to fail them all (LedgerError) until removed by hand. Now that hour is waiting
     until a stage records it again (here: ingest finds it missing), which replaces the bad ledger."""
     from gharchive_pipeline import layout
-    from gharchive_pipeline.stages.load import settle_day
+    from gharchive_pipeline.stages.settle import settle_day
     from gharchive_pipeline.stages.sweep import find_work
 
     raw, curated = open_storage(str(tmp_path / "raw")), open_storage(str(tmp_path / "curated"))

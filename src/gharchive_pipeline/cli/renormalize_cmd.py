@@ -145,7 +145,7 @@ def hours_to_send(days: list[date], curated: Storage | None) -> list[Hour]:
     leaves alone an hour it already stored again for its version, and ingests one it lacks)."""
     from .. import PIPELINE_VERSION
     from ..outcome import written_version
-    from ..stages.load import curated_hours, day_hours
+    from ..stages.settle import curated_hours, day_hours
 
     if curated is None:
         return [h for d in days for h in day_hours(d)]

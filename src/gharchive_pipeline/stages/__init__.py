@@ -31,6 +31,7 @@ __all__ = [
     "normalize",
     "record",
     "screen_object",
+    "settle",
     "storage_event",
     "sweep",
 ]

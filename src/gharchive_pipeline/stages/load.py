@@ -28,20 +28,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from .. import layout
 from ..cloud_events import StorageObjectEvent
 from ..context import Context
 from ..errors import ConfigError, PermanentError
-from ..hours import Hour, hour_range
+from ..hours import Hour
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, HourHistory, LedgerEntry, read_history
 from ..load.loader import (
     DEFERRED,
     LOAD_MODE,
-    OTHER_DAYS,
     HourVersion,
     Loader,
     LoadRequest,
@@ -49,8 +47,9 @@ from ..load.loader import (
 )
 from ..outcome import DAYS, RENORMALIZE, LoadOutcome, Stage, written_version
 from ..settings import HourlyLoad
-from ..storage.base import ObjectInfo, Storage
+from ..storage.base import Storage
 from . import StageOutcome, record, screen_object
+from .settle import settle_day
 
 STAGE = Stage.LOAD
 
@@ -166,76 +165,6 @@ def record_submission(
         if request.by_day:
             details[DAYS] = _days_text(request)
         record(StageOutcome(STAGE, result.outcome, v.hour, uri, details), raw)
-
-
-# ---- settled days ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Settlement:
-    """Where a UTC day stands: the curated hour versions it has, and the hours still to come."""
-
-    day: date
-    covers: tuple[HourVersion, ...]
-    waiting: tuple[Hour, ...]
-    other_days: tuple[date, ...] = ()
-
-    @property
-    def settled(self) -> bool:
-        return not self.waiting and bool(self.covers)
-
-
-def day_hours(day: date) -> list[Hour]:
-    first = Hour.parse(f"{day.isoformat()}T00", now=None)
-    return list(hour_range(first, first + 23))
-
-
-def curated_hours(curated: Storage, day: date) -> dict[Hour, ObjectInfo]:
-    """The curated hour objects of a UTC day, as listed now."""
-    found: dict[Hour, ObjectInfo] = {}
-    for info in curated.list(layout.curated_day_prefix(day)):
-        hour = layout.listed_hour(info.name, layout.hour_of_curated_object)
-        if hour is not None:
-            found[hour] = info
-    return found
-
-
-def other_days(infos: Iterable[ObjectInfo]) -> tuple[date, ...]:
-    """The other UTC days the hours' rows were created on (curated metadata written by normalize)."""
-    days: set[date] = set()
-    for info in infos:
-        for text in filter(None, info.metadata.get(OTHER_DAYS, "").split(",")):
-            try:
-                days.add(date.fromisoformat(text))
-            except ValueError:
-                continue
-    return tuple(sorted(days))
-
-
-def settle_day(
-    curated: Storage, raw: Storage, day: date, *, now: datetime | None = None, version: str | None = None
-) -> Settlement:
-    """Is every hour of `day` curated or terminally refused (missing, corrupt, failed)? With
-    `version` (a re-processing toward it), an hour curated by another version whose raw object is
-    there waits too: its renormalize request is on its way."""
-    found = curated_hours(curated, day)
-    waiting: list[Hour] = []
-    for hour in day_hours(day):
-        if hour in found:
-            info = found[hour]
-            if (
-                version is not None
-                and written_version(info.metadata) != version
-                and raw.stat(layout.raw_object(hour)) is not None
-            ):
-                waiting.append(hour)
-            continue
-        if now is not None and hour.end > now:
-            waiting.append(hour)
-            continue
-        if not read_history(raw, hour).refused:  # missing, corrupt or failed: never gets a curated object
-            waiting.append(hour)
-    covers = tuple(sorted(HourVersion(h, info.generation) for h, info in found.items()))
-    others = tuple(d for d in other_days(found.values()) if d != day)
-    return Settlement(day, covers, tuple(waiting), others)
 
 
 # ---- ledger helpers -------------------------------------------------------------------------------

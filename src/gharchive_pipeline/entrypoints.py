@@ -25,8 +25,8 @@ from .outcome import IngestOutcome, LoadOutcome, NormalizeOutcome, Outcome, Stag
 from .settings import Settings
 from .stages import StageOutcome, record, storage_event
 from .stages.ingest import MessageResult, handle_cloud_event
-from .stages.load import handle_curated_finalized
 from .stages.normalize import handle_raw_finalized
+from .stages.spark_trigger import handle_curated_finalized
 
 __all__ = ["FUNCTIONS", "acknowledge_permanent", "ingest", "normalize", "spark_trigger"]
 

@@ -15,8 +15,8 @@ from gharchive_pipeline.context import cloud_context
 from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.settings import Settings
-from gharchive_pipeline.stages.load import handle_curated_finalized
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
+from gharchive_pipeline.stages.spark_trigger import handle_curated_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA
 from tests.support.loaders import InProcessLoader

@@ -53,7 +53,7 @@ OUTSIDE = [ROOT / "functions", ROOT / "spark", ROOT / "tools"]
 class Import:
     source: Path  # the importing file
     importer: str  # its module, e.g. gharchive_pipeline.cli.run_cmd ("" outside the package)
-    target: str  # the imported module, e.g. gharchive_pipeline.stages.load
+    target: str  # the imported module, e.g. gharchive_pipeline.stages.spark_trigger
     names: tuple[str, ...]  # from-imported names (may be submodules)
 
     @property

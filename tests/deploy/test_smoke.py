@@ -32,8 +32,8 @@ from gharchive_pipeline.load.dataproc import DataprocSubmitter
 from gharchive_pipeline.publish import hour_message
 from gharchive_pipeline.settings import Settings, settings_from_outputs
 from gharchive_pipeline.stages.ingest import handle_message
-from gharchive_pipeline.stages.load import handle_curated_finalized
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
+from gharchive_pipeline.stages.spark_trigger import handle_curated_finalized
 from gharchive_pipeline.storage import Storage, open_storage
 from tests.conftest import DATA, ROOT
 from tests.deploy.test_terraform_deployment import _output_json, outputs_for

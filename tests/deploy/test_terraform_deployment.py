@@ -34,7 +34,7 @@ from gharchive_pipeline.load.loader import DEFERRED, HOURLY, LOAD_MODE
 from gharchive_pipeline.outcome import LoadOutcome
 from gharchive_pipeline.settings import HourlyLoad, Settings
 from gharchive_pipeline.stages.ingest import parse_message
-from gharchive_pipeline.stages.load import handle_curated_finalized
+from gharchive_pipeline.stages.spark_trigger import handle_curated_finalized
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.support.dataproc_server import DataprocServer
 

@@ -137,7 +137,7 @@ CALLS: list[Call] = [
         "delete",
         code="normalize: day index",
     ),
-    # spark_trigger (stages/load.py, load/dataproc.py): the hour's object, its day, ledgers, batches
+    # spark_trigger (stages/spark_trigger.py, load/dataproc.py): the hour's object, its day, ledgers, batches
     *_storage("spark_trigger", "curated", layout.curated_object(HOUR), "get", code="load: stat the hour"),
     *_storage("spark_trigger", "curated", "", "list", code="load.settle_day: the day's hours and markers"),
     *_storage("spark_trigger", "raw", LEDGER, *LEDGER_APPEND, code="ledger.append_entry, read_history"),
@@ -390,8 +390,8 @@ def test_the_functions_calls_are_all_in_the_table(tmp_path: Path) -> None:
     from gharchive_pipeline.publish import hour_message
     from gharchive_pipeline.settings import settings_from_outputs
     from gharchive_pipeline.stages.ingest import handle_message
-    from gharchive_pipeline.stages.load import handle_curated_finalized
     from gharchive_pipeline.stages.normalize import handle_raw_finalized
+    from gharchive_pipeline.stages.spark_trigger import handle_curated_finalized
     from gharchive_pipeline.storage import open_storage
     from tests.conftest import DATA
     from tests.deploy.test_terraform_deployment import outputs_for

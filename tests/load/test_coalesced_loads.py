@@ -45,8 +45,8 @@ from gharchive_pipeline.publish import Publisher, hour_message
 from gharchive_pipeline.settings import Settings
 from gharchive_pipeline.stages import StageOutcome, record
 from gharchive_pipeline.stages.ingest import MalformedMessage, handle_message, parse_message
-from gharchive_pipeline.stages.load import handle_curated_finalized, loaded_generation
 from gharchive_pipeline.stages.normalize import handle_raw_finalized
+from gharchive_pipeline.stages.spark_trigger import handle_curated_finalized, loaded_generation
 from gharchive_pipeline.stages.sweep import Per, sweep
 from gharchive_pipeline.storage import ObjectInfo, Storage, open_storage
 from tests.conftest import DATA, ROOT

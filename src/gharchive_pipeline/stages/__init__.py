@@ -27,11 +27,11 @@ from ..storage.base import Storage
 __all__ = [
     "StageOutcome",
     "ingest",
-    "load",
     "normalize",
     "record",
     "screen_object",
     "settle",
+    "spark_trigger",
     "storage_event",
     "sweep",
 ]

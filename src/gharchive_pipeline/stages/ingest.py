@@ -242,7 +242,9 @@ class IngestRequest:
     kind: str
     start: Hour
     end: Hour
-    load: str = ""  # "deferred": a backfill, loaded by day batches; "hour": on its own (stages/load.py)
+    load: str = (
+        ""  # "deferred": a backfill, loaded by day batches; "hour": on its own (stages/spark_trigger.py)
+    )
     renormalize: bool = False  # store the hour's raw object again, to be normalized anew
 
     @property

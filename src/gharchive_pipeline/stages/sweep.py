@@ -21,8 +21,8 @@ from ..hours import Hour, day_range
 from ..ledger import HourHistory, read_history
 from ..load.loader import HourVersion, Loader, LoadRequest, LoadResult
 from ..storage.base import Storage
-from .load import record_submission
 from .settle import curated_hours, other_days, settle_day
+from .spark_trigger import record_submission
 
 #: BigQuery's limit that a day rebuild spends: "Number of partition modifications per
 #: column-partitioned table per day: 30,000" (https://cloud.google.com/bigquery/quotas#partitioned_tables;

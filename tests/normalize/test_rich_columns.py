@@ -182,6 +182,24 @@ def test_text_columns_are_email_scrubbed(use_native: bool) -> None:
     assert row.pr_head_ref == hash_email("jane@example.org") and row.pr_merged_by == "a"
 
 
+@pytest.mark.skipif(not native.AVAILABLE, reason="native fast path not built")
+@pytest.mark.parametrize(
+    ("title", "taken"),
+    [("Use @sh? cc @bob", True), ("@printf fails", True), ("(@x) and x[@y]", True),
+     ("ann@x.org", False), ('"ann"@x.org', False), ("a.@x.org", False), ("x%40y.org", False)],
+)  # fmt: skip
+def test_mentions_stay_native_addresses_go_to_python(title: str, taken: bool) -> None:
+    """An '@' after a local-part character or a quote may end an address: Python's scrubber decides."""
+    line = _event({"action": "opened", "issue": {"number": 1, "title": title}})
+    chunk = native.map_lines([line])
+    assert chunk is not None and chunk.rows == int(taken)
+    expected = EventMapper().map(orjson.loads(line)).curated.issue_title
+    if taken:
+        assert chunk.columns["issue_title"].to_pylist() == [title] == [expected]
+    else:
+        assert expected != title
+
+
 def test_a_typed_fact_of_the_wrong_kind_is_a_reject(tmp_path: Path) -> None:
     src = tmp_path / "2015-01-01-0.json"
     good = [_event({"issue": {"number": i, "title": "t"}}) for i in range(200)]

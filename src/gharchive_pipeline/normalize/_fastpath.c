@@ -1284,11 +1284,16 @@ static int has_pct40(const unsigned char *s, size_t n, int address) {
     return 0;
 }
 
-/* Whether `v` might hold an address ('@' or `%40`): such column values are scrubbed in Python. */
+/* Whether `v` might hold an address: such column values are scrubbed in Python. An '@' can only
+ * end an address after a local-part character or a quote (pii.scrub: the character before the '@'
+ * is never a special, a quoted local part ends with '"'); one at the start or after anything else
+ * (`@user please`, `Use @sh?`: mentions in titles) is no address. Any `%40` is left to Python. */
 static int may_hold_address(Ctx *c, const Str *v) {
     if (!v->set) return 0;
-    const unsigned char *s = resolve(c, v);
-    return memchr(s, '@', v->n) != NULL || has_pct40(s, v->n, 0);
+    const unsigned char *s = resolve(c, v), *end = s + v->n;
+    for (const unsigned char *p = s; (p = memchr(p, '@', (size_t)(end - p))); p++)
+        if (p > s && (is_local_char(p[-1]) || p[-1] == '"')) return 1;
+    return has_pct40(s, v->n, 0);
 }
 
 static int put_str(Out *o, int col, Ctx *c, const Str *v) {

@@ -25,7 +25,7 @@ from gharchive_pipeline.hours import Hour, HourError
 from gharchive_pipeline.load.dataproc import DataprocConfigError, DataprocRetryExhausted
 from gharchive_pipeline.load.day_lock import DayLocked
 from gharchive_pipeline.load.job import LoadError
-from gharchive_pipeline.load.spark_job import SchemaMismatch
+from gharchive_pipeline.load.spark_frames import SchemaMismatch
 from gharchive_pipeline.logs import log_stream
 from gharchive_pipeline.normalize.errors import CorruptInputError
 from gharchive_pipeline.publish import PublishError

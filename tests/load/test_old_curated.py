@@ -102,7 +102,7 @@ def test_only_old_files_still_load_with_every_column(tmp_path: Path) -> None:
 def test_spark_reader_fills_missing_columns_with_nulls(home: Path) -> None:
     standins.import_module("pyspark", "pip install -e '.[spark]' (make setup)")
     from gharchive_pipeline.load.local_load import local_spark
-    from gharchive_pipeline.load.spark_job import read_curated
+    from gharchive_pipeline.load.spark_frames import read_curated
 
     spark = local_spark()
     paths = sorted(str(p) for p in (home / "curated").rglob("*.parquet"))

@@ -31,7 +31,7 @@ from gharchive_pipeline.load.local_warehouse import (
     loaded_days,
     read_days_sql,
 )
-from gharchive_pipeline.load.spark_job import session_conf
+from gharchive_pipeline.load.spark_frames import session_conf
 from gharchive_pipeline.load.spark_local import SparkLocalSink
 from gharchive_pipeline.schema import FIELDS
 from gharchive_pipeline.stats import sql

@@ -21,6 +21,6 @@ __all__ = [
     "loader",
     "local_load",
     "local_warehouse",
-    "spark_job",
+    "spark_frames",
     "spark_local",
 ]

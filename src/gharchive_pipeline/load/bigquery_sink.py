@@ -31,7 +31,7 @@ from ..schema import CLUSTERING_FIELDS, COLUMN_NAMES, PARTITION_FIELD, arrow_sch
 from ..stats.sql import BIGQUERY, STATS_TABLES, day_filter, stats_columns
 from ..stats.views import stats_refresh_sql
 from .days import partition_suffix
-from .spark_job import delete_path, parquet_files
+from .spark_frames import delete_path, parquet_files
 
 if TYPE_CHECKING:
     from google.cloud import bigquery

@@ -22,7 +22,7 @@ from ..hours import Hour
 from ..ledger import BATCH_ID, CURATED_GENERATION, DAY, SECONDS, LedgerEntry, append_entry
 from ..outcome import LoadOutcome, Stage
 from ..storage.base import Storage
-from . import spark_job
+from . import spark_frames
 from .day_lock import DEFAULT_LEASE, DEFAULT_WAIT, day_lock
 from .days import Contributor, DayLoad, HourRows, LoadRun, days_of_hour, marker_prefixes
 
@@ -108,9 +108,9 @@ def rebuild_day(
     started = time.perf_counter()
     if isinstance(sink, RecordsSources):
         sink.sources(day, found)
-    paths = [spark_job.curated_path(curated_base, c.hour) for c in found]
-    rows = spark_job.in_day(spark_job.read_curated(spark, paths), day)
-    counts = spark_job.count_hours(rows)
+    paths = [spark_frames.curated_path(curated_base, c.hour) for c in found]
+    rows = spark_frames.in_day(spark_frames.read_curated(spark, paths), day)
+    counts = spark_frames.count_hours(rows)
     foreign = {k: c.foreign_rows for k, c in counts.items() if c.foreign_rows}
     if foreign:
         raise LoadError(
@@ -123,7 +123,7 @@ def rebuild_day(
             f"day {day}: curated files under {curated_base} hold rows with nulls in required "
             f"columns (hour: rows) {nulls}; refusing to load them"
         )
-    sink.replace_day(spark_job.unique_rows(spark_job.rank_copies(rows)), day)
+    sink.replace_day(spark_frames.unique_rows(spark_frames.rank_copies(rows)), day)
     sink.refresh_stats(day)
     per_hour = tuple(
         HourRows(c.hour, counts[c.hour.key].input_rows, counts[c.hour.key].rows)

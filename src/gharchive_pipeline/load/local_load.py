@@ -40,7 +40,7 @@ from .days import Contributor, DayLoad
 from .duckdb_days import DuckDBConfig, rebuild_day_duckdb, stage_stats
 from .job import contributors, rebuild_day, record_day
 from .local_warehouse import EVENTS, PartitionWriter, is_current, manifest
-from .spark_job import build_session
+from .spark_frames import build_session
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from gharchive_pipeline.hours import Hour, HourError
 from gharchive_pipeline.load.day_lock import DEFAULT_WAIT, DayLocked
 from gharchive_pipeline.load.days import LoadRun, day_range
-from gharchive_pipeline.load.job import DaySink, LoadError, days_for_hours, run_days
+from gharchive_pipeline.load.spark_days import DaySink, LoadError, days_for_hours, run_days
 from gharchive_pipeline.load.spark_frames import build_session
 from gharchive_pipeline.storage.base import open_storage
 

@@ -125,7 +125,7 @@ def _tree_errors() -> list[BaseException]:
     from gharchive_pipeline.hours import HourError
     from gharchive_pipeline.load.dataproc import DataprocConfigError, DataprocRetryExhausted
     from gharchive_pipeline.load.day_lock import DayLocked
-    from gharchive_pipeline.load.job import LoadError
+    from gharchive_pipeline.load.spark_days import LoadError
     from gharchive_pipeline.load.spark_frames import SchemaMismatch
     from gharchive_pipeline.normalize.errors import CorruptInputError, SamePathError
     from gharchive_pipeline.publish import PublishError

@@ -24,7 +24,7 @@ from gharchive_pipeline.context import MissingSetting
 from gharchive_pipeline.hours import Hour, HourError
 from gharchive_pipeline.load.dataproc import DataprocConfigError, DataprocRetryExhausted
 from gharchive_pipeline.load.day_lock import DayLocked
-from gharchive_pipeline.load.job import LoadError
+from gharchive_pipeline.load.spark_days import LoadError
 from gharchive_pipeline.load.spark_frames import SchemaMismatch
 from gharchive_pipeline.logs import log_stream
 from gharchive_pipeline.normalize.errors import CorruptInputError

@@ -241,9 +241,9 @@ def test_spark_job_to_bigquery_equals_the_local_warehouse(client: Any, tmp_path:
     import duckdb
 
     from gharchive_pipeline import layout
-    from gharchive_pipeline.load.job import run_days
     from gharchive_pipeline.load.local_load import local_spark
     from gharchive_pipeline.load.local_warehouse import read_days_sql
+    from gharchive_pipeline.load.spark_days import run_days
     from gharchive_pipeline.load.spark_local import SparkLocalSink
     from gharchive_pipeline.storage import open_storage
 

@@ -201,7 +201,7 @@ def test_waiting_writer_gives_up_with_a_transient_error(tmp_path: Path) -> None:
 
 # ---- what a rebuild reads (job.contributors, job.days_for_hours) on a real local bucket -----------------
 def test_contributors_are_the_days_hours_and_the_hours_its_markers_name(tmp_path: Path) -> None:
-    from gharchive_pipeline.load.job import contributors, days_for_hours
+    from gharchive_pipeline.load.spark_days import contributors, days_for_hours
 
     store = open_storage(str(tmp_path / "curated"))
     h23, h00, h01 = Hour.parse("2014-12-31T23"), Hour.parse("2015-01-01T00"), Hour.parse("2015-01-01T01")

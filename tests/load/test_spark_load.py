@@ -23,7 +23,6 @@ from gharchive_pipeline.hours import Hour
 from gharchive_pipeline.ledger import read_ledger
 from gharchive_pipeline.load import day_lock
 from gharchive_pipeline.load.days import LoadRun
-from gharchive_pipeline.load.job import LoadError, run_days
 from gharchive_pipeline.load.local_warehouse import (
     DAILY_STATS,
     EVENTS,
@@ -31,6 +30,7 @@ from gharchive_pipeline.load.local_warehouse import (
     loaded_days,
     read_days_sql,
 )
+from gharchive_pipeline.load.spark_days import LoadError, run_days
 from gharchive_pipeline.load.spark_frames import session_conf
 from gharchive_pipeline.load.spark_local import SparkLocalSink
 from gharchive_pipeline.schema import FIELDS

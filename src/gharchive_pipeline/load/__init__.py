@@ -17,10 +17,10 @@ __all__ = [
     "day_lock",
     "days",
     "duckdb_days",
-    "job",
     "loader",
     "local_load",
     "local_warehouse",
+    "spark_days",
     "spark_frames",
     "spark_local",
 ]

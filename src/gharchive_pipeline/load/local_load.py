@@ -38,8 +38,8 @@ from ..storage.base import open_storage
 from .day_lock import day_lock
 from .days import Contributor, DayLoad
 from .duckdb_days import DuckDBConfig, rebuild_day_duckdb, stage_stats
-from .job import contributors, rebuild_day, record_day
 from .local_warehouse import EVENTS, PartitionWriter, is_current, manifest
+from .spark_days import contributors, rebuild_day, record_day
 from .spark_frames import build_session
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class LocalDayLoader:
         self.target = str(self.warehouse)
 
     def contributors(self, day: date) -> list[tuple[Contributor, Path]]:
-        """The curated hour versions that may hold rows of `day` (load/job.py), with their files."""
+        """The curated hour versions that may hold rows of `day` (load/spark_days.py), with their files."""
         root = Path(self.curated.url)
         return [(c, root / layout.curated_object(c.hour)) for c in contributors(self.curated, day)]
 
@@ -201,7 +201,7 @@ class LocalDayLoader:
 
 
 class _StagedDaySink:
-    """job.DaySink over a PartitionWriter: the Spark job's rows and statistics are staged, and the
+    """spark_days.DaySink over a PartitionWriter: the Spark job's rows and statistics are staged, and the
     loader commits all three partitions together."""
 
     name = "local"
@@ -226,7 +226,7 @@ def _rebuild_day_spark(
     found: Sequence[tuple[Contributor, Path]],
     config: DuckDBConfig,
 ) -> DayLoad:
-    """The day with local PySpark through load/job.py's rebuild_day: the cloud job's code path."""
+    """The day with local PySpark through load/spark_days.py's rebuild_day: the cloud job's code path."""
     try:
         spark = local_spark()
         return rebuild_day(

@@ -28,9 +28,9 @@ from ..hours import DEFAULT_BASE_URL, Hour, hour_range
 from ..layout import Home
 from ..ledger import read_history
 from ..load.duckdb_days import DuckDBConfig
-from ..load.job import days_for_hours
 from ..load.local_load import DEFAULT_ENGINE, Engine, LocalDayLoader
 from ..load.local_warehouse import clean_leftovers
+from ..load.spark_days import days_for_hours
 from ..outcome import (
     LEGACY_VERSION,
     PIPELINE_VERSION_KEY,

@@ -33,10 +33,10 @@ from ..context import LOCAL_TOPIC, Progress, local_context
 from ..hours import Hour, hour_range
 from ..layout import Home
 from ..load.duckdb_days import DuckDBConfig
-from ..load.job import days_for_hours
 from ..load.loader import DEFERRED
 from ..load.local_load import DEFAULT_ENGINE, DayResult, Engine, LocalDayLoader
 from ..load.local_warehouse import RUN_TMP_PREFIX, clean_leftovers
+from ..load.spark_days import days_for_hours
 from ..logs import log_event, log_file
 from ..outcome import LoadOutcome, Severity, Stage
 from ..storage.base import Storage

@@ -114,8 +114,10 @@ def alternating(
         for name, cmd in contenders.items():
             if before_each is not None:
                 before_each(name)
-            print(f"  run {i + 1}/{runs}: {name} ...", flush=True)
-            results[name].append(run(cmd, poll_s=poll_s))
+            print(f"  run {i + 1}/{runs}: {name} ...", end=" ", flush=True)
+            done = run(cmd, poll_s=poll_s)
+            results[name].append(done)
+            print(f"{done.wall:.1f} s wall, {done.cpu:.1f} s CPU ({load_line()})", flush=True)
     return {name: Series(r) for name, r in results.items()}
 
 

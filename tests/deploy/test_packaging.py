@@ -23,7 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.support import venvs
+from tests.support import native_rule, venvs
 from tools import lock_dependencies as lock
 from tools import package_functions as pkg
 
@@ -398,7 +398,8 @@ print(json.dumps({
 def test_normalize_function_build_compiles_the_native_normalizer(built: Path, tmp_path: Path) -> None:
     """The Cloud Functions Python build, reproduced: unpack the zip, `pip install -r requirements.txt`
     in a clean venv from the function's root, then run the function's handler on a real hour there:
-    the native mapper must take every Events-era line (the ledger's native_events)."""
+    the native mapper must take every Events-era line it does not leave to Python's e-mail scrubber
+    by design (tests/support/native_rule.py: an '@' in a title), as the ledger's native_events says."""
     root = _unpack(built / "functions" / "normalize.zip", tmp_path / "function")  # as uploaded
     python = venvs.create(tmp_path / "venv")
     venvs.pip(python, "-r", "requirements.txt", cwd=root)
@@ -411,7 +412,9 @@ def test_normalize_function_build_compiles_the_native_normalizer(built: Path, tm
     assert report["native"], "the build did not compile normalize/_fastpath.c"
     assert report["outcome"] == "normalized"
     assert report["events"] == 7702 and report["eras"] == {"events": 7702}
-    assert report["native_events"] == report["eras"]["events"]
+    deferred = native_rule.deferred_by_design(ROOT / "data" / "gharchive" / EVENTS_HOUR)
+    assert 0 < deferred <= report["events"] // 100  # 19 titles and labels with an '@' in this hour
+    assert report["native_events"] == report["eras"]["events"] - deferred
 
 
 def test_spark_job_imports_with_only_the_dataproc_runtime_and_its_zip(built: Path, tmp_path: Path) -> None:

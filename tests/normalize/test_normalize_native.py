@@ -31,6 +31,7 @@ from gharchive_pipeline.normalize import chunks, native
 from gharchive_pipeline.normalize.eras import EVENTS, EventMapper, RowError, detect_era
 
 from ..conftest import DATA
+from ..support.native_rule import column_holds_at
 
 pytestmark = pytest.mark.skipif(
     not native.AVAILABLE,
@@ -148,17 +149,6 @@ EVENTS_FILES = {
 }
 
 
-def _column_holds_at(line: bytes) -> bool:
-    """Whether a column value (not the payload) of the line's row holds an '@' or `%40`: the C
-    kernel leaves those to Python's scrubber (titles mention people: "@user please ...")."""
-    row = EventMapper().map(orjson.loads(line)).columns()
-    return any(
-        isinstance(v, str) and ("@" in v or "%40" in v)
-        for k, v in row.items()
-        if k not in ("payload", "other")
-    )
-
-
 def _era(line: bytes) -> str | None:
     try:
         event = orjson.loads(line)
@@ -183,14 +173,14 @@ def test_real_file_matches_python_mapper(path: Path) -> None:
         assert not outcome.taken
         return
     if name in EVENTS_FILES:  # the only Events-era lines left to Python: an '@' in a column value
-        unexplained = [o for o in outcome.fallback if not _column_holds_at(lines[o])]
+        unexplained = [o for o in outcome.fallback if not column_holds_at(lines[o])]
         assert not unexplained, f"{len(unexplained)} Events-era lines left to Python: {unexplained[:5]}"
         assert len(outcome.fallback) <= len(outcome.taken) // 100
     # per line: Events-era lines are taken, Timeline/backfill lines all fall back
     for offset in outcome.taken | outcome.fallback:
         era = _era(lines[offset])
         if era == EVENTS:
-            assert offset in outcome.taken or _column_holds_at(lines[offset]), (
+            assert offset in outcome.taken or column_holds_at(lines[offset]), (
                 f"{name}:{offset} Events-era line not taken"
             )
         else:

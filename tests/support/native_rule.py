@@ -1,0 +1,37 @@
+"""Which Events-era lines the native mapper (`normalize/_fastpath.c`) leaves to Python by design.
+
+The C kernel hashes and scrubs e-mails in the payload itself, but a line whose row would hold an '@'
+or `%40` in any other string column (an issue or pull request title that mentions someone:
+"@user please ...", a label named "@low") goes to the Python mapper, whose scrubber decides
+(write_row's `may_hold_address` check). Tests that count the native mapper's share compute it with
+this rule instead of hard-coding it, so a change of the mapping cannot hide a real drop.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+
+from gharchive_pipeline.normalize.eras import EVENTS, EventMapper, detect_era
+
+
+def column_holds_at(line: bytes) -> bool:
+    """Whether a column value (not the payload) of the line's row holds an '@' or `%40`."""
+    row = EventMapper().map(orjson.loads(line)).columns()
+    return any(
+        isinstance(v, str) and ("@" in v or "%40" in v)
+        for k, v in row.items()
+        if k not in ("payload", "other")
+    )
+
+
+def deferred_by_design(path: Path) -> int:
+    """How many Events-era lines of the (gzipped) hour file the native mapper leaves to Python."""
+    count = 0
+    with gzip.open(path) as lines:
+        for line in lines:
+            if line.strip() and detect_era(orjson.loads(line)) == EVENTS:
+                count += column_holds_at(line)
+    return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import types
 from pathlib import Path
 
 import pytest
@@ -118,6 +119,39 @@ def test_local_temp_files_of_killed_writers_are_removed_on_next_use(tmp_path: Pa
         os.close(live_fd)
     LocalStorage(tmp_path / "b")
     assert [p.name for p in tmp.iterdir()] == ["put-a b"]
+
+
+def test_local_reader_never_sees_a_generation_that_never_existed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer commits data, then its sidecar (generation, metadata). A reader that lists between
+    the two once took the file's mtime for its generation: two spark_trigger calls settling the same
+    day then asked for two different day batches. The reader now waits for the writer's lock."""
+    from gharchive_pipeline.storage import local
+
+    bucket = LocalStorage(tmp_path / "b")
+    data_in_place, go_on = threading.Event(), threading.Event()
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        if SYSTEM_DIR in Path(dst).parts:  # the sidecar: hold the writer between its two replaces
+            data_in_place.set()
+            go_on.wait(10)
+        os.replace(src, dst)
+
+    monkeypatch.setattr(local, "os", types.SimpleNamespace(**{**vars(os), "replace": replace}))
+    written: list[int] = []
+    writer = threading.Thread(target=lambda: written.append(bucket.put_bytes("d/x", b"1").generation))
+    writer.start()
+    assert data_in_place.wait(10)
+    seen: list[list[int]] = []
+    reader = threading.Thread(target=lambda: seen.append([i.generation for i in bucket.list("d/")]))
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive(), f"the reader did not wait for the writer: {seen}"
+    go_on.set()
+    writer.join(10)
+    reader.join(10)
+    assert seen == [written]
 
 
 def test_local_file_copied_in_by_hand_is_an_object(tmp_path: Path) -> None:

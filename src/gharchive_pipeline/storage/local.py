@@ -4,7 +4,10 @@ Objects are plain files under the root, so `ls` and DuckDB can read them directl
 generation and custom metadata live in a JSON sidecar under `.gharchive-storage/meta/`. Writers
 serialise on a lock file (`fcntl.flock`), write the data to a temp file first and `os.replace` it,
 then the sidecar: a reader that stats and then reads can only see data at least as new as the
-generation it stat'ed, so read-modify-write with `if_generation_match` (the ledger) is safe.
+generation it stat'ed, so read-modify-write with `if_generation_match` (the ledger) is safe. A reader
+that finds a new object's data before its sidecar waits for the writer's lock, so it never sees a
+generation that never existed (two concurrent day settlements would ask for different batches);
+only a file put there by hand (or left by a writer killed between the two) goes by its mtime.
 """
 
 from __future__ import annotations
@@ -86,15 +89,19 @@ class LocalStorage:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     # ---- reading --------------------------------------------------------------------------------
-    def _read_meta(self, name: str, path: Path) -> tuple[int, dict[str, str]]:
+    def _read_meta(self, name: str) -> tuple[int, dict[str, str]] | None:
         try:
             doc = json.loads(self._meta_path(name).read_text())
             return int(doc["generation"]), dict(doc.get("metadata") or {})
         except (OSError, ValueError, KeyError):
-            # A file put there by hand (e.g. copied in): its mtime stands in for a generation.
-            return path.stat().st_mtime_ns // 1000, {}
+            return None
 
     def stat(self, name: str) -> ObjectInfo | None:
+        return self._stat(name, settle=True)
+
+    def _stat(self, name: str, *, settle: bool) -> ObjectInfo | None:
+        """`settle`: data without a sidecar may be a writer's between its two replaces (see
+        _commit), so look again under the writers' lock (callers holding it pass False)."""
         path = self._path(name)
         try:
             size = path.stat().st_size
@@ -102,7 +109,12 @@ class LocalStorage:
             return None
         if not path.is_file():
             return None
-        generation, metadata = self._read_meta(name, path)
+        meta = self._read_meta(name)
+        if meta is None and settle:
+            with self._locked():
+                return self._stat(name, settle=False)
+        # A file put there by hand (e.g. copied in): its mtime stands in for a generation.
+        generation, metadata = meta if meta is not None else (path.stat().st_mtime_ns // 1000, {})
         return ObjectInfo(name=name, size=size, generation=generation, metadata=metadata)
 
     def open_read(self, name: str) -> BinaryIO:
@@ -189,7 +201,7 @@ class LocalStorage:
     ) -> ObjectInfo:
         target = self._path(name)
         with self._locked():
-            current = self.stat(name)
+            current = self._stat(name, settle=False)
             if if_generation_match is not None:
                 have = current.generation if current else 0
                 if have != if_generation_match:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import gharchive_pipeline
-import gharchive_pipeline.normalize as normalizer
+import gharchive_pipeline.normalize.hour as normalizer
 from gharchive_pipeline import PIPELINE_VERSION, layout
 from gharchive_pipeline.cli.renormalize_cmd import hours_to_send
 from gharchive_pipeline.hours import Hour

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import gharchive_pipeline
-import gharchive_pipeline.normalize as normalizer
+import gharchive_pipeline.normalize.hour as normalizer
 from gharchive_pipeline import PIPELINE_VERSION, layout
 from gharchive_pipeline.cli import cli
 from gharchive_pipeline.hours import Hour

@@ -224,7 +224,7 @@ def test_binary_stream_input(source: tuple[bytes, list[bytes]], tmp_path: Path) 
 def test_parallel_workers_give_the_same_table(
     source: tuple[bytes, list[bytes]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gharchive_pipeline.normalize as normalize_module
+    import gharchive_pipeline.normalize.hour as normalize_module
 
     monkeypatch.setattr(normalize_module, "CHUNK_LINES", 1000)
     src = tmp_path / HOUR

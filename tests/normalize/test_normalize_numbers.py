@@ -128,3 +128,28 @@ def test_typed_columns_still_refuse_such_numbers(
         assert result.rejects == 1 and result.rejects_path is not None
         reject = orjson.loads(result.rejects_path.read_bytes())
         assert reason in reject["reason"] and text in reject["text"]
+
+
+@pytest.mark.skipif(not native.AVAILABLE, reason="compares the native scanner with the patterns")
+def test_the_patterns_take_every_line_the_native_scanner_takes() -> None:
+    """Without the native module, patterns decide which lines are read again: they must take every
+    line that needs it (taking more only costs time). Real lines, and each of them with a number."""
+    scan = native.numbers_scanner()
+    assert scan is not None
+    lines = gzip.decompress((DATA / EVENTS_HOUR).read_bytes()).splitlines()[:2000]
+    lines += [_splice(line, text) for line in lines[:50] for text in NUMBERS + PLAIN]
+    lines += [line.replace(b":", b": ").replace(b",", b" ,\t") for line in lines[-200:]]
+    for line in lines:
+        if scan(line):
+            assert at_risk_by_patterns(line), line[:200]
+    assert sum(map(scan, lines)) >= 50 * (len(NUMBERS) + 1)
+
+
+def at_risk_by_patterns(line: bytes) -> bool:
+    from gharchive_pipeline.normalize import numbers
+
+    return bool(
+        numbers._AFTER_COLON.search(line)
+        or numbers._AFTER_COMMA.search(line)
+        or numbers._AFTER_BRACKET.search(line)
+    )

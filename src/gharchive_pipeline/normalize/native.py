@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -69,6 +70,11 @@ class NativeChunk:
     @property
     def rows(self) -> int:
         return len(self.row_offsets)
+
+
+def numbers_scanner() -> Callable[[bytes], bool] | None:
+    """The native `numbers_at_risk(text)` (numbers.py), None when the module is not in use."""
+    return None if _module is None else _module.numbers_at_risk
 
 
 def count_newlines(data: bytes, start: int, end: int) -> int:

@@ -41,7 +41,7 @@ resource "google_service_account" "builder" {
 # (what spark_trigger had) also deletes and cancels batches and manages clusters, jobs and workflow
 # templates in the whole project; the submitter needs to create a batch and read one back by its
 # deterministic id (ALREADY_EXISTS, the state of a day's batch). Listing is not needed: ids are
-# computed, never searched for (stages/dataproc.py); the `gharchive load` sweep runs as its operator.
+# computed, never searched for (load/dataproc.py); the `gharchive load` sweep runs as its operator.
 # Custom roles are soft-deleted: an apply within 7 days of a destroy undeletes the role, but from 7 to
 # 37 days after it the role id cannot be used at all (apply with another name_prefix meanwhile).
 resource "google_project_iam_custom_role" "batch_submitter" {

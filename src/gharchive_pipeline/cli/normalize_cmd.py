@@ -37,7 +37,8 @@ def _hour(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Ho
 @click.option(
     "--salvage",
     is_flag=True,
-    help="On a damaged gzip stream, keep the complete lines before the damage instead of failing.",
+    help="On a gzip stream cut short, keep the complete lines before the cut instead of failing "
+    "(a stream with corrupt data or a wrong CRC is refused even so: no line of it is known intact).",
 )
 @click.option(
     "--rejects",

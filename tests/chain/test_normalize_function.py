@@ -134,6 +134,20 @@ def test_rejects_land_beside_the_output_and_in_the_ledger(gcs: tuple[Storage, St
     assert entry.details["rejects_object"].endswith(layout.rejects_object(SMALL))
 
 
+def test_flipped_bit_in_a_raw_object_is_recorded_not_salvaged(gcs: tuple[Storage, Storage], app: Any) -> None:
+    """One flipped bit alters lines before the CRC reveals it: the hour is a recorded failure that
+    says so, with no curated file (no possibly altered row is ever published)."""
+    raw, curated = gcs
+    hour = SMALL + 2
+    data = bytearray((DATA / SMALL.file_name).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    post(app, finalized_event(RAW, put_raw(raw, hour, bytes(data))))  # 200: no redelivery
+    assert curated.stat(layout.curated_object(hour)) is None
+    [entry] = normalize_entries(raw, hour)
+    assert entry.outcome == "failed" and entry.details["error_type"] == "CorruptInputError"
+    assert "corrupt gzip data" in entry.details["error"] and "\n" not in entry.details["error"]
+
+
 def test_corrupt_raw_object_is_recorded_not_retried(gcs: tuple[Storage, Storage], app: Any) -> None:
     raw, curated = gcs
     hour = SMALL + 1

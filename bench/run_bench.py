@@ -192,8 +192,9 @@ def main() -> None:
             str(hour),
             str(out / "seed.parquet"),
         ]
-        print("  run 1/1: seed_like.py ...", flush=True)
+        print("  run 1/1: seed_like.py ...", end=" ", flush=True)
         series["seed_like.py"] = Series([run(seed_cmd)])
+        print(f"{series['seed_like.py'].last().wall:.1f} s wall ({load_line()})", flush=True)
     print("  memory runs (polled, not timed) ...", flush=True)
     memory = {"gharchive normalize": polled_memory(ours_cmd), "reference_duckdb.py": polled_memory(ref_cmd)}
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -133,6 +134,11 @@ def write(out: Path = GENERATED) -> list[Path]:
     return changed
 
 
+def _shown(rel: Path) -> str:
+    """A path of stale()/write() (relative to terraform/generated) as seen from the repository root."""
+    return os.path.normpath(Path("terraform") / "generated" / rel)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         bad = stale()
         for rel in bad:
-            print(f"stale: terraform/generated/{rel} (run: python tools/generate_terraform_inputs.py)")
+            print(f"stale: {_shown(rel)} (run: python tools/generate_terraform_inputs.py)")
         return 1 if bad else 0
     changed = write()
-    print(f"terraform/generated: {len(changed)} file(s) updated" + "".join(f"\n  {p}" for p in changed))
+    print(f"{len(changed)} generated file(s) updated" + "".join(f"\n  {_shown(p)}" for p in changed))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`gharchive normalize SRC DST`: one GH Archive hour file -> one parquet file (the core of issue 3)."""
+"""`gharchive normalize SRC DST`: one GH Archive hour file -> one parquet file."""
 
 from __future__ import annotations
 

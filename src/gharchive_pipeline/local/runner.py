@@ -69,7 +69,7 @@ class RunReport:
         return not self.failures and not self.day_failures
 
 
-#: Memory the default run stays within (issue 11), what one chain worker takes at most (the
+#: Memory the default run stays within, what one chain worker takes at most (the
 #: streaming normalizer, shared libraries included; measured ~520 MiB on 50k-event hours) and what
 #: the CLI takes while it rebuilds a day alongside them (DuckDB, 32k-row groups: ~550 MiB).
 MEMORY_BUDGET_MIB = 2048

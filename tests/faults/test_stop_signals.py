@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -79,6 +80,20 @@ CASES = [
 ]
 
 
+def _sigint_not_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_as_from_a_terminal(cmd: list[str], stdout: IO[bytes], stderr: IO[bytes]) -> subprocess.Popen[bytes]:
+    """The run in its own process group with SIGINT at its default, as a shell starts a foreground
+    command. An ignored SIGINT is inherited, and a run keeps it ignored (nohup'ed: stopping.install),
+    so pytest started by a script in the background (bash ignores SIGINT for `cmd &` without job
+    control) would otherwise see every Ctrl-C case run to the end."""
+    return subprocess.Popen(
+        cmd, stdout=stdout, stderr=stderr, start_new_session=True, preexec_fn=_sigint_not_ignored
+    )
+
+
 @pytest.mark.parametrize(("moment", "signum"), CASES, ids=[f"{m}-{s.name}" for m, s in CASES])
 def test_a_stop_signal_at_any_moment_is_one_line_and_leaves_no_process(
     moment: str, signum: signal.Signals, clean_run: CleanRun, tmp_path: Path
@@ -86,7 +101,7 @@ def test_a_stop_signal_at_any_moment_is_one_line_and_leaves_no_process(
     home, out, err = tmp_path / "home", tmp_path / "stdout", tmp_path / "stderr"
     cmd = [*run_cmd(home, DATA, FIRST, LAST), "--workers", "2"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, start_new_session=True)
+        proc = start_as_from_a_terminal(cmd, stdout, stderr)
     try:
         condition = MOMENTS[moment]
         deadline = time.monotonic() + 3 * clean_run.seconds + 30
@@ -123,7 +138,7 @@ def test_ctrl_c_to_the_whole_process_group_while_workers_start(clean_run: CleanR
     home, out, err = tmp_path / "home", tmp_path / "stdout", tmp_path / "stderr"
     cmd = [*run_cmd(home, DATA, FIRST, LAST), "--workers", "2"]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, start_new_session=True)
+        proc = start_as_from_a_terminal(cmd, stdout, stderr)
     try:
         deadline = time.monotonic() + 3 * clean_run.seconds + 30
         while len(group_alive(proc.pid)) < 3 and proc.poll() is None and time.monotonic() < deadline:

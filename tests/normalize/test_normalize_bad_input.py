@@ -19,6 +19,7 @@ from gharchive_pipeline.normalize import (
     TooManyRejectsError,
     normalize,
 )
+from gharchive_pipeline.normalize.writer import ParquetSink
 
 from ..conftest import DATA
 
@@ -227,6 +228,7 @@ def test_parallel_workers_give_the_same_table(
     import gharchive_pipeline.normalize.hour as normalize_module
 
     monkeypatch.setattr(normalize_module, "CHUNK_LINES", 1000)
+    monkeypatch.setattr(ParquetSink, "ROW_GROUP_ROWS", 1000)  # a row group per chunk or so
     src = tmp_path / HOUR
     src.write_bytes(gzip.compress(with_garbage(source[1], 20)))
     serial = normalize(src, tmp_path / "serial.parquet", workers=0)

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
 from .. import schema
-from . import native, numbers
+from . import arrow_columns, native, numbers
 from .eras import EVENTS, EventMapper, Row, RowError
 from .pii import scrub_text
 from .timestamps import BIGQUERY_RANGE
@@ -48,7 +49,7 @@ class TextChunk:
 
 @dataclass
 class ChunkResult:
-    batch: pa.RecordBatch | None
+    batch: pa.RecordBatch | pa.Table | None  # a table where Python rows sit between native ones
     lines: int  # non-blank lines seen
     rejects: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, reason, text)
     eras: Counter[str] = field(default_factory=Counter)
@@ -124,15 +125,10 @@ def _process(items: Any, first_line_no: int, mapper: EventMapper, constants: Con
         batch = _python_batch(part.rows, constants) if part.rows else None
         return ChunkResult(batch, part.lines, part.rejects, part.eras, part.last_event_line)
     part = _map_in_python(fast.fallback, first_line_no, mapper)
-    batch = with_lineage(
-        fast.columns, pa.repeat(pa.scalar(EVENTS), fast.rows), schema.arrow_schema(), *_lineage(constants)
-    )
+    era = arrow_columns.constant(EVENTS, pa.string(), fast.rows)
+    batch = with_lineage(fast.columns, era, schema.arrow_schema(), *_lineage(constants))
     if part.rows:  # lines the native path left to Python: merged back in line order
-        import pyarrow.compute as pc  # only here: 60 ms of import that pure Events hours never need
-
-        merged = pa.Table.from_batches([batch, _python_batch(part.rows, constants)])
-        offsets = pa.concat_arrays([fast.row_offsets, pa.array(part.offsets, type=pa.int64())])
-        batch = merged.take(pc.sort_indices(offsets)).combine_chunks().to_batches()[0]
+        batch = in_line_order(batch, fast.row_offsets, _python_batch(part.rows, constants), part.offsets)
     last_native = first_line_no + fast.row_offsets[-1].as_py() if fast.rows else 0
     part.eras[EVENTS] += fast.rows
     return ChunkResult(
@@ -143,6 +139,30 @@ def _process(items: Any, first_line_no: int, mapper: EventMapper, constants: Con
         max(last_native, part.last_event_line),
         native_rows=fast.rows,
     )
+
+
+def in_line_order(
+    native_rows: pa.RecordBatch,
+    native_offsets: pa.Array,
+    python_rows: pa.RecordBatch,
+    python_offsets: list[int],
+) -> pa.Table:
+    """Both mappers' rows as one table in line order, without copying a value: slices of the
+    native batch with the Python rows between them (each side is already in line order). A take
+    over the merged rows copied the whole chunk, a fifth of the normalizer's time."""
+    offsets = np.frombuffer(native_offsets.buffers()[1], dtype=np.int64)  # no nulls; to_numpy imports pandas
+    offsets = offsets[native_offsets.offset : native_offsets.offset + len(native_offsets)]
+    cuts = np.searchsorted(offsets, python_offsets).tolist()
+    pieces: list[pa.RecordBatch] = []
+    start = 0
+    for i, cut in enumerate(cuts):
+        if cut > start:
+            pieces.append(native_rows.slice(start, cut - start))
+        pieces.append(python_rows.slice(i, 1))
+        start = cut
+    if start < native_rows.num_rows:
+        pieces.append(native_rows.slice(start))
+    return pa.Table.from_batches(pieces, schema=native_rows.schema)
 
 
 @dataclass

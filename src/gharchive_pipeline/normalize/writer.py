@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import locked_temp, schema
+from . import arrow_columns
 from .curated import Curated
 from .eras import Envelope, Row
 
@@ -121,11 +122,16 @@ class _AtomicFile:
 class ParquetSink:
     """Streams record batches into one parquet file with exactly `schema.arrow_schema()`.
 
-    Encoding and compressing runs in a background thread (pyarrow releases the GIL there) while the
-    caller maps the next chunks; at most IN_FLIGHT batches wait for it, so memory stays bounded.
+    Batches are gathered into row groups of about ROW_GROUP_ROWS rows (fewer when they hold
+    ROW_GROUP_BYTES): one group per chunk made 8,192-row groups, whose many small pages each cost a
+    compressor set-up (measured: a quarter more writing time than 32,768-row groups). Encoding and
+    compressing a group runs in a background thread (pyarrow releases the GIL there) while the caller
+    maps the next chunks; at most one group waits for it, so memory stays bounded.
     """
 
-    IN_FLIGHT = 2  # one batch queued behind the one being written: the mapper rarely waits
+    ROW_GROUP_ROWS = 32_768
+    ROW_GROUP_BYTES = 64 << 20  # Arrow bytes: chunks of long lines make a group each, as before
+    IN_FLIGHT = 1
 
     def __init__(self, dst: Path) -> None:
         self.schema = schema.arrow_schema()
@@ -143,20 +149,35 @@ class ParquetSink:
             raise
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
+        self._group: list[pa.RecordBatch] = []
+        self._group_rows = self._group_bytes = 0
         self.rows = 0
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            while len(self._pending) >= self.IN_FLIGHT:
-                self._pending.popleft().result()
-            self._pending.append(self._thread.submit(self._writer.write_batch, batch))
-            self.rows += batch.num_rows
+    def write(self, rows: pa.RecordBatch | pa.Table) -> None:
+        if not rows.num_rows:
+            return
+        self._group.extend(rows.to_batches() if isinstance(rows, pa.Table) else [rows])
+        self._group_rows += rows.num_rows
+        self._group_bytes += rows.nbytes
+        self.rows += rows.num_rows
+        if self._group_rows >= self.ROW_GROUP_ROWS or self._group_bytes >= self.ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._group:
+            return
+        while len(self._pending) >= self.IN_FLIGHT:
+            self._pending.popleft().result()
+        group = pa.Table.from_batches(self._group, schema=self.schema)
+        self._pending.append(self._thread.submit(self._writer.write_table, group, group.num_rows))
+        self._group, self._group_rows, self._group_bytes = [], 0, 0
 
     def _wait(self) -> None:
         while self._pending:
             self._pending.popleft().result()
 
     def commit(self) -> None:
+        self._flush()
         self._wait()
         self._thread.shutdown()
         self._writer.close()
@@ -164,6 +185,7 @@ class ParquetSink:
 
     def abort(self) -> None:
         try:
+            self._group = []
             with contextlib.suppress(Exception):
                 self._wait()
             self._thread.shutdown()
@@ -180,8 +202,8 @@ def to_batch(
     for part, names in ((0, Envelope._fields), (1, Curated._fields)):
         values = list(zip(*(row[part] for row in rows), strict=True)) or [() for _ in names]
         for name, column in zip(names, values, strict=True):
-            arrays[name] = pa.array(column, type=arrow_schema.field(name).type)
-    era_array = pa.array([row.schema_era for row in rows], type=pa.string())
+            arrays[name] = arrow_columns.column(column, arrow_schema.field(name).type)
+    era_array = arrow_columns.column([row.schema_era for row in rows], pa.string())
     return with_lineage(arrays, era_array, arrow_schema, source_hour, ingested_at, version)
 
 
@@ -193,10 +215,10 @@ def with_lineage(
     constant), in table order; a column missing from `arrays` raises KeyError."""
     n = len(era)
     lineage = {
-        "source_hour": pa.repeat(pa.scalar(source_hour, type=_TS), n),
+        "source_hour": arrow_columns.constant(source_hour, _TS, n),
         "schema_era": era,
-        "ingested_at": pa.repeat(pa.scalar(ingested_at, type=_TS), n),
-        "pipeline_version": pa.repeat(pa.scalar(version, type=pa.string()), n),
+        "ingested_at": arrow_columns.constant(ingested_at, _TS, n),
+        "pipeline_version": arrow_columns.constant(version, pa.string(), n),
     }
     columns = [arrays[name] if name in arrays else lineage[name] for name in arrow_schema.names]
     return pa.RecordBatch.from_arrays(columns, schema=arrow_schema)

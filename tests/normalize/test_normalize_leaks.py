@@ -15,12 +15,11 @@ import hashlib
 from pathlib import Path
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from gharchive_pipeline.normalize import native, normalize
+from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.normalize.pii import scrub, scrub_value
+from tests.support.leak_check import normalized_on_both_paths
 
 from ..conftest import DATA
 
@@ -96,14 +95,6 @@ def _planted(lines: list[bytes]) -> tuple[list[bytes], list[str]]:
     return planted, leaks
 
 
-def _strings(table: pa.Table) -> str:
-    return "\n".join(
-        "\n".join(str(v) for v in table.column(c).to_pylist() if v is not None)
-        for c in table.column_names
-        if pa.types.is_string(table.schema.field(c).type)
-    )
-
-
 def test_no_address_form_reaches_any_column_on_either_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,19 +102,10 @@ def test_no_address_form_reaches_any_column_on_either_path(
     planted, leaks = _planted(lines)
     src = tmp_path / HOUR
     src.write_bytes(gzip.compress(b"\n".join(lines + planted) + b"\n"))
-    tables = []
-    for path in ("native", "python"):
-        if path == "python":
-            monkeypatch.setattr(native, "_module", None)
-            monkeypatch.setattr(native, "AVAILABLE", False)
-        result = normalize(src, tmp_path / path / "events.parquet")
-        assert result.events == len(lines) + len(planted) and result.rejects == 0
-        table = pq.read_table(result.output)
-        text = _strings(table)
-        assert [leak for leak in leaks if leak in text] == [], path
-        tables.append(table.drop_columns(["ingested_at"]))
-    assert tables[0].equals(tables[1]), "native and Python rows differ"
-    rows = tables[0].slice(len(lines)).to_pylist()
+    table = normalized_on_both_paths(
+        src, tmp_path, monkeypatch, events=len(lines) + len(planted), leaks=leaks
+    )
+    rows = table.slice(len(lines)).to_pylist()
     for i, (address, local, domain, _leak) in enumerate(ADDRESSES):
         at = "%40" if "%40" in address else "@"
         hashed = f"{sha1(local)}{at}{domain}"

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gharchive_pipeline.hours import Hour
-from gharchive_pipeline.normalize import native, normalize
+from gharchive_pipeline.normalize import normalize
 from gharchive_pipeline.normalize.pii import hash_email, scrub, scrub_text, scrub_value
+from tests.support.leak_check import normalized_on_both_paths
 
 from ..conftest import DATA
 
@@ -247,14 +247,6 @@ LEAKS = ("alice@", "Bob.Smith@", "carol%40", "dave@", "erin@", "frank lee", "gra
          "Jörg.Müller@", "Jörg.Mü", "ivan ivanov", "judy%40", "mallory x")  # fmt: skip
 
 
-def _text_of(table: pa.Table) -> str:
-    return "\n".join(
-        "\n".join(str(v) for v in table.column(c).to_pylist() if v is not None)
-        for c in table.column_names
-        if pa.types.is_string(table.schema.field(c).type)
-    )
-
-
 @pytest.mark.parametrize("name", ["2015-01-01-0.json.gz", "2012-10-13-0.json.gz"])
 def test_no_planted_address_reaches_any_column_on_either_path(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -271,20 +263,11 @@ def test_no_planted_address_reaches_any_column_on_either_path(
         planted, leaks = _plant(lines), LEAKS
     src = tmp_path / name
     src.write_bytes(gzip.compress(b"\n".join(lines + planted) + b"\n"))
-    outputs = []
-    for path in ("native", "python"):
-        if path == "python":
-            monkeypatch.setattr(native, "_module", None)
-            monkeypatch.setattr(native, "AVAILABLE", False)
-        result = normalize(src, tmp_path / path / "events.parquet")
-        assert result.events == len(lines) + len(planted) and result.rejects == 0
-        table = pq.read_table(result.output)
-        text = _text_of(table)
-        assert not [leak for leak in leaks if leak in text], f"{path}: raw addresses in the output"
-        outputs.append(table.drop_columns(["ingested_at"]))
-    assert outputs[0].equals(outputs[1]), "native and Python rows differ"
+    table = normalized_on_both_paths(
+        src, tmp_path, monkeypatch, events=len(lines) + len(planted), leaks=leaks
+    )
     if name.startswith("2015"):
-        rows = outputs[0].slice(len(lines)).to_pylist()
+        rows = table.slice(len(lines)).to_pylist()
         assert rows[0]["ref"] == f"{sha1('alice')}@example.com"
         assert rows[2]["ref_type"] == f"{sha1('carol')}%40example.net"
         assert rows[5]["org_login"] == f"{sha1('frank lee')}@example.com"

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,31 @@ def stages_reached(home: Path) -> dict[str, list[str]]:
             continue
         reached[doc["hour"]] = [f"{e['stage']}:{e['outcome']}" for e in doc["entries"]]
     return reached
+
+
+def kill_when(
+    cmd: list[str],
+    home: Path,
+    log: Path,
+    condition: Callable[[Path], bool],
+    delay: float,
+    clean_run: CleanRun,
+) -> None:
+    """Start `cmd` and SIGKILL its whole tree `delay` s after `condition(home)` first holds (or the
+    run ended, or took three clean runs' time and 30 s); prints where the kill landed."""
+    proc = start(cmd, log)
+    deadline = time.monotonic() + 3 * clean_run.seconds + 30
+    while not condition(home) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(delay)
+    finished_before_kill = proc.poll() is not None
+    kill_tree(proc)
+    print(f"kill + {delay:.2f}s (finished first: {finished_before_kill}): {stages_reached(home)}")
+    print(f"left by the killed run: {leftovers(home)}")
+
+
+def assert_rerun_equals_clean(cmd: list[str], home: Path, log: Path, clean_run: CleanRun) -> None:
+    """Run `cmd` again to its end: exit 0, the home equal to the clean run's, nothing left behind."""
+    assert run(cmd, log) == 0, log.read_text()[-3000:]
+    assert outcome(home).differences(clean_run.outcome) == []
+    assert leftovers(home) == []

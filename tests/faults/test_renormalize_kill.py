@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +23,12 @@ from .harness import (
     FIRST,
     LAST,
     CleanRun,
+    assert_rerun_equals_clean,
     gharchive_exe,
     gharchive_json,
-    kill_tree,
-    leftovers,
-    outcome,
+    kill_when,
     run,
     run_cmd,
-    stages_reached,
-    start,
 )
 
 OLDER = "0.0.1"
@@ -95,17 +91,7 @@ def test_sigkill_during_renormalize_then_rerun_equals_a_clean_run(
     condition, longest = KILL_POINTS[point]
     delay = random.Random(seed).uniform(0, longest)
 
-    proc = start(renormalize_cmd(home), log)
-    deadline = time.monotonic() + 3 * clean_run.seconds + 30
-    while not condition(home) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(delay)
-    finished_before_kill = proc.poll() is not None
-    kill_tree(proc)
-    print(f"kill at {point} + {delay:.2f}s (finished first: {finished_before_kill}): {stages_reached(home)}")
-
-    assert run(renormalize_cmd(home), log) == 0, log.read_text()[-3000:]
+    kill_when(renormalize_cmd(home), home, log, condition, delay, clean_run)
+    assert_rerun_equals_clean(renormalize_cmd(home), home, log, clean_run)
     rows = {r["hour"]: r for r in gharchive_json("status", "--home", str(home), "--json")}
     assert all(rows[h.key]["version"] == PIPELINE_VERSION for h in REAL), rows
-    assert outcome(home).differences(clean_run.outcome) == []
-    assert leftovers(home) == []

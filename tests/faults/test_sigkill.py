@@ -4,7 +4,6 @@ result equals a clean run (statistics, status, every warehouse row) and nothing 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from gharchive_pipeline import layout
 from tests.conftest import DATA
 
-from .harness import FIRST, LAST, CleanRun, kill_tree, leftovers, outcome, run, run_cmd, stages_reached, start
+from .harness import FIRST, LAST, CleanRun, assert_rerun_equals_clean, kill_when, run_cmd
 
 
 def _exists(path: Callable[[Path], Path]) -> Callable[[Path], bool]:
@@ -39,17 +38,5 @@ def test_sigkill_then_rerun_equals_a_clean_run(
     condition, longest = KILL_POINTS[point]
     delay = random.Random(seed).uniform(0, longest)
 
-    proc = start(run_cmd(home, DATA, FIRST, LAST), log)
-    deadline = time.monotonic() + 3 * clean_run.seconds + 30
-    while not condition(home) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(delay)
-    finished_before_kill = proc.poll() is not None
-    kill_tree(proc)
-    print(f"kill at {point} + {delay:.2f}s (finished first: {finished_before_kill}): {stages_reached(home)}")
-    print(f"left by the killed run: {leftovers(home)}")
-
-    rc = run(run_cmd(home, DATA, FIRST, LAST), log)
-    assert rc == 0, log.read_text()[-3000:]
-    assert outcome(home).differences(clean_run.outcome) == []
-    assert leftovers(home) == []
+    kill_when(run_cmd(home, DATA, FIRST, LAST), home, log, condition, delay, clean_run)
+    assert_rerun_equals_clean(run_cmd(home, DATA, FIRST, LAST), home, log, clean_run)

@@ -15,7 +15,7 @@ from ..context import Context, cloud_context, local_context
 from ..hours import Hour, HourError
 from ..settings import ENV_CURATED_BUCKET, ENV_PROJECT, ENV_RAW_BUCKET, ENV_REGION, Settings
 from ..storage.base import Storage, StorageError
-from .options import home_option
+from .options import deployment_option, deployment_settings, home_option
 
 
 class DayParam(click.ParamType):
@@ -52,12 +52,9 @@ def _open(ctx: Context, role: str, what: str) -> Storage:
 @click.argument("start", type=DAY)
 @click.argument("end", type=DAY, required=False)
 @home_option("Local home (DIR/raw, DIR/curated); ignored with --project.")
-@click.option(
-    "--deployment",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Saved `terraform output -json` of the deployment: every cloud setting from it "
-    "(--project, --region, --raw, --curated still override).",
+@deployment_option(
+    "Saved `terraform output -json` of the deployment: every cloud setting from it "
+    "(--project, --region, --raw, --curated still override)."
 )
 @click.option(
     "--project", envvar=ENV_PROJECT, default="", help="Google Cloud project: submit Dataproc batches."
@@ -130,33 +127,26 @@ def _assemble(
     """(raw, curated, loader, batch states) from cloud_context (--deployment, --project) or
     local_context (HOME)."""
     if deployment is not None:
-        found = Settings.from_deployment(deployment)
-        settings = dataclasses.replace(
-            found,
-            project=project or found.project,
-            region=region or found.region,
-            raw_bucket=raw_url or found.raw_bucket,
-            curated_bucket=curated_url or found.curated_bucket,
+        settings = deployment_settings(
+            deployment, project=project, region=region, raw_bucket=raw_url, curated_bucket=curated_url
         )
-        ctx = cloud_context(settings)
-        loader, states = _cloud(ctx)
-        return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
-    if project:
+    elif project:
         env = Settings.from_env()
         settings = dataclasses.replace(
             env, project=project, region=region or env.region, raw_bucket=raw_url, curated_bucket=curated_url
         )
         if not (raw_url and curated_url):
             raise click.UsageError("--project needs --raw and --curated (or GHARCHIVE_RAW/CURATED_BUCKET)")
-        ctx = cloud_context(settings)
-        loader, states = _cloud(ctx)  # settings first: a missing one is the clearer error
-        return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
-    from ..load.local_warehouse import clean_leftovers
+    else:
+        from ..load.local_warehouse import clean_leftovers
 
-    clean_leftovers(home / "warehouse")  # what a killed load or run left (a live one's is kept)
-    ctx = local_context(home, load_now=True)
-    raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
-    return raw, curated, ctx.loader, None
+        clean_leftovers(home / "warehouse")  # what a killed load or run left (a live one's is kept)
+        ctx = local_context(home, load_now=True)
+        raw, curated = _open(ctx, "raw", "raw"), _open(ctx, "curated", "curated")
+        return raw, curated, ctx.loader, None
+    ctx = cloud_context(settings)
+    loader, states = _cloud(ctx)  # settings first: a missing one is the clearer error
+    return _open(ctx, "raw", "raw bucket"), _open(ctx, "curated", "curated bucket"), loader, states
 
 
 def _print_plan(planned: list[tuple[Any, int]], start: date, last: date) -> None:

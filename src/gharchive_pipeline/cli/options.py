@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -9,6 +10,7 @@ from typing import Any, TypeVar, overload
 import click
 
 from ..hours import Hour, HourError
+from ..settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +43,22 @@ def home_option(help: str = HOME_HELP) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def deployment_option(help: str, *, required: bool = False) -> Callable[[F], F]:
+    """`--deployment FILE`: the saved `terraform output -json` a command takes its cloud settings from."""
+    path = click.Path(dir_okay=False, path_type=Path)
+    if required:  # no default at all: an explicit None would count as one and pass the check
+        return click.option("--deployment", type=path, required=True, help=help)
+    return click.option("--deployment", type=path, default=None, help=help)
+
+
+def deployment_settings(deployment: Path, **given: str | None) -> Settings:
+    """The settings saved in the deployment file, each one given on the command line (not empty: an
+    option left out) in place of the file's value."""
+    found = Settings.from_deployment(deployment)
+    overrides: dict[str, Any] = {name: value for name, value in given.items() if value}
+    return dataclasses.replace(found, **overrides)
 
 
 def hour_arguments(*, start_required: bool, end_required: bool = False) -> Callable[[F], F]:

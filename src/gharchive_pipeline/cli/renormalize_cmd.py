@@ -18,7 +18,7 @@ import click
 
 from ..hours import Hour, day_range
 from . import output
-from .options import home_option, hour_arguments, window
+from .options import deployment_option, deployment_settings, home_option, hour_arguments, window
 from .run_cmd import DEFAULT_ENGINE, DEFAULT_MEMORY_LIMIT, ENGINES
 
 if TYPE_CHECKING:
@@ -35,12 +35,9 @@ if TYPE_CHECKING:
     "function's topic) instead; the range is widened to whole UTC days (a day loads once, when all "
     "its hours are at the new version).",
 )
-@click.option(
-    "--deployment",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Saved `terraform output -json` of the deployment: its hours topic and curated bucket (as "
-    "--topic and --curated).",
+@deployment_option(
+    "Saved `terraform output -json` of the deployment: its hours topic and curated bucket (as "
+    "--topic and --curated)."
 )
 @click.option(
     "--curated",
@@ -79,10 +76,8 @@ def renormalize_command(
     """
     first, last = window(start, end)
     if deployment is not None:
-        from ..settings import Settings
-
-        deployed = Settings.from_deployment(deployment)
-        topic, curated_url = topic or deployed.topic, curated_url or deployed.curated_bucket or None
+        deployed = deployment_settings(deployment, topic=topic, curated_bucket=curated_url)
+        topic, curated_url = deployed.topic, deployed.curated_bucket or None
     if curated_url and not topic:
         raise click.UsageError("--curated goes with --topic (a home's curated bucket is read anyway)")
     if topic:

@@ -23,7 +23,7 @@ from ..publish import PublishError, PubSubPublisher, check_topic
 from ..settings import ENV_SOURCE, Settings
 from ..stages.ingest import ingest_hour, ingest_hours
 from ..storage.base import StorageError
-from .options import HOUR, home_option, hour_arguments, usable_source, window
+from .options import HOUR, deployment_option, home_option, hour_arguments, usable_source, window
 from .output import console as output_console
 from .output import text_column
 
@@ -139,12 +139,8 @@ def ingest_command(
 @click.command("backfill")
 @hour_arguments(start_required=True, end_required=True)
 @click.option("--topic", default=None, help="Publish one message per hour to projects/P/topics/T instead.")
-@click.option(
-    "--deployment",
-    "deployment",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Saved `terraform output -json` of the deployment: publish to its hours topic (as --topic).",
+@deployment_option(
+    "Saved `terraform output -json` of the deployment: publish to its hours topic (as --topic)."
 )
 @click.option(
     "--hourly-loads",

@@ -28,7 +28,7 @@ from ..load.loader import HOURLY
 from ..outcome import IngestOutcome, LoadOutcome, NormalizeOutcome, Stage
 from ..settings import Settings
 from ..storage.base import Storage
-from .options import HOUR
+from .options import HOUR, deployment_option
 
 #: A small hour that GH Archive has (about 7,700 events, 2.6 MB).
 DEFAULT_HOUR = "2015-01-01T15"
@@ -229,12 +229,7 @@ def _print(steps: list[Step]) -> None:
 
 
 @click.command("smoke")
-@click.option(
-    "--deployment",
-    type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="Saved `terraform -chdir=terraform output -json` of the deployment.",
-)
+@deployment_option("Saved `terraform -chdir=terraform output -json` of the deployment.", required=True)
 @click.option("--hour", "hour", type=HOUR, default=DEFAULT_HOUR, show_default=True, help="The hour to send.")
 @click.option(
     "--timeout",

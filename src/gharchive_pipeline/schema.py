@@ -150,6 +150,19 @@ PARTITION_FIELD = "created_at"
 CLUSTERING_FIELDS: tuple[str, ...] = ("type", "repo_name", "actor_login")
 #: Events are unique on this key (GitHub reset ids in 2025-10, so id alone is not enough).
 DEDUP_KEY: tuple[str, ...] = ("id", "created_at")
+#: Columns our parquet writers dictionary-encode (few distinct values per row group); payload, ids
+#: and free text would only waste the effort.
+DICTIONARY_COLUMNS: tuple[str, ...] = (
+    "type",
+    "actor_login",
+    "repo_name",
+    "org_login",
+    "action",
+    "ref",
+    "ref_type",
+    "schema_era",
+    "pipeline_version",
+)
 
 
 @dataclass(frozen=True)

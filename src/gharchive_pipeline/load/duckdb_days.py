@@ -9,8 +9,9 @@ The rebuild follows load/days.py: read the day's contributing hours, keep the ro
 day, keep one copy per DEDUP_KEY by DEDUP_ORDER, replace the partition. Deduplication never sorts
 the wide rows: a first pass over the narrow ordering columns (key, source_hour, ingested_at,
 pipeline_version, file and row number) finds the losing copies; only copies tied on all of those
-(the same event twice in one file) are compared on every column. The second pass streams the
-rows to parquet, leaving the losers out with an anti-join on (file, row number).
+(the same event twice in one file) are compared on every column. What is dropped (the losers and
+the rows of other days) is then known by (file, row number), and kept_rows.py copies the rest into
+the partition with pyarrow: 2.5x less CPU than DuckDB's COPY re-encoding every column.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from ..literal_paths import duckdb_files, local_file
-from ..schema import COLUMN_NAMES, DEDUP_KEY, duckdb_columns
+from ..schema import DEDUP_KEY, duckdb_columns
 from ..stats.sql import (
     DUCKDB,
     METRIC_NAMES,
@@ -38,14 +40,12 @@ from ..stats.sql import (
     hourly_stats_sql,
 )
 from .days import DEDUP_ORDER, Contributor, DayLoad, HourRows, dedup_order_sql
+from .kept_rows import SourceFile, write_parts
 from .local_warehouse import DAILY_STATS, EVENTS, HOURLY_STATS, PartitionWriter
 
 #: Columns of DEDUP_ORDER compared in the narrow pass (the rest only break ties within one file).
 _NARROW = 3
 PART_FILE = "part-0.parquet"
-#: Rows per parquet row group written. The writer buffers a row group per thread, and rows carry
-#: their payload JSON (~2 KB): 32k rows keep a day rebuild near 500 MiB (122k rows: ~900 MiB).
-ROW_GROUP_ROWS = 32_768
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,14 @@ def rebuild_day_duckdb(
             f" FROM curated_rows WHERE {day_filter(DUCKDB, day)}"
         )
         con.execute(f"CREATE TEMP TABLE losers AS {_losers_sql()}")
-        cols = ", ".join(COLUMN_NAMES)
-        con.execute(
-            f"COPY (SELECT {cols} FROM day_rows ANTI JOIN losers USING (filename, file_row_number))"
-            f" TO {_literal(local_file(staging / PART_FILE))} (FORMAT parquet, COMPRESSION zstd,"
-            f" ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-        )
         inputs = dict(con.execute("SELECT filename, count(*) FROM day_rows GROUP BY 1").fetchall())
         lost = dict(con.execute("SELECT filename, count(*) FROM losers GROUP BY 1").fetchall())
+        dropped = dict(con.execute(_dropped_sql(day)).fetchall())
+    sources = [
+        SourceFile(path, np.array(sorted(dropped.get(local_file(path)) or ()), dtype=np.int64))
+        for _, path in sorted(contributors, key=lambda cp: cp[0].hour)
+    ]
+    write_parts(sources, staging, (config or DuckDBConfig()).threads)
     per_hour = tuple(
         HourRows(c.hour, int(inputs.get(f, 0)), int(inputs.get(f, 0)) - int(lost.get(f, 0)))
         for f, c in sorted(by_file.items(), key=lambda kv: kv[1].hour)
@@ -167,6 +167,17 @@ def _typed_nulls() -> str:
     from ..schema import duckdb_columns
 
     return ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in duckdb_columns().items())
+
+
+def _dropped_sql(day: date) -> str:
+    """Per file, the row numbers that are not kept: the losing copies and the rows of other days."""
+    return f"""
+        SELECT filename, list(file_row_number) FROM (
+          SELECT filename, file_row_number FROM curated_rows WHERE NOT ({day_filter(DUCKDB, day)})
+          UNION ALL
+          SELECT filename, file_row_number FROM losers
+        ) GROUP BY filename
+    """
 
 
 def _losers_sql() -> str:

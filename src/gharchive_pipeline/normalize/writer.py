@@ -29,18 +29,6 @@ from . import arrow_columns
 from .curated import Curated
 from .eras import Envelope, Row
 
-#: columns dictionary-encoded in parquet (low cardinality); payload/other/ids would only waste effort
-_DICTIONARY_COLUMNS = [
-    "type",
-    "actor_login",
-    "repo_name",
-    "org_login",
-    "action",
-    "ref",
-    "ref_type",
-    "schema_era",
-    "pipeline_version",
-]
 _TS = pa.timestamp("us", tz="UTC")
 log = logging.getLogger(__name__)
 
@@ -141,7 +129,7 @@ class ParquetSink:
                 self._file.temp,
                 self.schema,
                 compression="zstd",
-                use_dictionary=_DICTIONARY_COLUMNS,
+                use_dictionary=list(schema.DICTIONARY_COLUMNS),
                 write_statistics=True,
             )
         except BaseException:

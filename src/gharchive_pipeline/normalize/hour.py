@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,6 +64,7 @@ class NormalizeResult:
     damage: str | None = None  # what --salvage recovered from
     damaged_lines: int = 0  # garbage lines after the damage, dropped (salvage)
     native_events: int = 0  # events mapped by the native fast path (the rest: the Python mapper)
+    days: tuple[date, ...] = ()  # the UTC days of the events' created_at, in order
 
 
 def hour_from_name(name: str) -> Hour | None:
@@ -141,6 +142,7 @@ def normalize(
         damage=stats.damage,
         damaged_lines=damaged_lines,
         native_events=totals.native_rows,
+        days=sink.days,
     )
     _log_result(name, result, rejects_name)
     return result

@@ -12,7 +12,6 @@ their raw objects again (stages/ingest.py), so this stage needs no second way in
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +173,7 @@ def _load_metadata(
     day the rows were created on (so that day's rebuild reads this hour), those days on the object,
     and a backfill's `load=deferred` (and a renormalize's mark) copied from the raw object."""
     meta: dict[str, str] = {}
-    others = [d for d in created_days(result.output) if d != hour.start.date()]
+    others = [d for d in result.days if d != hour.start.date()]
     for day in others:
         curated.put_bytes(layout.day_index_object(day, hour), b"", metadata={"hour": hour.key})
     if others:
@@ -183,16 +182,3 @@ def _load_metadata(
         if raw_metadata.get(key):
             meta[key] = raw_metadata[key]
     return meta
-
-
-def created_days(parquet: Path) -> list[date]:
-    """The UTC days of the created_at column of a curated parquet file."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    column = pq.read_table(parquet, columns=["created_at"]).column("created_at")
-    if len(column) == 0:
-        return []
-    utc = pc.cast(column, pa.timestamp("us"))  # the stored instants, in UTC
-    return sorted(d for d in pc.unique(pc.cast(utc, pa.date32())).to_pylist() if d is not None)

@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..schema import DICTIONARY_COLUMNS, arrow_schema
+from ..schema import arrow_schema
+from .parquet_splice import SpliceWriter, encoded, read_footer, target_footer
 
 __all__ = ["ROW_GROUP_BYTES", "ROW_GROUP_ROWS", "SourceFile", "write_parts"]
 
@@ -78,45 +79,67 @@ def _runs(sources: Sequence[SourceFile], count: int) -> list[list[SourceFile]]:
 
 
 def _write_part(sources: Sequence[SourceFile], destination: Path) -> int:
+    """One part file: a row group that keeps every row and has the table's schema is copied as it
+    is (parquet_splice.py); the kept rows of the others are gathered, encoded and copied in."""
     schema = arrow_schema()
-    written = 0
-    group: list[pa.Table] = []
-    rows = nbytes = 0
-    dictionary = list(DICTIONARY_COLUMNS)
-    with pq.ParquetWriter(destination, schema, compression="zstd", use_dictionary=dictionary) as writer:
+    target = target_footer(schema)
+    pending = _Pending(schema)
+    with SpliceWriter(destination, target) as out:
         for source in sources:
-            for table in _kept(source, schema):
-                if not table.num_rows:
-                    continue
-                group.append(table)
-                rows += table.num_rows
-                nbytes += table.nbytes
-                if rows >= ROW_GROUP_ROWS or nbytes >= ROW_GROUP_BYTES:
-                    written += _flush(writer, group)
-                    group, rows, nbytes = [], 0, 0
-        written += _flush(writer, group)
-    return written
+            footer = read_footer(source.path)
+            same = footer.schema_key == target.schema_key
+            parquet: pq.ParquetFile | None = None
+            first = 0
+            for i in range(len(footer.row_groups)):
+                n = footer.rows(i)
+                lo, hi = np.searchsorted(source.dropped, [first, first + n])
+                if same and hi == lo:
+                    pending.flush_into(out)  # rows stay in file order
+                    out.copy_file(source.path, footer, [i])
+                else:
+                    parquet = parquet or pq.ParquetFile(source.path)
+                    for table in _read(parquet, i, source.dropped[lo:hi] - first):
+                        if pending.add(_conformed(table, schema)):
+                            pending.flush_into(out)
+                first += n
+        pending.flush_into(out)
+    return out.rows
 
 
-def _flush(writer: pq.ParquetWriter, group: list[pa.Table]) -> int:
-    if not group:
-        return 0
-    table = pa.concat_tables(group)
-    writer.write_table(table, row_group_size=table.num_rows)
-    return table.num_rows
+class _Pending:
+    """Kept rows waiting to be encoded into a row group of their own (ROW_GROUP_ROWS or
+    ROW_GROUP_BYTES at most)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.tables: list[pa.Table] = []
+        self.rows = self.nbytes = 0
+
+    def add(self, table: pa.Table) -> bool:
+        """Keep `table`; True when the group is full."""
+        if table.num_rows:
+            self.tables.append(table)
+            self.rows += table.num_rows
+            self.nbytes += table.nbytes
+        return self.rows >= ROW_GROUP_ROWS or self.nbytes >= ROW_GROUP_BYTES
+
+    def flush_into(self, out: SpliceWriter) -> None:
+        if self.tables:
+            out.copy_bytes(encoded(pa.concat_tables(self.tables), self.schema))
+        self.tables, self.rows, self.nbytes = [], 0, 0
 
 
-def _kept(source: SourceFile, schema: pa.Schema) -> Iterator[pa.Table]:
-    """The kept rows of one file, a batch of rows at a time, conformed to `schema`."""
+def _read(parquet: pq.ParquetFile, group: int, dropped: np.ndarray) -> Iterator[pa.Table]:
+    """The kept rows of one row group (`dropped`: row numbers in it), a batch of rows at a time."""
     first = 0
-    for batch in pq.ParquetFile(source.path).iter_batches(batch_size=READ_ROWS, use_threads=False):
+    for batch in parquet.iter_batches(batch_size=READ_ROWS, row_groups=[group], use_threads=False):
         n = batch.num_rows
         table = pa.Table.from_batches([batch])
-        lo, hi = np.searchsorted(source.dropped, [first, first + n])
+        lo, hi = np.searchsorted(dropped, [first, first + n])
         if hi > lo:
-            table = _without(table, source.dropped[lo:hi] - first)
+            table = _without(table, dropped[lo:hi] - first)
         first += n
-        yield _conformed(table, schema)
+        yield table
 
 
 def _without(table: pa.Table, rows: np.ndarray) -> pa.Table:

@@ -112,13 +112,14 @@ class ParquetSink:
     """Streams record batches into one parquet file with exactly `schema.arrow_schema()`.
 
     Batches are gathered into row groups of about ROW_GROUP_ROWS rows (fewer when they hold
-    ROW_GROUP_BYTES): one group per chunk made 8,192-row groups, whose many small pages each cost a
-    compressor set-up (measured: a quarter more writing time than 32,768-row groups). Encoding and
+    ROW_GROUP_BYTES): one group per 8,192-line chunk made many small pages, each a compressor set-up
+    (a quarter more writing time than 32k-row groups); much larger groups make the day rebuild
+    encode more, as it copies only the row groups that lose no row (load/kept_rows.py). Encoding and
     compressing a group runs in a background thread (pyarrow releases the GIL there) while the caller
     maps the next chunks; at most one group waits for it, so memory stays bounded.
     """
 
-    ROW_GROUP_ROWS = 32_768
+    ROW_GROUP_ROWS = 16_384
     ROW_GROUP_BYTES = 64 << 20  # Arrow bytes: chunks of long lines make a group each, as before
     IN_FLIGHT = 1
 

@@ -1,0 +1,218 @@
+"""Thrift's compact protocol, read and written back field for field: what a parquet footer is in.
+
+Only what parquet_splice.py needs to move row groups between files: a struct is read into its fields
+in order (id, wire type, value), any of them can be replaced, and writing it gives the same bytes
+back when nothing was changed (tests/load/test_parquet_splice.py checks that on real footers).
+Unknown fields are kept as they are, so a footer from a newer parquet writer survives the trip.
+Spec: https://github.com/apache/thrift/blob/master/doc/specs/thrift-compact-protocol.md
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["I32", "I64", "ThriftError", "ThriftList", "ThriftStruct", "read_struct"]
+
+TRUE, FALSE, BYTE, I16, I32, I64, DOUBLE, BINARY, LIST, SET, MAP, STRUCT = range(1, 13)
+_MAX_DEPTH = 64
+
+
+class ThriftError(ValueError):
+    """Bytes that are not a compact-protocol struct (a damaged footer)."""
+
+
+@dataclass
+class ThriftList:
+    element_type: int
+    items: list[Any]
+    kind: int = LIST  # LIST or SET
+
+
+@dataclass
+class ThriftStruct:
+    """Fields in wire order: [field id, wire type, value]."""
+
+    fields: list[list[Any]] = field(default_factory=list)
+
+    def get(self, field_id: int, default: Any = None) -> Any:
+        for fid, _, value in self.fields:
+            if fid == field_id:
+                return value
+        return default
+
+    def set(self, field_id: int, wire_type: int, value: Any) -> None:
+        """Replace the field's value (or add it, in id order)."""
+        for f in self.fields:
+            if f[0] == field_id:
+                f[1], f[2] = wire_type, value
+                return
+        self.fields.append([field_id, wire_type, value])
+        self.fields.sort(key=lambda f: f[0])
+
+    def drop(self, *field_ids: int) -> None:
+        self.fields = [f for f in self.fields if f[0] not in field_ids]
+
+    def to_bytes(self) -> bytes:
+        out = bytearray()
+        _write_struct(out, self)
+        return bytes(out)
+
+
+def read_struct(data: bytes | memoryview, pos: int = 0) -> tuple[ThriftStruct, int]:
+    """The struct starting at `pos`, and the position after it."""
+    reader = _Reader(memoryview(data), pos)
+    try:
+        value = reader.struct(0)
+    except (IndexError, struct.error) as exc:
+        raise ThriftError(f"truncated thrift struct ({exc})") from None
+    return value, reader.pos
+
+
+class _Reader:
+    def __init__(self, data: memoryview, pos: int) -> None:
+        self.data = data
+        self.pos = pos
+
+    def byte(self) -> int:
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def varint(self) -> int:
+        shift = result = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+            if shift > 70:
+                raise ThriftError("varint too long")
+
+    def zigzag(self) -> int:
+        n = self.varint()
+        return (n >> 1) ^ -(n & 1)
+
+    def value(self, wire_type: int, depth: int) -> Any:
+        if wire_type in (TRUE, FALSE):  # in a field header the type is the value
+            return wire_type == TRUE
+        if wire_type == BYTE:
+            return struct.unpack("b", bytes([self.byte()]))[0]
+        if wire_type in (I16, I32, I64):
+            return self.zigzag()
+        if wire_type == DOUBLE:
+            start, self.pos = self.pos, self.pos + 8
+            return struct.unpack("<d", self.data[start : self.pos])[0]
+        if wire_type == BINARY:
+            size = self.varint()
+            start, self.pos = self.pos, self.pos + size
+            if self.pos > len(self.data):
+                raise ThriftError("binary runs past the end")
+            return bytes(self.data[start : self.pos])
+        if wire_type in (LIST, SET):
+            head = self.byte()
+            size, element_type = head >> 4, head & 0x0F
+            if size == 15:
+                size = self.varint()
+            items = [self.element(element_type, depth) for _ in range(size)]
+            return ThriftList(element_type, items, wire_type)
+        if wire_type == MAP:
+            size = self.varint()
+            types = self.byte() if size else 0
+            kt, vt = types >> 4, types & 0x0F
+            return (types, [(self.element(kt, depth), self.element(vt, depth)) for _ in range(size)])
+        if wire_type == STRUCT:
+            return self.struct(depth + 1)
+        raise ThriftError(f"unknown thrift wire type {wire_type}")
+
+    def element(self, wire_type: int, depth: int) -> Any:
+        if wire_type in (TRUE, FALSE):  # in a collection a bool is a byte of its own (kept as read)
+            return self.byte()
+        return self.value(wire_type, depth)
+
+    def struct(self, depth: int) -> ThriftStruct:
+        if depth > _MAX_DEPTH:
+            raise ThriftError("thrift structs nested too deep")
+        fields: list[list[Any]] = []
+        last = 0
+        while True:
+            head = self.byte()
+            if head == 0:
+                return ThriftStruct(fields)
+            delta, wire_type = head >> 4, head & 0x0F
+            field_id = last + delta if delta else self.zigzag()
+            fields.append([field_id, wire_type, self.value(wire_type, depth)])
+            last = field_id
+
+
+def _varint(out: bytearray, n: int) -> None:
+    while True:
+        if n < 0x80:
+            out.append(n)
+            return
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+
+
+def _zigzag(out: bytearray, n: int) -> None:
+    _varint(out, (n << 1) ^ (n >> 63))
+
+
+def _write_value(out: bytearray, wire_type: int, value: Any) -> None:
+    if wire_type in (TRUE, FALSE):
+        return  # the field header carried it
+    if wire_type == BYTE:
+        out += struct.pack("b", value)
+    elif wire_type in (I16, I32, I64):
+        _zigzag(out, value)
+    elif wire_type == DOUBLE:
+        out += struct.pack("<d", value)
+    elif wire_type == BINARY:
+        _varint(out, len(value))
+        out += value
+    elif wire_type in (LIST, SET):
+        size = len(value.items)
+        if size < 15:
+            out.append(size << 4 | value.element_type)
+        else:
+            out.append(0xF0 | value.element_type)
+            _varint(out, size)
+        for item in value.items:
+            _write_element(out, value.element_type, item)
+    elif wire_type == MAP:
+        types, entries = value
+        _varint(out, len(entries))
+        if entries:
+            out.append(types)
+        for k, v in entries:
+            _write_element(out, types >> 4, k)
+            _write_element(out, types & 0x0F, v)
+    elif wire_type == STRUCT:
+        _write_struct(out, value)
+    else:
+        raise ThriftError(f"unknown thrift wire type {wire_type}")
+
+
+def _write_element(out: bytearray, wire_type: int, value: Any) -> None:
+    if wire_type in (TRUE, FALSE):
+        out.append(value)
+    else:
+        _write_value(out, wire_type, value)
+
+
+def _write_struct(out: bytearray, value: ThriftStruct) -> None:
+    last = 0
+    for field_id, wire_type, item in value.fields:
+        if wire_type in (TRUE, FALSE):
+            wire_type = TRUE if item else FALSE
+        delta = field_id - last
+        if 0 < delta <= 15:
+            out.append(delta << 4 | wire_type)
+        else:
+            out.append(wire_type)
+            _zigzag(out, field_id)
+        _write_value(out, wire_type, item)
+        last = field_id
+    out.append(0)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gharchive_pipeline import schema
@@ -41,21 +41,25 @@ def _same(values: list[Any], type_: pa.DataType) -> None:
     assert built.null_count == sum(v is None for v in values)
 
 
+@settings(deadline=None)  # the first pa.array call imports pandas (the reference side)
 @given(st.lists(st.none() | TEXT))
 def test_text_as_pyarrow_builds_it(values: list[Any]) -> None:
     _same(values, pa.string())
 
 
+@settings(deadline=None)  # the first pa.array call imports pandas (the reference side)
 @given(st.lists(st.none() | INT64))
 def test_integers_as_pyarrow_builds_them(values: list[Any]) -> None:
     _same(values, pa.int64())
 
 
+@settings(deadline=None)  # the first pa.array call imports pandas (the reference side)
 @given(st.lists(st.none() | st.booleans()))
 def test_booleans_as_pyarrow_builds_them(values: list[Any]) -> None:
     _same(values, pa.bool_())
 
 
+@settings(deadline=None)  # the first pa.array call imports pandas (the reference side)
 @given(st.lists(st.none() | TIMES))
 def test_timestamps_as_pyarrow_builds_them(values: list[Any]) -> None:
     _same(values, TS)

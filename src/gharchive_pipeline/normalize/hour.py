@@ -111,7 +111,7 @@ def normalize(
     now = datetime.now(UTC)
     constants = Constants(hour.start, now, PIPELINE_VERSION, plausible_window(now))
     reader = LineReader(src, name, salvage=salvage, pieces=native.AVAILABLE)
-    sink = ParquetSink(dst)
+    sink = ParquetSink(dst, hour.start)
     rejects = RejectSink(rejects_path)
     try:
         with gc_paused():  # the reader thread allocates too: no collector passes over the hour

@@ -16,7 +16,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -123,7 +123,7 @@ class ParquetSink:
     ROW_GROUP_BYTES = 64 << 20  # Arrow bytes: chunks of long lines make a group each, as before
     IN_FLIGHT = 1
 
-    def __init__(self, dst: Path) -> None:
+    def __init__(self, dst: Path, hour_start: datetime | None = None) -> None:
         self.schema = schema.arrow_schema()
         self._file = _AtomicFile(dst)
         try:
@@ -139,23 +139,39 @@ class ParquetSink:
             raise
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
-        self._group: list[pa.RecordBatch] = []
-        self._group_rows = self._group_bytes = 0
+        self._hour = None if hour_start is None else _micros(hour_start)
+        self._groups: dict[int, _Group] = {}  # by when rows were created: before, in, after the hour
         self.rows = 0
         self._days: set[int] = set()  # UTC days of created_at, as days since the epoch
 
     def write(self, rows: pa.RecordBatch | pa.Table) -> None:
         if not rows.num_rows:
             return
-        batches = rows.to_batches() if isinstance(rows, pa.Table) else [rows]
-        self._group.extend(batches)
-        for batch in batches:
-            self._days.update(_utc_days(batch.column(_CREATED_AT)))
-        self._group_rows += rows.num_rows
-        self._group_bytes += rows.nbytes
+        for batch in rows.to_batches() if isinstance(rows, pa.Table) else [rows]:
+            micros = _values(batch.column(_CREATED_AT))
+            self._days.update(_utc_days(micros))
+            for when, part in self._by_hour(batch, micros):
+                group = self._groups.setdefault(when, _Group())
+                if group.add(part, self.ROW_GROUP_ROWS, self.ROW_GROUP_BYTES):
+                    self._flush(group)
         self.rows += rows.num_rows
-        if self._group_rows >= self.ROW_GROUP_ROWS or self._group_bytes >= self.ROW_GROUP_BYTES:
-            self._flush()
+
+    def _by_hour(self, batch: pa.RecordBatch, micros: np.ndarray) -> list[tuple[int, pa.RecordBatch]]:
+        """The batch's rows created before the file's hour (-1: late events, the ones a later
+        hour repeats), in it (0) and after it (1), as slices: each kind gets row groups of its own,
+        so that the day rebuild, which drops repeats and rows of other days, can copy the others
+        whole. Rows of many alternating runs (an hour crawled late) stay together, uncopied."""
+        if self._hour is None:
+            return [(0, batch)]
+        when = (micros >= self._hour).astype(np.int8) + (micros >= self._hour + _HOUR_MICROS) - 1
+        edges = np.flatnonzero(np.diff(when)) + 1
+        if not len(edges):
+            return [(int(when[0]), batch)]
+        if len(edges) > _MAX_RUNS:
+            return [(0, batch)]
+        starts = [0, *edges.tolist()]
+        ends = [*edges.tolist(), len(when)]
+        return [(int(when[a]), batch.slice(a, b - a)) for a, b in zip(starts, ends, strict=True)]
 
     @property
     def days(self) -> tuple[date, ...]:
@@ -163,21 +179,22 @@ class ParquetSink:
         them back from the file cost a tenth of an hour's normalize)."""
         return tuple(_EPOCH_DAY + timedelta(days=d) for d in sorted(self._days))
 
-    def _flush(self) -> None:
-        if not self._group:
+    def _flush(self, group: _Group) -> None:
+        if not group.batches:
             return
         while len(self._pending) >= self.IN_FLIGHT:
             self._pending.popleft().result()
-        group = pa.Table.from_batches(self._group, schema=self.schema)
-        self._pending.append(self._thread.submit(self._writer.write_table, group, group.num_rows))
-        self._group, self._group_rows, self._group_bytes = [], 0, 0
+        table = pa.Table.from_batches(group.batches, schema=self.schema)
+        self._pending.append(self._thread.submit(self._writer.write_table, table, table.num_rows))
+        group.clear()
 
     def _wait(self) -> None:
         while self._pending:
             self._pending.popleft().result()
 
     def commit(self) -> None:
-        self._flush()
+        for when in sorted(self._groups, key=abs):  # the hour's own rows first
+            self._flush(self._groups[when])
         self._wait()
         self._thread.shutdown()
         self._writer.close()
@@ -185,7 +202,7 @@ class ParquetSink:
 
     def abort(self) -> None:
         try:
-            self._group = []
+            self._groups = {}
             with contextlib.suppress(Exception):
                 self._wait()
             self._thread.shutdown()
@@ -199,10 +216,41 @@ _EPOCH_DAY = date(1970, 1, 1)
 _DAY_MICROS = 86_400_000_000
 
 
-def _utc_days(created_at: pa.Array) -> list[int]:
-    """The distinct days (since the epoch) of a timestamp[us, UTC] column without nulls."""
+_HOUR_MICROS = 3_600_000_000
+#: More runs than this of rows from other hours in one batch: they are not split off (slices).
+_MAX_RUNS = 64
+
+
+class _Group:
+    """Batches gathered into one row group."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.batches: list[pa.RecordBatch] = []
+        self.rows = self.nbytes = 0
+
+    def add(self, batch: pa.RecordBatch, most_rows: int, most_bytes: int) -> bool:
+        """Gather `batch`; True when the group is full."""
+        self.batches.append(batch)
+        self.rows += batch.num_rows
+        self.nbytes += batch.nbytes
+        return self.rows >= most_rows or self.nbytes >= most_bytes
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _values(created_at: pa.Array) -> np.ndarray:
+    """The microseconds of a timestamp[us] column without nulls, as numpy (no copy)."""
     micros = np.frombuffer(created_at.buffers()[1], dtype=np.int64)
-    micros = micros[created_at.offset : created_at.offset + len(created_at)]
+    return micros[created_at.offset : created_at.offset + len(created_at)]
+
+
+def _utc_days(micros: np.ndarray) -> list[int]:
+    """The distinct days (since the epoch) of microseconds since the epoch."""
     if not len(micros):
         return []
     first, last = int(micros.min()) // _DAY_MICROS, int(micros.max()) // _DAY_MICROS

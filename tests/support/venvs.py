@@ -73,5 +73,7 @@ def pip(python: Path, *args: str | Path, cwd: Path) -> str:
     try:
         return run(offline, cwd=cwd)
     except AssertionError:
-        run([python, "-m", "pip", "download", *quiet, "-d", house, "setuptools>=77", "wheel", *args], cwd=cwd)
+        # apart: a hashed requirements file puts pip in --require-hashes mode for the whole call
+        run([python, "-m", "pip", "download", *quiet, "-d", house, "setuptools>=77", "wheel"], cwd=cwd)
+        run([python, "-m", "pip", "download", *quiet, "-d", house, *args], cwd=cwd)
         return run(offline, cwd=cwd)

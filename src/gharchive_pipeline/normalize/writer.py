@@ -116,12 +116,12 @@ class ParquetSink:
     (a quarter more writing time than 32k-row groups); much larger groups make the day rebuild
     encode more, as it copies only the row groups that lose no row (load/kept_rows.py). Encoding and
     compressing a group runs in a background thread (pyarrow releases the GIL there) while the caller
-    maps the next chunks; at most one group waits for it, so memory stays bounded.
+    maps the next chunks; at most IN_FLIGHT groups wait for it, so memory stays bounded.
     """
 
     ROW_GROUP_ROWS = 16_384
     ROW_GROUP_BYTES = 64 << 20  # Arrow bytes: chunks of long lines make a group each, as before
-    IN_FLIGHT = 1
+    IN_FLIGHT = 2  # one group queued behind the one being written: the mapper rarely waits
 
     def __init__(self, dst: Path, hour_start: datetime | None = None) -> None:
         self.schema = schema.arrow_schema()

@@ -30,16 +30,28 @@ class ThriftList:
     kind: int = LIST  # LIST or SET
 
 
+@dataclass(frozen=True)
+class _Raw:
+    """A nested value not read yet: its bytes, read on first `get` and written back as they are."""
+
+    data: bytes
+    wire_type: int
+
+
 @dataclass
 class ThriftStruct:
-    """Fields in wire order: [field id, wire type, value]."""
+    """Fields in wire order: [field id, wire type, value]. Nested structs and collections are read
+    when first asked for (`get`): a footer's statistics, schema and key-value metadata are only ever
+    carried over, and reading them was most of the time spent on a footer."""
 
     fields: list[list[Any]] = field(default_factory=list)
 
     def get(self, field_id: int, default: Any = None) -> Any:
-        for fid, _, value in self.fields:
-            if fid == field_id:
-                return value
+        for f in self.fields:
+            if f[0] == field_id:
+                if isinstance(f[2], _Raw):
+                    f[2] = _value(f[2].data, 0, f[2].wire_type, 0)[0]
+                return f[2]
         return default
 
     def set(self, field_id: int, wire_type: int, value: Any) -> None:
@@ -111,10 +123,11 @@ def _struct(data: bytes, pos: int, depth: int) -> tuple[ThriftStruct, int]:
             value, pos = data[pos : pos + n], pos + n
             if pos > len(data):
                 raise ThriftError("binary runs past the end")
-        elif wire_type == STRUCT:
-            value, pos = _struct(data, pos, depth + 1)
         elif wire_type in (TRUE, FALSE):  # in a field header the type is the value
             value = wire_type == TRUE
+        elif wire_type in _NESTED:
+            end = _skip(data, pos, wire_type, depth)
+            value, pos = _Raw(data[pos:end], wire_type), end
         else:
             value, pos = _value(data, pos, wire_type, depth)
         fields.append([field_id, wire_type, value])
@@ -122,6 +135,73 @@ def _struct(data: bytes, pos: int, depth: int) -> tuple[ThriftStruct, int]:
 
 
 _INTEGERS = frozenset((I16, I32, I64))
+_NESTED = frozenset((STRUCT, LIST, SET, MAP))
+
+
+def _skip(data: bytes, pos: int, wire_type: int, depth: int) -> int:
+    """The position after the value at `pos` (read, not kept)."""
+    if depth > _MAX_DEPTH:
+        raise ThriftError("thrift structs nested too deep")
+    if wire_type in _INTEGERS:
+        while data[pos] & 0x80:
+            pos += 1
+        return pos + 1
+    if wire_type == BINARY:
+        n, pos = _read_varint(data, pos)
+        if pos + n > len(data):
+            raise ThriftError("binary runs past the end")
+        return pos + n
+    if wire_type == STRUCT:
+        while True:
+            head = data[pos]
+            pos += 1
+            if head == 0:
+                return pos
+            if not head >> 4:
+                _, pos = _read_varint(data, pos)
+            kind = head & 0x0F
+            if kind in _INTEGERS:  # the common fields inline: a call per field was most of the time
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+            elif kind == BINARY:
+                n, pos = _read_varint(data, pos)
+                pos += n
+            elif kind not in (TRUE, FALSE):
+                pos = _skip(data, pos, kind, depth + 1)
+    if wire_type in (TRUE, FALSE, BYTE):  # a bool in a collection is a byte
+        return pos + 1
+    if wire_type == DOUBLE:
+        return pos + 8
+    if wire_type in (LIST, SET):
+        head = data[pos]
+        pos += 1
+        size, element_type = head >> 4, head & 0x0F
+        if size == 15:
+            size, pos = _read_varint(data, pos)
+        if element_type in _INTEGERS:
+            for _ in range(size):
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+        elif element_type == BINARY:
+            for _ in range(size):
+                n, pos = _read_varint(data, pos)
+                pos += n
+        else:
+            for _ in range(size):
+                pos = _skip(data, pos, element_type, depth + 1)
+        return pos
+    if wire_type == MAP:
+        size, pos = _read_varint(data, pos)
+        if size:
+            types = data[pos]
+            pos += 1
+            for _ in range(size):
+                pos = _skip(data, pos, types >> 4, depth + 1)
+                pos = _skip(data, pos, types & 0x0F, depth + 1)
+        return pos
+    raise ThriftError(f"unknown thrift wire type {wire_type}")
 
 
 def _value(data: bytes, pos: int, wire_type: int, depth: int) -> tuple[Any, int]:
@@ -182,6 +262,9 @@ def _zigzag(out: bytearray, n: int) -> None:
 
 
 def _write_value(out: bytearray, wire_type: int, value: Any) -> None:
+    if isinstance(value, _Raw):
+        out += value.data
+        return
     if wire_type in (TRUE, FALSE):
         return  # the field header carried it
     if wire_type == BYTE:

@@ -181,8 +181,7 @@ class LocalDayLoader:
             elif self.engine is Engine.SPARK:
                 load = _rebuild_day_spark(writer, self.curated.url, day, found, self.duckdb)
             else:
-                load = rebuild_day_duckdb(writer, day, found, config=self.duckdb)
-                stage_stats(writer, day, config=self.duckdb)
+                load = rebuild_day_duckdb(writer, day, found, config=self.duckdb, stats=True)
             writer.commit(inputs)
         finally:
             writer.abort()

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -114,7 +116,7 @@ def normalize(
     sink = ParquetSink(dst, hour.start)
     rejects = RejectSink(rejects_path)
     try:
-        with gc_paused():  # the reader thread allocates too: no collector passes over the hour
+        with gc_paused(), _quick_gil_handoff():
             totals, stats = _run(reader, sink, rejects, constants, workers, progress)
         for long_line in stats.too_long:  # skipped by the reader, never held: a reject each
             rejects.add(long_line.line_no, long_line.reason, offending_text(long_line.head))
@@ -146,6 +148,20 @@ def normalize(
     )
     _log_result(name, result, rejects_name)
     return result
+
+
+@contextmanager
+def _quick_gil_handoff() -> Iterator[None]:
+    """Hand the GIL between threads every 1 ms instead of 5. The mapper (this thread) gives the GIL
+    up for each chunk's C mapping and needs it back only briefly, while the reader thread mostly
+    holds it: waiting up to 5 ms each time made a 200k-event hour ~8 % slower (alternating runs).
+    No collector passes either: the reader thread allocates too (gc_paused)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, 0.001))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def _hour_of(name: str) -> Hour:

@@ -174,11 +174,7 @@ def _skip(data: bytes, pos: int, wire_type: int, depth: int) -> int:
     if wire_type == DOUBLE:
         return pos + 8
     if wire_type in (LIST, SET):
-        head = data[pos]
-        pos += 1
-        size, element_type = head >> 4, head & 0x0F
-        if size == 15:
-            size, pos = _read_varint(data, pos)
+        size, element_type, pos = _list_header(data, pos)
         if element_type in _INTEGERS:
             for _ in range(size):
                 while data[pos] & 0x80:
@@ -204,6 +200,16 @@ def _skip(data: bytes, pos: int, wire_type: int, depth: int) -> int:
     raise ThriftError(f"unknown thrift wire type {wire_type}")
 
 
+def _list_header(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(size, element type, position after) of a list or set header."""
+    head = data[pos]
+    size, element_type = head >> 4, head & 0x0F
+    if size == 15:
+        size, end = _read_varint(data, pos + 1)
+        return size, element_type, end
+    return size, element_type, pos + 1
+
+
 def _value(data: bytes, pos: int, wire_type: int, depth: int) -> tuple[Any, int]:
     """A value in a collection, or of the rarer field types."""
     if wire_type in _INTEGERS:
@@ -223,11 +229,7 @@ def _value(data: bytes, pos: int, wire_type: int, depth: int) -> tuple[Any, int]
     if wire_type == DOUBLE:
         return struct.unpack_from("<d", data, pos)[0], pos + 8
     if wire_type in (LIST, SET):
-        head = data[pos]
-        pos += 1
-        size, element_type = head >> 4, head & 0x0F
-        if size == 15:
-            size, pos = _read_varint(data, pos)
+        size, element_type, pos = _list_header(data, pos)
         items = []
         for _ in range(size):
             item, pos = _value(data, pos, element_type, depth)

@@ -154,6 +154,9 @@ class ParquetSink:
                 group = self._groups.setdefault(when, _Group())
                 if group.add(part, self.ROW_GROUP_ROWS, self.ROW_GROUP_BYTES):
                     self._flush(group)
+            if sum(g.nbytes for g in self._groups.values()) >= self.ROW_GROUP_BYTES:
+                for group in self._groups.values():  # memory: ROW_GROUP_BYTES gathered in all
+                    self._flush(group)
         self.rows += rows.num_rows
 
     def _by_hour(self, batch: pa.RecordBatch, micros: np.ndarray) -> list[tuple[int, pa.RecordBatch]]:

@@ -1,16 +1,17 @@
-"""A day's kept rows, copied out of its curated hour files into the day partition, with pyarrow.
+"""A day's kept rows, out of its curated hour files into the day partition's parquet files.
 
-Why not DuckDB's COPY for this step: rewriting the bench day (1.2M events, 56 columns) cost DuckDB
-about 15 s of CPU and pyarrow about 6 s. The rows are already typed as the table wants them, so the
-work is only decode, leave out the dropped rows, encode. Which rows are dropped (the losing copies,
-the rows of other days) is decided before, by file row number (duckdb_days.py).
+Which rows a day drops (the losing copies, the rows of other days) is decided before, by file row
+number (duckdb_days.py). A row group that drops none, from a file with the table's schema, is copied
+as its bytes (parquet_splice.py): no decoding, no encoding. The kept rows of the other row groups are
+read (READ_ROWS at a time), gathered to about ROW_GROUP_ROWS rows (fewer when they hold
+ROW_GROUP_BYTES), encoded with pyarrow as the normalizer encodes and copied in. Why not DuckDB's
+COPY: re-encoding the bench day (1.2M events, 56 columns) that way cost ~15 s of CPU.
 
 The files are cut into `threads` runs of consecutive hours of about equal size (at least PART_BYTES
-each: a small day is one file); each run is written
-by its own thread (pyarrow releases the GIL) into its own part file. Row groups are gathered to about
-ROW_GROUP_ROWS rows (fewer when they hold ROW_GROUP_BYTES), so memory stays near threads x (one read
-row group + one gathered group), whatever the day's size. A curated file written before a column
-existed gives that column as nulls; the parts have exactly schema.arrow_schema().
+each: a small day is one file); each run is written by its own thread into its own part file, in
+hour order. Memory stays near threads x (one read batch + one gathered group), whatever the day's
+size. A curated file written before a column existed gives that column as nulls; the parts have
+exactly schema.arrow_schema().
 """
 
 from __future__ import annotations

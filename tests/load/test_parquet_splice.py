@@ -182,3 +182,24 @@ def test_repeated_late_events_cost_the_rebuild_no_encoding(
     sources = [SourceFile(out0, none), SourceFile(out1, np.array(dropped, dtype=np.int64))]
     written = write_parts(sources, reset(tmp_path / "day"), threads=1)
     assert written == len(lines0) + len(lines1) and not calls
+
+
+def test_where_the_kernel_cannot_copy_bytes_go_through_memory(
+    curated: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """copy_file_range fails on some file systems (EXDEV, EOPNOTSUPP): the same file comes out."""
+    import errno
+    import os
+
+    def refuse(*_: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    by_kernel, by_memory = tmp_path / "kernel.parquet", tmp_path / "memory.parquet"
+    target = target_footer(arrow_schema())
+    with SpliceWriter(by_kernel, target) as writer:
+        writer.copy_file(curated[0], read_footer(curated[0]), [0, 1])
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    with SpliceWriter(by_memory, target) as writer:
+        writer.copy_file(curated[0], read_footer(curated[0]), [0, 1])
+    assert by_memory.read_bytes() == by_kernel.read_bytes()
+    assert pq.read_table(by_memory).equals(pq.ParquetFile(curated[0]).read_row_groups([0, 1]))

@@ -163,11 +163,20 @@ class SpliceWriter:
     def _copy_range(self, src: IO[bytes], start: int, size: int) -> None:
         self._out.flush()
         done = 0
-        while done < size:  # the kernel copies; short copies go on where they stopped
-            n = os.copy_file_range(src.fileno(), self._out.fileno(), size - done, start + done)
-            if n <= 0:
-                raise SpliceError(f"copy of {size} bytes from offset {start} ended early")
-            done += n
+        try:
+            while done < size:  # the kernel copies; short copies go on where they stopped
+                n = os.copy_file_range(src.fileno(), self._out.fileno(), size - done, start + done)
+                if n <= 0:
+                    raise SpliceError(f"copy of {size} bytes from offset {start} ended early")
+                done += n
+        except OSError:  # a file system (or pair) without it: copy through memory instead
+            self._out.seek(0, os.SEEK_END)
+            while done < size:
+                data = os.pread(src.fileno(), min(size - done, 8 << 20), start + done)
+                if not data:
+                    raise SpliceError(f"copy of {size} bytes from offset {start} ended early") from None
+                self._out.write(data)
+                done += len(data)
         self._out.seek(0, os.SEEK_END)
         self._pos += size
 

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..normalize import arrow_columns
 from ..schema import arrow_schema
 from .parquet_splice import SpliceWriter, encoded, read_footer, target_footer
 
@@ -150,17 +151,11 @@ def _without(table: pa.Table, rows: np.ndarray) -> pa.Table:
     keep[rows] = False
     edges = np.flatnonzero(np.diff(np.concatenate(([False], keep, [False])).astype(np.int8)))
     if len(edges) > 2 * MAX_SLICES:
-        return table.filter(_bool_array(keep))
+        return table.filter(arrow_columns.bool_array(keep))
     starts, ends = edges[0::2].tolist(), edges[1::2].tolist()
     return pa.concat_tables(
         [table.slice(a, b - a) for a, b in zip(starts, ends, strict=True)] or [table.slice(0, 0)]
     )
-
-
-def _bool_array(values: np.ndarray) -> pa.Array:
-    """A boolean Arrow array from numpy (pa.array would import pandas, see normalize/arrow_columns.py)."""
-    bits = pa.py_buffer(np.packbits(values, bitorder="little"))
-    return pa.Array.from_buffers(pa.bool_(), len(values), [None, bits])
 
 
 def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:

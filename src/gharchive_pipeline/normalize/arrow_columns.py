@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["column", "constant"]
+__all__ = ["bool_array", "column", "constant", "int64_values", "micros"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -47,8 +47,8 @@ def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
         ints = np.fromiter((0 if v is None else v for v in values), dtype=np.int64, count=n)
         return pa.Array.from_buffers(type_, n, [bitmap, pa.py_buffer(ints)], nulls)
     if pa.types.is_timestamp(type_) and type_.unit == "us" and _all_datetimes(values):
-        micros = np.fromiter((0 if v is None else _micros(v) for v in values), dtype=np.int64, count=n)
-        return pa.Array.from_buffers(type_, n, [bitmap, pa.py_buffer(micros)], nulls)
+        stamps = np.fromiter((0 if v is None else micros(v) for v in values), dtype=np.int64, count=n)
+        return pa.Array.from_buffers(type_, n, [bitmap, pa.py_buffer(stamps)], nulls)
     return pa.array(values, type=type_)  # another type or other values: pyarrow decides (and errs)
 
 
@@ -57,12 +57,25 @@ def constant(value: str | datetime, type_: pa.DataType, n: int) -> pa.Array:
     return pa.repeat(column([value], type_)[0], n)
 
 
+def int64_values(array: pa.Array) -> np.ndarray:
+    """The values of an int64 or timestamp array without nulls, as numpy, without a copy
+    (`to_numpy` would import pandas too)."""
+    values = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    return values[array.offset : array.offset + len(array)]
+
+
+def bool_array(values: np.ndarray) -> pa.Array:
+    """A boolean Arrow array (no nulls) from a numpy one."""
+    bits = pa.py_buffer(np.packbits(values, bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, bits])
+
+
 def _all_datetimes(values: Sequence[Any]) -> bool:
     """Datetimes, or microseconds since the epoch (ints) as the mappers give created_at."""
     return all(type(v) is int or isinstance(v, datetime) for v in values if v is not None)
 
 
-def _micros(value: datetime | int) -> int:
+def micros(value: datetime | int) -> int:
     """Microseconds since the epoch, as pyarrow counts them (a naive datetime is taken as UTC)."""
     if type(value) is int:
         return value

@@ -16,7 +16,7 @@ import re
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -139,7 +139,7 @@ class ParquetSink:
             raise
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
-        self._hour = None if hour_start is None else _micros(hour_start)
+        self._hour = None if hour_start is None else arrow_columns.micros(hour_start)
         self._groups: dict[int, _Group] = {}  # by when rows were created: before, in, after the hour
         self.rows = 0
         self._days: set[int] = set()  # UTC days of created_at, as days since the epoch
@@ -148,7 +148,7 @@ class ParquetSink:
         if not rows.num_rows:
             return
         for batch in rows.to_batches() if isinstance(rows, pa.Table) else [rows]:
-            micros = _values(batch.column(_CREATED_AT))
+            micros = arrow_columns.int64_values(batch.column(_CREATED_AT))
             self._days.update(_utc_days(micros))
             for when, part in self._by_hour(batch, micros):
                 group = self._groups.setdefault(when, _Group())
@@ -240,16 +240,6 @@ class _Group:
         self.rows += batch.num_rows
         self.nbytes += batch.nbytes
         return self.rows >= most_rows or self.nbytes >= most_bytes
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-
-
-def _values(created_at: pa.Array) -> np.ndarray:
-    """The microseconds of a timestamp[us] column without nulls, as numpy (no copy)."""
-    micros = np.frombuffer(created_at.buffers()[1], dtype=np.int64)
-    return micros[created_at.offset : created_at.offset + len(created_at)]
 
 
 def _utc_days(micros: np.ndarray) -> list[int]:

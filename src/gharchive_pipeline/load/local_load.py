@@ -181,7 +181,7 @@ class LocalDayLoader:
             elif self.engine is Engine.SPARK:
                 load = _rebuild_day_spark(writer, self.curated.url, day, found, self.duckdb)
             else:
-                load = rebuild_day_duckdb(writer, day, found, config=self.duckdb, stats=True)
+                load = rebuild_day_duckdb(writer, day, found, config=self.duckdb)
             writer.commit(inputs)
         finally:
             writer.abort()

@@ -57,8 +57,9 @@ class SourceFile:
 def write_parts(sources: Sequence[SourceFile], directory: Path, threads: int) -> int:
     """Write the kept rows of `sources` (in hour order) as part-<i>.parquet files in `directory`;
     returns the rows written."""
-    total = sum(s.size for s in sources)
-    runs = [run for run in _runs(sources, max(min(threads, total // PART_BYTES), 1)) if run]
+    sizes = [s.size for s in sources]
+    count = max(min(threads, sum(sizes) // PART_BYTES), 1)
+    runs = [run for run in _runs(sources, sizes, count) if run]
     if len(runs) <= 1:
         return _write_part(runs[0] if runs else [], directory / "part-0.parquet")
     with ThreadPoolExecutor(len(runs), thread_name_prefix="day-part") as pool:
@@ -67,9 +68,8 @@ def write_parts(sources: Sequence[SourceFile], directory: Path, threads: int) ->
         return sum(f.result() for f in futures)
 
 
-def _runs(sources: Sequence[SourceFile], count: int) -> list[list[SourceFile]]:
-    """`count` runs of consecutive files, each about the same number of bytes."""
-    sizes = [s.size for s in sources]
+def _runs(sources: Sequence[SourceFile], sizes: list[int], count: int) -> list[list[SourceFile]]:
+    """`count` runs of consecutive files, each about the same number of bytes (`sizes`)."""
     total = sum(sizes) or 1
     runs: list[list[SourceFile]] = [[] for _ in range(count)]
     done = 0

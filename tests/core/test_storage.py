@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import threading
@@ -220,3 +221,59 @@ def test_gcs_without_credentials_is_a_clear_storage_error(monkeypatch, tmp_path)
     monkeypatch.setenv("NO_GCE_CHECK", "True")  # do not probe the metadata server
     with pytest.raises(StorageError, match="no Google Cloud credentials"):
         open_storage("gs://some-bucket")
+
+
+class _BadHashOnce(http.server.BaseHTTPRequestHandler):
+    """Serves every object as BODY; the first `bad` downloads carry another body's CRC32C. (The
+    client also asks for the bucket's metadata in the background; that GET is not counted.)"""
+
+    bad = 1
+    served = 0
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        cls.served += self.path.startswith("/download/")
+        crc = _crc32c(b"another generation" if cls.served <= cls.bad else BODY)
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("X-Goog-Hash", f"crc32c={crc}")
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+BODY = b'{"hour":"2016-02-29T23","entries":[]}'
+
+
+def _crc32c(data: bytes) -> str:
+    import base64
+
+    import google_crc32c
+
+    return base64.b64encode(google_crc32c.Checksum(data).digest()).decode()
+
+
+@pytest.mark.parametrize("bad", [1, 3])
+def test_gcs_read_that_fails_its_checksum_is_read_again(
+    bad: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real client against a server whose hash header does not match the body it sends (what
+    fake-gcs-server did once under concurrent ledger appends): read again, then a StorageError."""
+    from gharchive_pipeline.storage import gcs
+
+    handler = type("Handler", (_BadHashOnce,), {"bad": bad, "served": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{server.server_port}")
+    try:
+        bucket = gcs.GCSStorage("gs://b")
+        if bad < gcs.READ_ATTEMPTS:
+            assert bucket.read_bytes("ledger/x.json") == BODY
+        else:
+            with pytest.raises(StorageError, match=r"gs://b/ledger/x\.json: read failed its checksum"):
+                bucket.read_bytes("ledger/x.json")
+        assert handler.served == bad + (bad < gcs.READ_ATTEMPTS)
+    finally:
+        server.shutdown()

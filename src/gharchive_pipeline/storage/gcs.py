@@ -21,6 +21,12 @@ from .base import ObjectInfo, PreconditionFailed, StorageError
 #: Streaming read size: large enough for throughput, small enough for a 256 MB function.
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 
+#: Tries of a whole-object read whose bytes fail the CRC32C the server sent with them. The client's
+#: advice on DataCorruption is to restart the download (a broken transfer). fake-gcs-server also
+#: answers a read racing an overwrite with one generation's hash and the other's body (seen in CI
+#: on the ledger's concurrent appends).
+READ_ATTEMPTS = 3
+
 
 def make_client(project: str | None = None) -> gcs.Client:
     """A client; anonymous against an emulator (STORAGE_EMULATOR_HOST), default credentials otherwise."""
@@ -103,8 +109,18 @@ class GCSStorage:
             return cast(BinaryIO, blob.open("rb", chunk_size=READ_CHUNK_BYTES))
 
     def read_bytes(self, name: str) -> bytes:
-        with self._errors(name, "read"):
-            return cast(bytes, self._bucket.blob(name).download_as_bytes())
+        from google.cloud.storage.exceptions import DataCorruption
+
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                with self._errors(name, "read"):
+                    return cast(bytes, self._bucket.blob(name).download_as_bytes())
+            except DataCorruption as exc:
+                if attempt == READ_ATTEMPTS:
+                    raise StorageError(
+                        f"{self.url}/{name}: read failed its checksum {READ_ATTEMPTS} times"
+                    ) from exc
+        raise AssertionError("unreachable")
 
     def put_file(
         self,

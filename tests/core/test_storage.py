@@ -256,9 +256,7 @@ def _crc32c(data: bytes) -> str:
 
 
 @pytest.mark.parametrize("bad", [1, 3])
-def test_gcs_read_that_fails_its_checksum_is_read_again(
-    bad: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_gcs_read_that_fails_its_checksum_is_read_again(bad: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real client against a server whose hash header does not match the body it sends (what
     fake-gcs-server did once under concurrent ledger appends): read again, then a StorageError."""
     from gharchive_pipeline.storage import gcs

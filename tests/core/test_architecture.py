@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
         "hours",
         "layout",
         "schema",
+        "row_groups",
         "settings",
         "storage",
         "logs",

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..normalize import arrow_columns
+from ..row_groups import RowGroup
 from ..schema import arrow_schema
 from .parquet_splice import SpliceWriter, encoded, read_footer, target_footer
 
@@ -85,7 +86,7 @@ def _write_part(sources: Sequence[SourceFile], destination: Path) -> int:
     is (parquet_splice.py); the kept rows of the others are gathered, encoded and copied in."""
     schema = arrow_schema()
     target = target_footer(schema)
-    pending = _Pending(schema)
+    pending: RowGroup[pa.Table] = RowGroup(ROW_GROUP_ROWS, ROW_GROUP_BYTES)
     with SpliceWriter(destination, target) as out:
         for source in sources:
             footer = read_footer(source.path)
@@ -96,39 +97,22 @@ def _write_part(sources: Sequence[SourceFile], destination: Path) -> int:
                 n = footer.rows(i)
                 lo, hi = np.searchsorted(source.dropped, [first, first + n])
                 if same and hi == lo:
-                    pending.flush_into(out)  # rows stay in file order
+                    _flush(pending, out, schema)  # rows stay in file order
                     out.copy_file(source.path, footer, [i])
                 else:
                     parquet = parquet or pq.ParquetFile(source.path)
                     for table in _read(parquet, i, source.dropped[lo:hi] - first):
                         if pending.add(_conformed(table, schema)):
-                            pending.flush_into(out)
+                            _flush(pending, out, schema)
                 first += n
-        pending.flush_into(out)
+        _flush(pending, out, schema)
     return out.rows
 
 
-class _Pending:
-    """Kept rows waiting to be encoded into a row group of their own (ROW_GROUP_ROWS or
-    ROW_GROUP_BYTES at most)."""
-
-    def __init__(self, schema: pa.Schema) -> None:
-        self.schema = schema
-        self.tables: list[pa.Table] = []
-        self.rows = self.nbytes = 0
-
-    def add(self, table: pa.Table) -> bool:
-        """Keep `table`; True when the group is full."""
-        if table.num_rows:
-            self.tables.append(table)
-            self.rows += table.num_rows
-            self.nbytes += table.nbytes
-        return self.rows >= ROW_GROUP_ROWS or self.nbytes >= ROW_GROUP_BYTES
-
-    def flush_into(self, out: SpliceWriter) -> None:
-        if self.tables:
-            out.copy_bytes(encoded(pa.concat_tables(self.tables), self.schema))
-        self.tables, self.rows, self.nbytes = [], 0, 0
+def _flush(pending: RowGroup[pa.Table], out: SpliceWriter, schema: pa.Schema) -> None:
+    """Encode the gathered kept rows as one row group of the part file."""
+    if tables := pending.take():
+        out.copy_bytes(encoded(pa.concat_tables(tables), schema))
 
 
 def _read(parquet: pq.ParquetFile, group: int, dropped: np.ndarray) -> Iterator[pa.Table]:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import locked_temp, schema
+from ..row_groups import RowGroup
 from . import arrow_columns
 from .curated import Curated
 from .eras import Envelope, Row
@@ -140,7 +141,8 @@ class ParquetSink:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="parquet-writer")
         self._pending: deque[Future[None]] = deque()
         self._hour = None if hour_start is None else arrow_columns.micros(hour_start)
-        self._groups: dict[int, _Group] = {}  # by when rows were created: before, in, after the hour
+        # by when rows were created: before (-1), in (0) and after (1) the hour
+        self._groups: dict[int, RowGroup[pa.RecordBatch]] = {}
         self.rows = 0
         self._days: set[int] = set()  # UTC days of created_at, as days since the epoch
 
@@ -151,8 +153,10 @@ class ParquetSink:
             micros = arrow_columns.int64_values(batch.column(_CREATED_AT))
             self._days.update(_utc_days(micros))
             for when, part in self._by_hour(batch, micros):
-                group = self._groups.setdefault(when, _Group())
-                if group.add(part, self.ROW_GROUP_ROWS, self.ROW_GROUP_BYTES):
+                group = self._groups.get(when)
+                if group is None:
+                    group = self._groups[when] = RowGroup(self.ROW_GROUP_ROWS, self.ROW_GROUP_BYTES)
+                if group.add(part):
                     self._flush(group)
             if sum(g.nbytes for g in self._groups.values()) >= self.ROW_GROUP_BYTES:
                 for group in self._groups.values():  # memory: ROW_GROUP_BYTES gathered in all
@@ -182,14 +186,14 @@ class ParquetSink:
         them back from the file cost a tenth of an hour's normalize)."""
         return tuple(_EPOCH_DAY + timedelta(days=d) for d in sorted(self._days))
 
-    def _flush(self, group: _Group) -> None:
-        if not group.batches:
+    def _flush(self, group: RowGroup[pa.RecordBatch]) -> None:
+        batches = group.take()
+        if not batches:
             return
         while len(self._pending) >= self.IN_FLIGHT:
             self._pending.popleft().result()
-        table = pa.Table.from_batches(group.batches, schema=self.schema)
+        table = pa.Table.from_batches(batches, schema=self.schema)
         self._pending.append(self._thread.submit(self._writer.write_table, table, table.num_rows))
-        group.clear()
 
     def _wait(self) -> None:
         while self._pending:
@@ -222,24 +226,6 @@ _DAY_MICROS = 86_400_000_000
 _HOUR_MICROS = 3_600_000_000
 #: More runs than this of rows from other hours in one batch: they are not split off (slices).
 _MAX_RUNS = 64
-
-
-class _Group:
-    """Batches gathered into one row group."""
-
-    def __init__(self) -> None:
-        self.clear()
-
-    def clear(self) -> None:
-        self.batches: list[pa.RecordBatch] = []
-        self.rows = self.nbytes = 0
-
-    def add(self, batch: pa.RecordBatch, most_rows: int, most_bytes: int) -> bool:
-        """Gather `batch`; True when the group is full."""
-        self.batches.append(batch)
-        self.rows += batch.num_rows
-        self.nbytes += batch.nbytes
-        return self.rows >= most_rows or self.nbytes >= most_bytes
 
 
 def _utc_days(micros: np.ndarray) -> list[int]:

@@ -93,18 +93,24 @@ def _write_part(sources: Sequence[SourceFile], destination: Path) -> int:
             same = footer.schema_key == target.schema_key
             parquet: pq.ParquetFile | None = None
             first = 0
+            copies: list[int] = []  # consecutive whole row groups: one open of the file for them
             for i in range(len(footer.row_groups)):
                 n = footer.rows(i)
                 lo, hi = np.searchsorted(source.dropped, [first, first + n])
                 if same and hi == lo:
                     _flush(pending, out, schema)  # rows stay in file order
-                    out.copy_file(source.path, footer, [i])
+                    copies.append(i)
                 else:
+                    if copies:
+                        out.copy_file(source.path, footer, copies)
+                        copies = []
                     parquet = parquet or pq.ParquetFile(source.path)
                     for table in _read(parquet, i, source.dropped[lo:hi] - first):
                         if pending.add(_conformed(table, schema)):
                             _flush(pending, out, schema)
                 first += n
+            if copies:
+                out.copy_file(source.path, footer, copies)
         _flush(pending, out, schema)
     return out.rows
 

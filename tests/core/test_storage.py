@@ -258,7 +258,10 @@ def _crc32c(data: bytes) -> str:
 @pytest.mark.parametrize("bad", [1, 3])
 def test_gcs_read_that_fails_its_checksum_is_read_again(bad: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real client against a server whose hash header does not match the body it sends (what
-    fake-gcs-server did once under concurrent ledger appends): read again, then a StorageError."""
+    fake-gcs-server did once under concurrent ledger appends): read again, then a StorageError.
+    Google's rule, https://cloud.google.com/storage/docs/data-validation ("Client-side
+    validation"): discard data with an incorrect hash and retry, bounded (never an endless loop):
+    exactly READ_ATTEMPTS downloads are made."""
     from gharchive_pipeline.storage import gcs
 
     handler = type("Handler", (_BadHashOnce,), {"bad": bad, "served": 0})

@@ -15,14 +15,19 @@ from typing import Any, BinaryIO, cast
 
 import google.cloud.storage as gcs
 from google.api_core import exceptions as gexc
+from google.cloud.storage.exceptions import DataCorruption
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from .base import ObjectInfo, PreconditionFailed, StorageError
 
 #: Streaming read size: large enough for throughput, small enough for a 256 MB function.
 READ_CHUNK_BYTES = 8 * 1024 * 1024
 
-#: Tries of a whole-object read whose bytes fail the CRC32C the server sent with them. The client's
-#: advice on DataCorruption is to restart the download (a broken transfer). fake-gcs-server also
+#: Tries of a whole-object read whose bytes fail the CRC32C the server sent with them (the client
+#: raises DataCorruption). Google's rule: "discard downloaded data with incorrect hash values and
+#: use the recommended retry strategy", bounded and with backoff
+#: (https://cloud.google.com/storage/docs/data-validation, "Client-side validation"). The retry is
+#: a whole new download: the client's own retry would resume the same stream. fake-gcs-server also
 #: answers a read racing an overwrite with one generation's hash and the other's body (seen in CI
 #: on the ledger's concurrent appends).
 READ_ATTEMPTS = 3
@@ -109,18 +114,17 @@ class GCSStorage:
             return cast(BinaryIO, blob.open("rb", chunk_size=READ_CHUNK_BYTES))
 
     def read_bytes(self, name: str) -> bytes:
-        from google.cloud.storage.exceptions import DataCorruption
-
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                with self._errors(name, "read"):
-                    return cast(bytes, self._bucket.blob(name).download_as_bytes())
-            except DataCorruption as exc:
-                if attempt == READ_ATTEMPTS:
-                    raise StorageError(
-                        f"{self.url}/{name}: read failed its checksum {READ_ATTEMPTS} times"
-                    ) from exc
-        raise AssertionError("unreachable")
+        retrying = Retrying(
+            retry=retry_if_exception_type(DataCorruption),
+            stop=stop_after_attempt(READ_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.05, max=1),
+            reraise=True,
+        )
+        try:
+            with self._errors(name, "read"):  # each try a new blob and a new download
+                return cast(bytes, retrying(lambda: self._bucket.blob(name).download_as_bytes()))
+        except DataCorruption as exc:
+            raise StorageError(f"{self.url}/{name}: read failed its checksum {READ_ATTEMPTS} times") from exc
 
     def put_file(
         self,

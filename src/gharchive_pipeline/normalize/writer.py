@@ -221,8 +221,6 @@ class ParquetSink:
 _CREATED_AT = schema.arrow_schema().get_field_index("created_at")
 _EPOCH_DAY = date(1970, 1, 1)
 _DAY_MICROS = 86_400_000_000
-
-
 _HOUR_MICROS = 3_600_000_000
 #: More runs than this of rows from other hours in one batch: they are not split off (slices).
 _MAX_RUNS = 64

@@ -165,6 +165,12 @@ DICTIONARY_COLUMNS: tuple[str, ...] = (
 )
 
 
+def parquet_write_options() -> dict[str, object]:
+    """How our parquet writers encode (the normalizer's sink, the day rebuild's re-encoded row
+    groups): one set, so the row groups a rebuild copies and the ones it encodes come out alike."""
+    return {"compression": "zstd", "use_dictionary": list(DICTIONARY_COLUMNS), "write_statistics": True}
+
+
 @dataclass(frozen=True)
 class KindTypes:
     """One kind's type in every system that holds the table (and the C kernel's column kind)."""

@@ -23,6 +23,7 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..schema import parquet_write_options
 from .thrift_compact import I16, I64, LIST, ThriftError, ThriftList, ThriftStruct, read_struct
 
 __all__ = ["Footer", "SpliceError", "SpliceWriter", "encoded", "read_footer", "target_footer"]
@@ -93,16 +94,10 @@ def read_footer(path: Path) -> Footer:
         return _parse(f.read(length))
 
 
-def _props() -> dict[str, object]:
-    from ..schema import DICTIONARY_COLUMNS
-
-    return {"compression": "zstd", "use_dictionary": list(DICTIONARY_COLUMNS), "write_statistics": True}
-
-
 def encoded(table: pa.Table, schema: pa.Schema) -> bytes:
     """`table` as a parquet file in memory (one row group), written as our writers write."""
     sink = pa.BufferOutputStream()
-    with pq.ParquetWriter(sink, schema, **_props()) as writer:
+    with pq.ParquetWriter(sink, schema, **parquet_write_options()) as writer:
         if table.num_rows:
             writer.write_table(table, row_group_size=table.num_rows)
     return sink.getvalue().to_pybytes()

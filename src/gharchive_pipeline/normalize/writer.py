@@ -128,13 +128,7 @@ class ParquetSink:
         self.schema = schema.arrow_schema()
         self._file = _AtomicFile(dst)
         try:
-            self._writer = pq.ParquetWriter(
-                self._file.temp,
-                self.schema,
-                compression="zstd",
-                use_dictionary=list(schema.DICTIONARY_COLUMNS),
-                write_statistics=True,
-            )
+            self._writer = pq.ParquetWriter(self._file.temp, self.schema, **schema.parquet_write_options())
         except BaseException:
             self._file.abort()
             raise
